@@ -1,0 +1,42 @@
+"""Service settings: one BaseSettings object, environment prefix ``UNIONCARD_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads; each has a documented default (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="UNIONCARD_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Local state: embedded PostgreSQL, Temporal file, uploads.")
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL; when unset `unioncard dev` starts an embedded cluster under data_dir/pg."
+    )
+    temporal_address: str = Field("localhost:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field("default", description="Temporal namespace.")
+    task_queue: str = Field("unioncard", description="Task queue shared by the worker and the API.")
+    temporal_ui_port: int = Field(8233, description="Port of the Temporal web UI started by `unioncard dev`.")
+    api_host: str = Field("127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(8000, description="Port the API binds to.")
+    log_level: str = Field("INFO", description="Log level of every process.")
+    log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stdout is a terminal.")
+    import_chunk_rows: int = Field(2000, description="Rows committed per transaction by a member import.")
+    import_slice_chunks: int = Field(10, description="Chunks one import activity processes before reporting back.")
+    import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
+    import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
+    update_rpc_timeout_seconds: float = Field(10.0, description="RPC timeout of API calls into workflows.")
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,102 @@
+"""The member registry (会员): fields of the collection form and import template."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from models.base import enum_type, utcnow
+from models.states import Affiliation, CardStatus, CardType, EmploymentStatus, Gender, IdType
+
+
+class MemberFields(SQLModel):
+    """What a clerk provides for a member (one import row)."""
+
+    name: str = Field(max_length=60)
+    id_type: IdType = Field(sa_type=enum_type(IdType))
+    id_number: str = Field(max_length=32)
+    id_expiry: date | None = Field(None, description="ID expiry date; null when long-term (长期).")
+    id_long_term: bool = False
+    gender: Gender = Field(sa_type=enum_type(Gender))
+    birth_date: date | None = None
+    ethnicity: str | None = Field(None, max_length=20)
+    nationality: str | None = Field(None, max_length=40)
+    political_status: str | None = Field(None, max_length=20)
+    education: str | None = Field(None, max_length=20)
+    title_level: str | None = Field(None, max_length=20)
+    phone: str = Field(max_length=11)
+    household_registration: str | None = Field(None, max_length=100)
+    contact_address: str | None = Field(None, max_length=200)
+    work_address: str = Field(max_length=200)
+    work_start_month: str | None = Field(None, max_length=7)
+    union_join_month: str | None = Field(None, max_length=7)
+    social_insurance_start: str | None = Field(None, max_length=7, description="YYYY-MM; null with social_insured false.")
+    social_insured: bool = True
+    rural_household: bool | None = None
+    dispatched_worker: bool | None = None
+    labour_contract: bool | None = None
+    occupation: str | None = Field(None, max_length=20)
+    card_type: CardType = Field(CardType.DEBIT, sa_type=enum_type(CardType))
+    employment_status: EmploymentStatus = Field(EmploymentStatus.IN_SERVICE, sa_type=enum_type(EmploymentStatus))
+    retirement_date: date | None = None
+    deceased_date: date | None = None
+    affiliation: Affiliation = Field(Affiliation.ENTERPRISE, sa_type=enum_type(Affiliation))
+    special_channel: bool = Field(False, description="Needs the special card channel (rare characters, non-mainland ID).")
+    special_reasons: str | None = Field(None, max_length=100)
+
+
+class Member(MemberFields, table=True):
+    __tablename__ = "members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_no: str = Field(max_length=10, unique=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    district_code: str = Field(max_length=3)
+    id_number: str = Field(max_length=32, unique=True)
+    phone: str = Field(max_length=11, unique=True)
+    card_status: CardStatus = Field(CardStatus.NONE, index=True, sa_type=enum_type(CardStatus))
+    source_import_id: int | None = Field(default=None, index=True)
+    source_row: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MemberNumberCounter(SQLModel, table=True):
+    """Next member-number sequence per district: only ever grows, so numbers are never reused."""
+
+    __tablename__ = "member_number_counters"
+
+    district_code: str = Field(primary_key=True, max_length=3)
+    next_value: int = 1
+
+
+class MemberPublic(MemberFields):
+    """A member as the API shows it; ID and phone masked unless revealed."""
+
+    member_no: str
+    org_code: str
+    district_code: str
+    card_status: CardStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberUpdate(SQLModel):
+    """Corrections a clerk may make (PATCH); the same rules as the import apply."""
+
+    id_expiry: str | None = Field(None, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期.")
+    phone: str | None = None
+    contact_address: str | None = None
+    work_address: str | None = None
+    employment_status: EmploymentStatus | None = None
+    retirement_date: str | None = None
+    deceased_date: str | None = None
+
+
+class MemberPage(SQLModel):
+    total: int
+    page: int
+    size: int
+    items: list[MemberPublic]

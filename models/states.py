@@ -1,0 +1,91 @@
+"""Every enumerated state and category, declared once (standard library only).
+
+Used by SQLModel columns, the OpenAPI schema, and by ``workflows/machines.py``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrgLevel(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    SECONDARY = "secondary"
+    GRASSROOTS = "grassroots"
+
+
+class GrassrootsType(StrEnum):
+    """Grassroots union types (seed 002: 支持的工会类型)."""
+
+    COMMITTEE = "committee"  # 工会委员会
+    JOINT = "joint"  # 联合工会
+    SUBDISTRICT = "subdistrict"  # 街道总工会
+    FEDERATION = "federation"  # 工会联合会: not supported for card work
+    BRANCH = "branch"  # 分工会/工会小组: not supported for card work
+
+
+GRASSROOTS_TYPE_LABELS: dict[GrassrootsType, str] = {
+    GrassrootsType.COMMITTEE: "工会委员会",
+    GrassrootsType.JOINT: "联合工会",
+    GrassrootsType.SUBDISTRICT: "街道总工会",
+    GrassrootsType.FEDERATION: "工会联合会",
+    GrassrootsType.BRANCH: "分工会/工会小组",
+}
+CARD_WORK_UNSUPPORTED = frozenset({GrassrootsType.FEDERATION, GrassrootsType.BRANCH})
+
+
+class Role(StrEnum):
+    CLERK = "clerk"
+    REVIEWER = "reviewer"
+    CENTER_REVIEWER = "center_reviewer"
+    ADMIN = "admin"
+
+
+class IdType(StrEnum):
+    RESIDENT_ID = "resident_id"  # 居民身份证
+    PASSPORT = "passport"  # 护照
+    HK_MACAU_PERMIT = "hk_macau_permit"  # 港澳居民来往内地通行证
+    TAIWAN_PERMIT = "taiwan_permit"  # 台湾居民来往大陆通行证
+    FOREIGNER_PERMIT = "foreigner_permit"  # 外国人永久居留身份证
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class EmploymentStatus(StrEnum):
+    IN_SERVICE = "in_service"
+    RETIRED = "retired"
+    DECEASED = "deceased"
+
+
+class Affiliation(StrEnum):
+    ENTERPRISE = "enterprise"  # 企业内
+    FLEXIBLE = "flexible"  # 灵活就业
+    OUTSIDE = "outside"  # 企业外入会
+
+
+class CardType(StrEnum):
+    DEBIT = "debit"  # 借记卡
+    DEBIT_CREDIT = "debit_credit"  # 借贷合一卡
+
+
+class CardStatus(StrEnum):
+    """A member's card as the registry sees it."""
+
+    NONE = "none"
+    PENDING = "pending"
+    ISSUED = "issued"
+    ACTIVATED = "activated"
+    LOST = "lost"
+    REPLACED = "replaced"
+    LAPSED = "lapsed"
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"

@@ -1,0 +1,40 @@
+"""Users: one organisation, one role, a bearer token stored only as its hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from models.base import enum_type, utcnow
+from models.states import Role
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    role: Role = Field(sa_type=enum_type(Role))
+    token_hash: str = Field(max_length=64, unique=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class UserCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    org_code: str
+    role: Role
+
+
+class UserPublic(SQLModel):
+    id: int
+    name: str
+    org_code: str
+    role: Role
+
+
+class UserCreated(UserPublic):
+    token: str = Field(description="Shown once; only its hash is stored.")
