@@ -21,9 +21,15 @@ class MemberImport(SQLModel, table=True):
     filename: str = Field(max_length=255)
     file_format: str = Field(max_length=8)
     encoding: str | None = Field(None, max_length=16)
-    stored_path: str = Field(max_length=500)
+    delimiter: str = Field(",", max_length=1)
+    stored_path: str = Field(max_length=500, description="The file as uploaded.")
+    data_path: str | None = Field(None, max_length=500, description="The CSV processed (the upload, or its xlsx converted).")
     sha256: str = Field(max_length=64)
-    columns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    size_bytes: int = 0
+    data_bytes: int = Field(0, description="Size of the CSV processed; with next_offset gives progress.")
+    header_row: int = 1
+    headers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    positions: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: ImportStatus = Field(ImportStatus.QUEUED, sa_type=enum_type(ImportStatus))
     workflow_id: str = Field(max_length=100)
     next_row: int = Field(0, description="Checkpoint: data rows already committed.")
@@ -65,6 +71,7 @@ class ImportPublic(SQLModel):
     file_format: str
     status: ImportStatus
     processed_rows: int
+    progress: float = Field(description="0..1, share of the file processed")
     total_rows: int | None
     accepted: int
     existing: int

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 15:20:09.751759
+Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
@@ -131,9 +131,15 @@ def upgrade() -> None:
     sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('file_format', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('encoding', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('delimiter', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
     sa.Column('stored_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('data_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('columns', sa.JSON(), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('data_bytes', sa.Integer(), nullable=False),
+    sa.Column('header_row', sa.Integer(), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('positions', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('queued', 'running', 'completed', 'failed', name='importstatus', native_enum=False, length=32), nullable=False),
     sa.Column('workflow_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('next_row', sa.Integer(), nullable=False),

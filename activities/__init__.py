@@ -1,0 +1,1 @@
+"""Activities: classes with their dependencies injected; all I/O of the workflows lives here."""

@@ -1,0 +1,276 @@
+"""Member import activities: prepare the stored file, commit chunks, record the outcome.
+
+Each chunk is one transaction that inserts its members, its rejected rows and the import's
+checkpoint together, so a retried or resumed activity never adds a member twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.types.json import Json
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.audit import append_audit
+from core.db import Database
+from core.logging import get_logger
+from core.member_columns import BY_KEY
+from core.member_rows import RECORD_FIELDS, Problem, RowValidator
+from core.settings import Settings
+from core.tabular import iter_csv, preflight, xlsx_to_csv
+from models.member_import import MemberImport
+from models.states import CardStatus, ImportStatus
+from workflows.member_import import FinishInput, ImportInput, SliceResult
+
+log = get_logger(__name__)
+MEMBER_COPY_COLUMNS = (*RECORD_FIELDS, "member_no", "org_id", "district_code", "card_status",
+                       "source_import_id", "source_row", "created_at", "updated_at")
+MAX_SEQUENCE = 9_999_999
+
+
+@dataclass
+class _Chunk:
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (row number, record)
+    problems: list[tuple[int, Problem]] = field(default_factory=list)
+    raw: dict[int, list[str]] = field(default_factory=dict)  # every row as uploaded, for errors.xlsx
+    count: int = 0
+    end_offset: int = 0
+
+
+class MemberImportActivities:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def _today(self) -> date:
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+    @activity.defn(name="prepare_import")
+    def prepare_import(self, inp: ImportInput) -> None:
+        """Convert an xlsx to CSV once and record where the data starts."""
+        with self.db.session() as session:
+            imp = session.get(MemberImport, inp.import_id)
+            if imp is None:
+                raise ApplicationError(f"import {inp.import_id} not found", non_retryable=True)
+            if imp.data_path is not None:
+                return  # prepared by an earlier attempt
+            source = Path(imp.stored_path)
+            if not source.exists():
+                raise ApplicationError("上传的文件已不存在", type="file_missing", non_retryable=True)
+            data = source
+            if imp.file_format == "xlsx":
+                data = source.with_suffix(".csv")
+                xlsx_to_csv(source, data)
+            layout = preflight(data)
+            imp.encoding, imp.header_row, imp.positions = layout.encoding, layout.header_row, layout.positions
+            imp.headers = layout.headers
+            imp.delimiter = layout.delimiter
+            imp.next_offset, imp.next_row = layout.data_offset, 0
+            imp.data_path = str(data)
+            imp.data_bytes = data.stat().st_size
+            imp.status = ImportStatus.RUNNING
+            session.add(imp)
+            session.commit()
+
+    @activity.defn(name="import_slice")
+    def import_slice(self, inp: ImportInput) -> SliceResult:
+        """Validate and commit up to ``import_slice_chunks`` chunks from the checkpoint on."""
+        with self.db.connect() as conn:
+            imp = _load(conn, inp.import_id)
+            validator = RowValidator(imp["positions"], self._today())
+            records = iter_csv(Path(imp["data_path"]), imp["encoding"], imp["next_offset"], imp["delimiter"])
+            row_no = imp["header_row"] + imp["next_row"]
+            for _ in range(self.settings.import_slice_chunks):
+                chunk = _Chunk()
+                for cells, end in islice(records, self.settings.import_chunk_rows):
+                    row_no += 1
+                    chunk.count += 1
+                    chunk.end_offset = end
+                    record, problems = validator.validate(cells)
+                    chunk.raw[row_no] = cells
+                    if record is not None:
+                        chunk.rows.append((row_no, record))
+                    elif problems:
+                        chunk.problems.extend((row_no, p) for p in problems)
+                if chunk.count == 0:
+                    return _result(conn, inp.import_id, done=True)
+                _commit_with_retry(conn, imp, chunk)
+                activity.heartbeat(row_no)
+            return _result(conn, inp.import_id, done=False)
+
+    @activity.defn(name="finish_import")
+    def finish_import(self, inp: FinishInput) -> None:
+        with self.db.session() as session:
+            imp = session.get(MemberImport, inp.import_id)
+            if imp is None or imp.status in (ImportStatus.COMPLETED, ImportStatus.FAILED):
+                return
+            imp.status = ImportStatus.FAILED if inp.failure else ImportStatus.COMPLETED
+            imp.failure = inp.failure
+            imp.total_rows = imp.next_row
+            imp.finished_at = datetime.now(UTC)
+            session.add(imp)
+            summary = (
+                f"导入失败：{inp.failure}"
+                if inp.failure
+                else f"导入完成：共{imp.next_row}行，新增{imp.accepted}人，已存在{imp.existing}人，退回{imp.rejected}行"
+            )
+            append_audit(session, actor_id=imp.created_by, actor_name="system", org_id=imp.org_id,
+                         action=f"member_import.{imp.status.value}", entity_type="member_import", entity_id=imp.id or 0,
+                         summary=summary, from_state=ImportStatus.RUNNING.value, to_state=imp.status.value)
+            session.commit()
+        log.info("member import finished", import_id=inp.import_id, status=imp.status.value,
+                 accepted=imp.accepted, rejected=imp.rejected)
+
+
+def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:
+    cur = conn.execute(
+        """SELECT i.id, i.org_id, o.district_code, i.data_path, i.encoding, i.delimiter, i.header_row,
+                  i.positions, i.next_row, i.next_offset, i.status
+           FROM member_imports i JOIN organisations o ON o.id = i.org_id WHERE i.id = %s""",
+        (import_id,),
+    )
+    row = cur.fetchone()
+    conn.commit()
+    if row is None or row[3] is None:
+        raise ApplicationError(f"import {import_id} is not prepared", non_retryable=True)
+    keys = ("id", "org_id", "district_code", "data_path", "encoding", "delimiter", "header_row",
+            "positions", "next_row", "next_offset", "status")
+    return dict(zip(keys, row, strict=True))
+
+
+def _result(conn: psycopg.Connection, import_id: int, *, done: bool) -> SliceResult:
+    row = conn.execute(
+        "SELECT next_row, accepted, existing, rejected FROM member_imports WHERE id = %s", (import_id,)
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return SliceResult(done=done, processed_rows=row[0], accepted=row[1], existing=row[2], rejected=row[3])
+
+
+def _commit_with_retry(conn: psycopg.Connection, imp: dict[str, Any], chunk: _Chunk) -> None:
+    """Commit one chunk; a unique violation (a concurrent import took a number or a phone)
+    rolls back and re-checks, so the loser reports the row instead of failing."""
+    for attempt in range(3):
+        try:
+            with conn.transaction():
+                _commit_chunk(conn, imp, chunk)
+            imp["next_row"] += chunk.count
+            imp["next_offset"] = chunk.end_offset
+            return
+        except psycopg.errors.UniqueViolation:
+            if attempt == 2:
+                raise
+
+
+def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], chunk: _Chunk) -> None:
+    to_insert, existing, conflict_problems = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows)
+    problems = chunk.problems + conflict_problems
+    now = datetime.now(UTC)
+    if to_insert:
+        first = _allocate_numbers(conn, imp["district_code"], len(to_insert))
+        prefix = imp["district_code"]
+        with conn.cursor().copy(f"COPY members ({', '.join(MEMBER_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for seq, (row_no, rec) in enumerate(to_insert, start=first):
+                copy.write_row((*rec.values(), f"{prefix}{seq:07d}", imp["org_id"], prefix, CardStatus.NONE.value,
+                                imp["id"], row_no, now, now))
+    if problems:
+        _write_problems(conn, imp["id"], problems, chunk.raw)
+    rejected_rows = len({row_no for row_no, _ in problems})
+    conn.execute(
+        """UPDATE member_imports SET next_row = next_row + %s, next_offset = %s, accepted = accepted + %s,
+                  existing = existing + %s, rejected = rejected + %s WHERE id = %s""",
+        (chunk.count, chunk.end_offset, len(to_insert), existing, rejected_rows, imp["id"]),
+    )
+
+
+def _allocate_numbers(conn: psycopg.Connection, district: str, n: int) -> int:
+    """Reserve n member-number sequences for a district; returns the first."""
+    row = conn.execute(
+        """INSERT INTO member_number_counters (district_code, next_value) VALUES (%s, %s)
+           ON CONFLICT (district_code) DO UPDATE SET next_value = member_number_counters.next_value + %s
+           RETURNING next_value""",
+        (district, n + 1, n),
+    ).fetchone()
+    assert row is not None
+    first = int(row[0]) - n
+    if first + n - 1 > MAX_SEQUENCE:
+        raise ApplicationError(f"区县{district}的会员编号已用尽", type="member_numbers_exhausted", non_retryable=True)
+    return first
+
+
+def _write_problems(conn: psycopg.Connection, import_id: int, problems: list[tuple[int, Problem]],
+                    raw: dict[int, list[str]]) -> None:
+    seen: set[int] = set()
+    with conn.cursor().copy(
+        'COPY import_row_errors (import_id, "row", "column", code, message, raw) FROM STDIN'
+    ) as copy:
+        for row_no, p in problems:
+            cells = None
+            if row_no not in seen:
+                seen.add(row_no)
+                cells = Json({"cells": raw.get(row_no, [])})
+            copy.write_row((import_id, row_no, p.column, p.code, p.message, cells))
+
+
+_ID = BY_KEY["id_number"].header
+_PHONE = BY_KEY["phone"].header
+
+
+def _resolve_conflicts(
+    conn: psycopg.Connection, import_id: int, org_id: int, rows: list[tuple[int, dict[str, Any]]]
+) -> tuple[list[tuple[int, dict[str, Any]]], int, list[tuple[int, Problem]]]:
+    """Split valid rows into new members, members already registered, and conflicts.
+
+    Members are keyed by ID number: the same person in the same union again is "existing"
+    (importing a file twice adds nothing); in another union, or a phone someone else uses,
+    or a repeat inside the file (earlier chunks are already in the registry) is a problem.
+    """
+    if not rows:
+        return [], 0, []
+    ids = [rec["id_number"] for _, rec in rows]
+    phones = [rec["phone"] for _, rec in rows]
+    found = conn.execute(
+        """SELECT m.id_number, m.phone, m.org_id, m.source_import_id, m.source_row, o.name
+           FROM members m JOIN organisations o ON o.id = m.org_id
+           WHERE m.id_number = ANY(%s) OR m.phone = ANY(%s)""",
+        (ids, phones),
+    ).fetchall()
+    by_id = {r[0]: r for r in found}
+    by_phone = {r[1]: r for r in found}
+    seen_ids: dict[str, int] = {}
+    seen_phones: dict[str, int] = {}
+    to_insert: list[tuple[int, dict[str, Any]]] = []
+    problems: list[tuple[int, Problem]] = []
+    existing = 0
+    for row_no, rec in rows:
+        number, phone = rec["id_number"], rec["phone"]
+        hit = by_id.get(number)
+        if number in seen_ids or (hit and hit[3] == import_id and hit[4] != row_no):
+            first = seen_ids.get(number) or (hit[4] if hit else None)
+            problems.append((row_no, Problem(_ID, "duplicate_in_file", f"证件号码与第{first}行重复")))
+            continue
+        if hit is not None:
+            if hit[2] == org_id:
+                existing += 1
+            else:
+                problems.append((row_no, Problem(_ID, "member_of_other_union", f"该证件号码已是“{hit[5]}”的会员")))
+            continue
+        owner = by_phone.get(phone)
+        if phone in seen_phones or (owner and owner[3] == import_id):
+            first = seen_phones.get(phone) or (owner[4] if owner else None)
+            problems.append((row_no, Problem(_PHONE, "duplicate_in_file", f"手机号码与第{first}行重复")))
+            continue
+        if owner is not None:
+            problems.append((row_no, Problem(_PHONE, "phone_taken", "该手机号码已被其他会员使用")))
+            continue
+        seen_ids[number] = row_no
+        seen_phones[phone] = row_no
+        to_insert.append((row_no, rec))
+    return to_insert, existing, problems

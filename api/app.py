@@ -1,0 +1,88 @@
+"""The FastAPI application: routers, one error shape, request context for logs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+
+from api.routes import audit, health, imports, members, orgs, users
+from core.db import Database
+from core.errors import AppError
+from core.logging import get_logger
+from core.settings import Settings, get_settings
+
+log = get_logger("api")
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.db is None:
+            if not settings.database_url:
+                raise RuntimeError("UNIONCARD_DATABASE_URL is not set (run `unioncard dev` for a local setup)")
+            app.state.db = Database(settings.database_url)
+        yield
+        app.state.db.dispose()
+
+    app = FastAPI(
+        title="unioncard",
+        description="Trade-union member service card programme: members, card batches, enrollments, claims.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.temporal = temporal
+    for module in (health, orgs, users, members, imports, audit):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+    app.middleware("http")(_request_context)
+    return app
+
+
+async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    structlog.contextvars.clear_contextvars()
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    start = time.perf_counter()
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = request_id
+    log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+             ms=round((time.perf_counter() - start) * 1000, 1))
+    return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+                   for e in exc.errors()]
+        body = AppError("invalid_request", "请求内容不正确：" + "；".join(
+            f"{d['field']} {d['message']}" for d in details), details=details).body()
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(AppError(code, str(exc.detail)).body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", error_type=type(exc).__name__)
+        return JSONResponse(AppError("internal_error", "服务器内部错误，请稍后再试").body(), status_code=500)

@@ -1,0 +1,85 @@
+"""Request dependencies: database session, current actor, Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from core.auth import Actor, hash_token
+from core.db import Database
+from core.errors import Unauthorized, Unavailable
+from core.settings import Settings
+from core.temporal import connect
+from models.org import Organisation
+from models.user import User
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    with db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+
+
+def get_actor(
+    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
+    row = session.exec(
+        select(User, Organisation)
+        .join(Organisation, Organisation.id == User.org_id)  # type: ignore[arg-type]
+        .where(User.token_hash == hash_token(creds.credentials))
+    ).first()
+    if row is None or not row[0].active:
+        raise Unauthorized("invalid_token", "访问令牌无效或已停用")
+    user, org = row
+    actor = Actor(user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0,
+                  org_code=org.code, org_path=org.path)
+    structlog.contextvars.bind_contextvars(actor=user.id, role=user.role.value, org=org.code)
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+_client_lock = asyncio.Lock()
+
+
+async def get_temporal(request: Request) -> Client:
+    """The shared Temporal client, connected on first use so the API starts without Temporal."""
+    client: Client | None = request.app.state.temporal
+    if client is not None:
+        return client
+    async with _client_lock:
+        if request.app.state.temporal is None:
+            try:
+                request.app.state.temporal = await asyncio.wait_for(connect(request.app.state.settings), 5)
+            except Exception as exc:
+                raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，请稍后再试") from exc
+    result: Client = request.app.state.temporal
+    return result
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]

@@ -1,0 +1,42 @@
+"""The audit log, for reviewers and admins."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from api.deps import CurrentActor, SessionDep
+from core.auth import require_role
+from models.audit import AuditEvent, AuditPublic
+from models.org import Organisation
+from models.states import Role
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("")
+def list_audit(
+    session: SessionDep,
+    actor: CurrentActor,
+    entity: str | None = Query(None, description="entity type, or type:id (member:3100000001)"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[AuditPublic]:
+    """Audit rows of the caller's subtree (all for admins), newest first."""
+    require_role(actor, Role.REVIEWER, Role.CENTER_REVIEWER)
+    query = select(AuditEvent, Organisation).join(
+        Organisation, Organisation.id == AuditEvent.org_id, isouter=True  # type: ignore[arg-type]
+    )
+    if not actor.is_admin:
+        query = query.where(col(Organisation.path).startswith(actor.org_path))
+    if entity:
+        kind, _, ident = entity.partition(":")
+        query = query.where(AuditEvent.entity_type == kind)
+        if ident:
+            query = query.where(AuditEvent.entity_id == ident)
+    rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+    return [
+        AuditPublic(at=e.at, actor=e.actor_name, org_code=o.code if o else None, action=e.action,
+                    entity_type=e.entity_type, entity_id=e.entity_id, from_state=e.from_state,
+                    to_state=e.to_state, summary=e.summary)
+        for e, o in rows
+    ]

@@ -1,0 +1,167 @@
+"""Member imports: upload, progress, rejected rows."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, UploadFile, status
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from api.routes.members import XLSX
+from core.audit import append_audit
+from core.auth import Actor, require
+from core.errors import AppError, Invalid, NotFound, Unavailable
+from core.orgs import get_org, require_card_work
+from core.settings import Settings
+from core.tabular import preflight
+from core.workbooks import errors_xlsx
+from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
+from models.org import Organisation
+from models.states import ImportStatus, Role
+from workflows.member_import import ImportInput, MemberImportWorkflow, import_workflow_id
+
+router = APIRouter(tags=["imports"])
+_FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED)
+
+
+async def _store_upload(file: UploadFile, settings: Settings) -> tuple[Path, str, int]:
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".xlsx" if (file.filename or "").lower().endswith(".xlsx") else ".dat"
+    path = settings.upload_dir / f"{uuid.uuid4().hex}{suffix}"
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await file.read(1 << 20):
+            size += len(chunk)
+            if size > settings.import_max_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise AppError("file_too_large", f"文件超过 {settings.import_max_bytes // (1 << 20)} MB",
+                               status=413)
+            digest.update(chunk)
+            out.write(chunk)
+    return path, digest.hexdigest(), size
+
+
+@router.post("/orgs/{code}/members/imports", status_code=status.HTTP_202_ACCEPTED)
+async def create_import(
+    code: str, file: UploadFile, session: SessionDep, db: DatabaseDep, actor: CurrentActor,
+    settings: SettingsDep, temporal: TemporalDep,
+    wait: bool = Query(False, description="wait (up to a minute) for a small file to finish"),
+) -> ImportPublic:
+    """Upload an .xlsx or .csv of members; it is imported by a durable workflow in chunks."""
+    org = get_org(session, code)
+    require(actor, org, Role.CLERK)
+    require_card_work(org)
+    path, sha, size = await _store_upload(file, settings)
+    try:
+        layout = await asyncio.to_thread(preflight, path)
+    except Invalid:
+        path.unlink(missing_ok=True)
+        raise
+    imp = MemberImport(
+        org_id=org.id or 0, created_by=actor.user_id, filename=(file.filename or "upload")[:255],
+        file_format=layout.file_format, encoding=layout.encoding, stored_path=str(path.resolve()), sha256=sha,
+        size_bytes=size, workflow_id="", headers=layout.headers,
+    )
+    session.add(imp)
+    session.flush()
+    imp.workflow_id = import_workflow_id(imp.id or 0)
+    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="member_import.started",
+                 entity_type="member_import", entity_id=imp.id or 0,
+                 summary=f"上传{layout.file_format}文件导入会员（{size}字节）", to_state=ImportStatus.QUEUED.value)
+    session.commit()
+    try:
+        await temporal.start_workflow(
+            MemberImportWorkflow.run, ImportInput(imp.id or 0), id=imp.workflow_id, task_queue=settings.task_queue
+        )
+    except Exception as exc:
+        imp.status, imp.failure = ImportStatus.FAILED, "工作流服务不可用，导入未开始"
+        session.add(imp)
+        session.commit()
+        raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，导入未开始，请稍后重新上传") from exc
+    if wait:
+        await _wait_finished(db, imp.id or 0, settings.import_wait_seconds)
+    return _view(db, imp.id or 0, actor)
+
+
+async def _wait_finished(db: Any, import_id: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            imp = s.get(MemberImport, import_id)
+            if imp is None or imp.status in _FINISHED:
+                return
+        await asyncio.sleep(0.2)
+
+
+def _load(session: Session, import_id: int, actor: Actor) -> tuple[MemberImport, Organisation]:
+    imp = session.get(MemberImport, import_id)
+    if imp is None:
+        raise NotFound("import_not_found", f"导入 {import_id} 不存在")
+    org = session.get(Organisation, imp.org_id)
+    assert org is not None
+    require(actor, org)
+    return imp, org
+
+
+def _view(db: Any, import_id: int, actor: Actor, offset: int = 0, limit: int = 200) -> ImportPublic:
+    with db.session() as session:
+        imp, org = _load(session, import_id, actor)
+        errors = session.exec(
+            select(ImportRowError).where(ImportRowError.import_id == import_id)
+            .order_by(col(ImportRowError.row), col(ImportRowError.id)).offset(offset).limit(limit)
+        ).all()
+        total = session.exec(select(func.count()).where(ImportRowError.import_id == import_id)).one()
+        return ImportPublic(
+            id=imp.id or 0, org_code=org.code, filename=imp.filename, file_format=imp.file_format, status=imp.status,
+            processed_rows=imp.next_row, progress=_progress(imp), total_rows=imp.total_rows, accepted=imp.accepted, existing=imp.existing,
+            rejected_rows=imp.rejected, errors_total=total, failure=imp.failure, created_at=imp.created_at,
+            finished_at=imp.finished_at,
+            errors=[RowErrorPublic(row=e.row, column=e.column, code=e.code, message=e.message) for e in errors],
+        )
+
+
+def _progress(imp: MemberImport) -> float:
+    if imp.status is ImportStatus.COMPLETED:
+        return 1.0
+    return round(min(imp.next_offset / imp.data_bytes, 1.0), 4) if imp.data_bytes else 0.0
+
+
+@router.get("/imports/{import_id}")
+async def read_import(
+    import_id: int, db: DatabaseDep, actor: CurrentActor, settings: SettingsDep,
+    wait: bool = False, errors_offset: int = Query(0, ge=0), errors_limit: int = Query(200, ge=0, le=5000),
+) -> ImportPublic:
+    """Progress, counts and rejected rows ({row, column, code, message})."""
+    view = _view(db, import_id, actor, errors_offset, errors_limit)
+    if wait and view.status not in _FINISHED:
+        await _wait_finished(db, import_id, settings.import_wait_seconds)
+        view = _view(db, import_id, actor, errors_offset, errors_limit)
+    return view
+
+
+@router.get("/imports/{import_id}/errors.xlsx", response_class=Response)
+def rejected_rows(import_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """The rejected rows as uploaded with an error column, to fix and upload again."""
+    imp, _ = _load(session, import_id, actor)
+    errors = session.exec(
+        select(ImportRowError).where(ImportRowError.import_id == import_id)
+        .order_by(col(ImportRowError.row), col(ImportRowError.id))
+    ).all()
+    rows: dict[int, tuple[list[Any], list[str]]] = {}
+    for e in errors:
+        cells, messages = rows.setdefault(e.row, ([], []))
+        if e.raw and not cells:
+            cells.extend(e.raw.get("cells", []))
+        messages.append(f"{e.column}：{e.message}" if e.column else e.message)
+    body = errors_xlsx(imp.headers, ((r, c, m) for r, (c, m) in sorted(rows.items())))
+    return Response(body, media_type=XLSX,
+                    headers={"Content-Disposition": f"attachment; filename=import-{import_id}-errors.xlsx"})

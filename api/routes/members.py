@@ -1,0 +1,91 @@
+"""The member registry: template, lists (masked), one member, corrections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from api.deps import CurrentActor, SessionDep, SettingsDep
+from core.audit import append_audit
+from core.auth import require
+from core.members import apply_correction, get_member, to_public
+from core.orgs import get_org
+from core.workbooks import template_xlsx
+from models.member import Member, MemberPage, MemberPublic, MemberUpdate
+from models.states import CardStatus, EmploymentStatus, Role
+
+router = APIRouter(tags=["members"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/members/template.xlsx", response_class=Response)
+def template(_: CurrentActor) -> Response:
+    """The import template with the Chinese headers and a sheet of allowed values."""
+    return Response(template_xlsx(), media_type=XLSX,
+                    headers={"Content-Disposition": "attachment; filename*=UTF-8''member-template.xlsx"})
+
+
+@router.get("/orgs/{code}/members")
+def list_members(
+    code: str,
+    session: SessionDep,
+    actor: CurrentActor,
+    card_status: CardStatus | None = None,
+    employment_status: EmploymentStatus | None = None,
+    q: str | None = Query(None, description="name, member number, or a full ID number or phone"),
+    page: int = Query(1, ge=1),
+    size: int = Query(50, ge=1, le=500),
+) -> MemberPage:
+    """Members of a union (or, for reviewers, of a union in their subtree); ID and phone masked."""
+    org = get_org(session, code)
+    require(actor, org)
+    query = select(Member).where(Member.org_id == org.id)
+    if card_status:
+        query = query.where(Member.card_status == card_status)
+    if employment_status:
+        query = query.where(Member.employment_status == employment_status)
+    if q:
+        text = q.strip()
+        query = query.where(or_(
+            col(Member.name).contains(text), col(Member.member_no).startswith(text),
+            Member.id_number == text.upper(), Member.phone == text,
+        ))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    items = session.exec(query.order_by(Member.member_no).offset((page - 1) * size).limit(size)).all()
+    return MemberPage(total=total, page=page, size=size, items=[to_public(m, org.code) for m in items])
+
+
+@router.get("/members/{member_no}")
+def read_member(
+    member_no: str, session: SessionDep, actor: CurrentActor,
+    reveal: bool = Query(False, description="show the full ID number and phone (audited)"),
+) -> MemberPublic:
+    member, org = get_member(session, member_no)
+    require(actor, org)
+    if reveal:
+        append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="member.revealed",
+                     entity_type="member", entity_id=member_no, summary="查看完整证件号码和手机号码")
+        session.commit()
+    return to_public(member, org.code, reveal=reveal)
+
+
+@router.patch("/members/{member_no}")
+def correct_member(
+    member_no: str, update: MemberUpdate, session: SessionDep, actor: CurrentActor, settings: SettingsDep
+) -> MemberPublic:
+    """Correct ID expiry, phone, addresses, employment status (retired / deceased)."""
+    member, org = get_member(session, member_no)
+    require(actor, org, Role.CLERK)
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    changed = apply_correction(session, member, update, today)
+    if changed:
+        append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id,
+                     action="member.corrected", entity_type="member", entity_id=member_no,
+                     summary="修改字段：" + "、".join(changed))
+        session.commit()
+        session.refresh(member)
+    return to_public(member, org.code)

@@ -1,0 +1,42 @@
+"""Organisations: the tree of unions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlmodel import select
+
+from api.deps import CurrentActor, SessionDep
+from core.audit import append_audit
+from core.auth import require, require_role
+from core.orgs import create_org, get_org, to_public
+from models.org import Organisation, OrgCreate, OrgPublic
+from models.states import Role
+
+router = APIRouter(prefix="/orgs", tags=["organisations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def post_org(data: OrgCreate, session: SessionDep, actor: CurrentActor) -> OrgPublic:
+    """Create an organisation (admin)."""
+    require_role(actor, Role.ADMIN)
+    org = create_org(session, data)
+    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="org.created",
+                 entity_type="organisation", entity_id=org.code, summary=f"创建{org.level.value}组织 {org.name}")
+    session.commit()
+    session.refresh(org)
+    return to_public(session, org)
+
+
+@router.get("/{code}")
+def read_org(code: str, session: SessionDep, actor: CurrentActor) -> OrgPublic:
+    org = get_org(session, code)
+    require(actor, org)
+    return to_public(session, org)
+
+
+@router.get("/{code}/children")
+def read_children(code: str, session: SessionDep, actor: CurrentActor) -> list[OrgPublic]:
+    org = get_org(session, code)
+    require(actor, org, Role.REVIEWER, Role.CENTER_REVIEWER)
+    children = session.exec(select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code))
+    return [to_public(session, c) for c in children]

@@ -1,0 +1,30 @@
+"""Users and tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import CurrentActor, SessionDep
+from core.audit import append_audit
+from core.auth import require_role
+from core.users import create_user
+from models.states import Role
+from models.user import UserCreate, UserCreated, UserPublic
+
+router = APIRouter(tags=["users"])
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def post_user(data: UserCreate, session: SessionDep, actor: CurrentActor) -> UserCreated:
+    """Create a user (admin); the token is shown in this answer only."""
+    require_role(actor, Role.ADMIN)
+    user, token = create_user(session, name=data.name, org_code=data.org_code, role=data.role)
+    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=user.org_id, action="user.created",
+                 entity_type="user", entity_id=user.id or 0, summary=f"创建用户 {user.name}（{user.role.value}）")
+    session.commit()
+    return UserCreated(id=user.id or 0, name=user.name, org_code=data.org_code, role=user.role, token=token)
+
+
+@router.get("/me")
+def me(actor: CurrentActor) -> UserPublic:
+    return UserPublic(id=actor.user_id, name=actor.name, org_code=actor.org_code, role=actor.role)

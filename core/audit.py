@@ -1,0 +1,35 @@
+"""Appending audit rows. Summaries name fields and counts, never ID numbers or phones."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from models.audit import AuditEvent
+
+
+def append_audit(
+    session: Session,
+    *,
+    actor_id: int | None,
+    actor_name: str,
+    org_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    summary: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        actor_id=actor_id,
+        actor_name=actor_name,
+        org_id=org_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        summary=summary[:500],
+        from_state=from_state,
+        to_state=to_state,
+    )
+    session.add(event)
+    return event

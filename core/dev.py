@@ -1,0 +1,136 @@
+"""`unioncard dev`: everything on one machine, data kept under data_dir between runs.
+
+Starts (or reuses) the embedded PostgreSQL, applies migrations, starts the Temporal dev
+server, seeds the demo tree once, then runs the worker and the API as child processes.
+Ctrl-C stops every child.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.db import Database, ensure_database, migrate, start_embedded_postgres
+from core.demo import seed_demo
+from core.settings import Settings
+
+DB_NAME = "unioncard"
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded cluster under data_dir/pg (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    server = start_embedded_postgres(settings.data_dir / "pg")
+    return ensure_database(server, DB_NAME)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _wait_port(host: str, port: int, what: str, proc: subprocess.Popen[bytes] | None, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what} exited with code {proc.returncode}")
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not open {host}:{port} within {seconds:.0f}s")
+
+
+def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
+    host, _, port = settings.temporal_address.rpartition(":")
+    host = host or "127.0.0.1"
+    if _port_open(host, int(port)):
+        return None  # a Temporal server already answers there
+    binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    log = (settings.data_dir / "temporal.log").open("ab")
+    proc = subprocess.Popen(
+        [binary, "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
+         "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
+         "--namespace", settings.temporal_namespace, "--log-level", "warn"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    _wait_port(host, int(port), "Temporal dev server", proc)
+    return proc
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "core.cli", *args], env=env, start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_dev(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = resolve_database_url(settings)
+    migrate(url)
+    db = Database(url)
+    with db.session() as session:
+        tokens = seed_demo(session, settings.data_dir / "demo-tokens.json")
+    db.dispose()
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        temporal = start_temporal(settings)
+        if temporal:
+            procs.append(temporal)
+        env = {**os.environ, "UNIONCARD_DATABASE_URL": url, "UNIONCARD_DATA_DIR": str(settings.data_dir.resolve())}
+        procs.append(_child(["worker"], env))
+        api = _child(["api"], env)
+        procs.append(api)
+        _wait_port(settings.api_host, settings.api_port, "API", api)
+        _banner(settings, tokens)
+        while not stopping:
+            for proc in procs:
+                if proc.poll() is not None:
+                    print(f"a child process exited with code {proc.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("stopping…", flush=True)
+        _stop(procs)
+
+
+def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        "unioncard is running",
+        f"  API           {base}   (docs: {base}/docs)",
+        f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Temporal      {settings.temporal_address}",
+        f"  data          {settings.data_dir}",
+        "",
+        "demo tokens (Authorization: Bearer <token>):",
+    ]
+    lines += [f"  {t['role']:<16} {t['org']:<14} {t['name']:<10} {t['token']}" for t in tokens]
+    lines += ["", "Ctrl-C stops everything; data is kept for the next run.", ""]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,205 @@
+"""Reading uploaded member files: format sniffing, encodings, and resumable CSV streaming.
+
+An xlsx sheet is converted once to a UTF-8 CSV beside it, so every import is processed as
+CSV records with byte offsets: a resumed import seeks to its checkpoint instead of re-reading.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import IO, Any
+
+from core.errors import Invalid
+from core.member_columns import map_headers, missing_mandatory
+
+HEADER_SCAN_ROWS = 5
+csv.field_size_limit(1 << 20)
+
+
+@dataclass
+class FileLayout:
+    """What the preflight learned: format, encoding, header row and where data starts."""
+
+    file_format: str  # "csv" or "xlsx"
+    encoding: str
+    header_row: int  # 1-based row number of the header
+    headers: list[str]
+    positions: dict[str, int]
+    unknown_headers: list[str]
+    data_offset: int  # CSV byte offset of the first data record (after conversion for xlsx)
+    delimiter: str = ","
+
+
+def sniff_format(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(8)
+    if not head:
+        raise Invalid("empty_file", "文件是空的，没有任何内容")
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                if "xl/workbook.xml" in z.namelist():
+                    return "xlsx"
+        except zipfile.BadZipFile:
+            pass
+        raise Invalid("unsupported_file", "文件不是 xlsx 或 csv 格式")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise Invalid("unsupported_file", "不支持旧版 .xls 文件，请在Excel中另存为 .xlsx 后再上传")
+    if head.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) or b"\x00" in head:
+        raise Invalid("unsupported_file", "文件不是 xlsx 或 csv 格式")
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig (BOM), utf-8, or gb18030 (a superset of GBK, as Excel saves CSV in China)."""
+    with path.open("rb") as f:
+        if f.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("gb18030")()
+        try:
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+            return "gb18030"
+        except UnicodeDecodeError:
+            raise Invalid("unreadable_encoding", "无法识别文件编码，请保存为 UTF-8 或 GBK 编码的CSV，或上传xlsx") from None
+
+
+class _LineSource:
+    """Decoded lines of a binary file with the byte offset after the last line handed out."""
+
+    def __init__(self, f: IO[bytes], encoding: str, offset: int) -> None:
+        self.f = f
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        f.seek(offset)
+        self.offset = offset
+
+    def __iter__(self) -> Iterator[str]:
+        readline, enc = self.f.readline, self.encoding
+        while line := readline():
+            self.offset += len(line)
+            yield line.decode(enc)
+
+
+def _dialect(first_line: str) -> str:
+    return "\t" if first_line.count("\t") > first_line.count(",") else ","
+
+
+def iter_csv(path: Path, encoding: str, offset: int = 0, delimiter: str = ",") -> Iterator[tuple[list[str], int]]:
+    """CSV records from ``offset`` with the byte offset just after each record."""
+    with path.open("rb") as f:
+        if offset == 0 and encoding == "utf-8-sig":
+            offset = 3
+        src = _LineSource(f, encoding, offset)
+        for record in csv.reader(src, delimiter=delimiter):
+            yield record, src.offset
+
+
+def csv_delimiter(path: Path, encoding: str) -> str:
+    with path.open("rb") as f:
+        first = f.readline().decode("utf-8" if encoding == "utf-8-sig" else encoding, errors="replace")
+    return _dialect(first)
+
+
+def _find_header(rows: list[tuple[list[Any], int]]) -> tuple[int, dict[str, int], list[str], list[str], int]:
+    best: tuple[int, dict[str, int], list[str], list[str], int] | None = None
+    for index, (cells, end_offset) in enumerate(rows):
+        positions, unknown = map_headers(list(cells))
+        if best is None or len(positions) > len(best[1]):
+            best = (index + 1, positions, unknown, [str(c) if c is not None else "" for c in cells], end_offset)
+    if best is None or all(not str(c or "").strip() for c in best[3]):
+        raise Invalid("empty_file", "文件是空的，没有表头和数据")
+    return best
+
+
+def _check_header(positions: dict[str, int]) -> None:
+    missing = missing_mandatory(positions)
+    if missing:
+        names = "、".join(c.header for c in missing)
+        raise Invalid(
+            "missing_columns",
+            f"缺少必需的列：{names}。请使用导入模板的表头",
+            details={"missing": [{"key": c.key, "header": c.header} for c in missing]},
+        )
+
+
+def preflight(path: Path) -> FileLayout:
+    """Format, encoding, header and at least one data row, or a 422 that imports nothing."""
+    fmt = sniff_format(path)
+    if fmt == "xlsx":
+        rows = [(list(r), 0) for r in _xlsx_rows(path, limit=HEADER_SCAN_ROWS + 1)]
+        header_row, positions, unknown, headers, _ = _find_header(rows[:HEADER_SCAN_ROWS])
+        has_data = any(any(c not in (None, "") for c in cells) for cells, _ in rows[header_row:])
+        encoding, delimiter = "utf-8", ","
+        offset = 0
+    else:
+        encoding = detect_encoding(path)
+        delimiter = csv_delimiter(path, encoding)
+        rows = []
+        for record in iter_csv(path, encoding, 0, delimiter):
+            rows.append(record)
+            if len(rows) > HEADER_SCAN_ROWS:
+                break
+        header_row, positions, unknown, headers, offset = _find_header(rows[:HEADER_SCAN_ROWS])
+        has_data = any(any(c.strip() for c in cells) for cells, _ in rows[header_row:])
+    _check_header(positions)
+    if not has_data:
+        raise Invalid("empty_file", "文件只有表头，没有会员数据")
+    return FileLayout(fmt, encoding, header_row, headers, positions, unknown, offset, delimiter)
+
+
+def _xlsx_rows(path: Path, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
+    try:
+        ws = wb.worksheets[0]
+        for count, row in enumerate(ws.iter_rows(values_only=True)):
+            if limit is not None and count >= limit:
+                break
+            yield row
+    finally:
+        wb.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_to_csv(src: Path, dst: Path) -> int:
+    """Stream the first sheet into a UTF-8 CSV (dates as ISO text); returns rows written."""
+    tmp = dst.with_suffix(".partial")
+    count = 0
+    with tmp.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        for row in _xlsx_rows(src):
+            writer.writerow([_cell_text(v) for v in row])
+            count += 1
+    tmp.replace(dst)
+    return count
