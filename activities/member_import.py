@@ -30,8 +30,17 @@ from models.states import CardStatus, ImportStatus
 from workflows.member_import import FinishInput, ImportInput, SliceResult
 
 log = get_logger(__name__)
-MEMBER_COPY_COLUMNS = (*RECORD_FIELDS, "member_no", "org_id", "district_code", "card_status",
-                       "source_import_id", "source_row", "created_at", "updated_at")
+MEMBER_COPY_COLUMNS = (
+    *RECORD_FIELDS,
+    "member_no",
+    "org_id",
+    "district_code",
+    "card_status",
+    "source_import_id",
+    "source_row",
+    "created_at",
+    "updated_at",
+)
 MAX_SEQUENCE = 9_999_999
 
 
@@ -121,12 +130,26 @@ class MemberImportActivities:
                 if inp.failure
                 else f"导入完成：共{imp.next_row}行，新增{imp.accepted}人，已存在{imp.existing}人，退回{imp.rejected}行"
             )
-            append_audit(session, actor_id=imp.created_by, actor_name="system", org_id=imp.org_id,
-                         action=f"member_import.{imp.status.value}", entity_type="member_import", entity_id=imp.id or 0,
-                         summary=summary, from_state=ImportStatus.RUNNING.value, to_state=imp.status.value)
+            append_audit(
+                session,
+                actor_id=imp.created_by,
+                actor_name="system",
+                org_id=imp.org_id,
+                action=f"member_import.{imp.status.value}",
+                entity_type="member_import",
+                entity_id=imp.id or 0,
+                summary=summary,
+                from_state=ImportStatus.RUNNING.value,
+                to_state=imp.status.value,
+            )
             session.commit()
-        log.info("member import finished", import_id=inp.import_id, status=imp.status.value,
-                 accepted=imp.accepted, rejected=imp.rejected)
+        log.info(
+            "member import finished",
+            import_id=inp.import_id,
+            status=imp.status.value,
+            accepted=imp.accepted,
+            rejected=imp.rejected,
+        )
 
 
 def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:
@@ -140,8 +163,19 @@ def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:
     conn.commit()
     if row is None or row[3] is None:
         raise ApplicationError(f"import {import_id} is not prepared", non_retryable=True)
-    keys = ("id", "org_id", "district_code", "data_path", "encoding", "delimiter", "header_row",
-            "positions", "next_row", "next_offset", "status")
+    keys = (
+        "id",
+        "org_id",
+        "district_code",
+        "data_path",
+        "encoding",
+        "delimiter",
+        "header_row",
+        "positions",
+        "next_row",
+        "next_offset",
+        "status",
+    )
     return dict(zip(keys, row, strict=True))
 
 
@@ -178,8 +212,19 @@ def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], chunk: _Chunk) 
         prefix = imp["district_code"]
         with conn.cursor().copy(f"COPY members ({', '.join(MEMBER_COPY_COLUMNS)}) FROM STDIN") as copy:
             for seq, (row_no, rec) in enumerate(to_insert, start=first):
-                copy.write_row((*rec.values(), f"{prefix}{seq:07d}", imp["org_id"], prefix, CardStatus.NONE.value,
-                                imp["id"], row_no, now, now))
+                copy.write_row(
+                    (
+                        *rec.values(),
+                        f"{prefix}{seq:07d}",
+                        imp["org_id"],
+                        prefix,
+                        CardStatus.NONE.value,
+                        imp["id"],
+                        row_no,
+                        now,
+                        now,
+                    )
+                )
     if problems:
         _write_problems(conn, imp["id"], problems, chunk.raw)
     rejected_rows = len({row_no for row_no, _ in problems})
@@ -205,8 +250,9 @@ def _allocate_numbers(conn: psycopg.Connection, district: str, n: int) -> int:
     return first
 
 
-def _write_problems(conn: psycopg.Connection, import_id: int, problems: list[tuple[int, Problem]],
-                    raw: dict[int, list[str]]) -> None:
+def _write_problems(
+    conn: psycopg.Connection, import_id: int, problems: list[tuple[int, Problem]], raw: dict[int, list[str]]
+) -> None:
     seen: set[int] = set()
     with conn.cursor().copy(
         'COPY import_row_errors (import_id, "row", "column", code, message, raw) FROM STDIN'

@@ -24,7 +24,9 @@ log = get_logger("api")
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -59,8 +61,13 @@ async def _request_context(request: Request, call_next: Callable[[Request], Awai
     start = time.perf_counter()
     response = await call_next(request)
     response.headers["X-Request-ID"] = request_id
-    log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-             ms=round((time.perf_counter() - start) * 1000, 1))
+    log.info(
+        "request",
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        ms=round((time.perf_counter() - start) * 1000, 1),
+    )
     return response
 
 
@@ -71,10 +78,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-                   for e in exc.errors()]
-        body = AppError("invalid_request", "请求内容不正确：" + "；".join(
-            f"{d['field']} {d['message']}" for d in details), details=details).body()
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        body = AppError(
+            "invalid_request",
+            "请求内容不正确：" + "；".join(f"{d['field']} {d['message']}" for d in details),
+            details=details,
+        ).body()
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -43,9 +43,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
-def get_actor(
-    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Actor:
+def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if creds is None or not creds.credentials:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
     row = session.exec(
@@ -56,8 +54,9 @@ def get_actor(
     if row is None or not row[0].active:
         raise Unauthorized("invalid_token", "访问令牌无效或已停用")
     user, org = row
-    actor = Actor(user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0,
-                  org_code=org.code, org_path=org.path)
+    actor = Actor(
+        user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0, org_code=org.code, org_path=org.path
+    )
     structlog.contextvars.bind_contextvars(actor=user.id, role=user.role.value, org=org.code)
     return actor
 

@@ -10,7 +10,7 @@ from core.errors import Forbidden
 from models.org import Organisation
 from models.states import Role
 
-TOKEN_PREFIX = "uc_"
+TOKEN_PREFIX = "uc_"  # noqa: S105  (a prefix, not a secret)
 
 
 def new_token() -> str:

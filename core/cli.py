@@ -45,8 +45,7 @@ def api() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
-                access_log=False)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -113,8 +112,10 @@ def import_members(
                     break
                 time.sleep(0.5)
                 view = client.get(f"/imports/{view['id']}", params={"errors_limit": 20}).json()
-    typer.echo(f"status {view['status']}: {view['processed_rows']} rows, {view['accepted']} added, "
-               f"{view['existing']} already registered, {view['rejected_rows']} rejected")
+    typer.echo(
+        f"status {view['status']}: {view['processed_rows']} rows, {view['accepted']} added, "
+        f"{view['existing']} already registered, {view['rejected_rows']} rejected"
+    )
     for e in view["errors"][:20]:
         typer.echo(f"  row {e['row']} {e['column'] or ''}: {e['message']} ({e['code']})")
     if view["rejected_rows"]:

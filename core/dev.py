@@ -56,10 +56,26 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
     binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     log = (settings.data_dir / "temporal.log").open("ab")
     proc = subprocess.Popen(
-        [binary, "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
-         "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
-         "--namespace", settings.temporal_namespace, "--log-level", "warn"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            binary,
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(settings.data_dir / "temporal.db"),
+            "--ip",
+            host,
+            "--port",
+            port,
+            "--ui-port",
+            str(settings.temporal_ui_port),
+            "--namespace",
+            settings.temporal_namespace,
+            "--log-level",
+            "warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     _wait_port(host, int(port), "Temporal dev server", proc)
     return proc

@@ -25,7 +25,9 @@ def resident_id(rng: random.Random, birth: date, male: bool) -> str:
     return body + check_digit(body)
 
 
-def member_rows(count: int, seed: int = 7, today: date | None = None, phone_base: int = 13_000_000_000) -> Iterator[list[str]]:
+def member_rows(
+    count: int, seed: int = 7, today: date | None = None, phone_base: int = 13_000_000_000
+) -> Iterator[list[str]]:
     """Rows in template column order; every ID and phone is distinct for a given seed."""
     rng = random.Random(seed)
     today = today or date.today()

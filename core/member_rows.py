@@ -24,17 +24,43 @@ from models.states import EmploymentStatus, IdType
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 _NAME_RE = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0003134aA-Za-z·.\- ]+$")
-_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", "•": "·"})
+_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", "∙": "·"})
 MAX_ID_VALIDITY_YEARS = 20
 LONG_TERM_MIN_AGE = 46
 
 # The member fields a validated row provides, in COPY order.
 RECORD_FIELDS: tuple[str, ...] = (
-    "name", "id_type", "id_number", "id_expiry", "id_long_term", "gender", "birth_date", "ethnicity", "nationality",
-    "political_status", "education", "title_level", "phone", "household_registration", "contact_address",
-    "work_address", "work_start_month", "union_join_month", "social_insurance_start", "social_insured",
-    "rural_household", "dispatched_worker", "labour_contract", "occupation", "card_type", "employment_status",
-    "retirement_date", "deceased_date", "affiliation", "special_channel", "special_reasons",
+    "name",
+    "id_type",
+    "id_number",
+    "id_expiry",
+    "id_long_term",
+    "gender",
+    "birth_date",
+    "ethnicity",
+    "nationality",
+    "political_status",
+    "education",
+    "title_level",
+    "phone",
+    "household_registration",
+    "contact_address",
+    "work_address",
+    "work_start_month",
+    "union_join_month",
+    "social_insurance_start",
+    "social_insured",
+    "rural_household",
+    "dispatched_worker",
+    "labour_contract",
+    "occupation",
+    "card_type",
+    "employment_status",
+    "retirement_date",
+    "deceased_date",
+    "affiliation",
+    "special_channel",
+    "special_reasons",
 )
 _BOOL_KEYS = ("rural_household", "dispatched_worker", "labour_contract")
 _CHOICE_KEYS = ("ethnicity", "political_status", "education", "title_level", "occupation", "card_type", "affiliation")

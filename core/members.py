@@ -18,7 +18,8 @@ from models.states import EmploymentStatus, IdType
 
 def get_member(session: Session, member_no: str) -> tuple[Member, Organisation]:
     row = session.exec(
-        select(Member, Organisation).join(Organisation, Organisation.id == Member.org_id)  # type: ignore[arg-type]
+        select(Member, Organisation)
+        .join(Organisation, Organisation.id == Member.org_id)  # type: ignore[arg-type]
         .where(Member.member_no == member_no)
     ).first()
     if row is None:

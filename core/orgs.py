@@ -65,7 +65,10 @@ def create_org(session: Session, data: OrgCreate) -> Organisation:
         if parent.level not in _PARENT_LEVELS[data.level]:
             raise Invalid("invalid_parent", f"{data.level.value} 的上级不能是 {parent.level.value}")
     org = Organisation(
-        code=data.code, name=data.name, level=data.level, grassroots_type=data.grassroots_type,
+        code=data.code,
+        name=data.name,
+        level=data.level,
+        grassroots_type=data.grassroots_type,
         parent_id=parent.id if parent else None,
         district_code=data.code if data.level is OrgLevel.DISTRICT else (parent.district_code if parent else None),
         path="",
@@ -80,7 +83,12 @@ def create_org(session: Session, data: OrgCreate) -> Organisation:
 def to_public(session: Session, org: Organisation) -> OrgPublic:
     parent = session.get(Organisation, org.parent_id) if org.parent_id else None
     return OrgPublic(
-        code=org.code, name=org.name, level=org.level, grassroots_type=org.grassroots_type,
-        parent_code=parent.code if parent else None, district_code=org.district_code,
-        card_work_supported=card_work_supported(org), created_at=org.created_at,
+        code=org.code,
+        name=org.name,
+        level=org.level,
+        grassroots_type=org.grassroots_type,
+        parent_code=parent.code if parent else None,
+        district_code=org.district_code,
+        card_work_supported=card_work_supported(org),
+        created_at=org.created_at,
     )

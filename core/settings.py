@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(8233, description="Port of the Temporal web UI started by `unioncard dev`.")
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")
-    timezone: str = Field("Asia/Shanghai", description="Time zone of the programme's dates (today, windows, deadlines).")
+    timezone: str = Field(
+        "Asia/Shanghai", description="Time zone of the programme's dates (today, windows, deadlines)."
+    )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stdout is a terminal.")
     import_chunk_rows: int = Field(2000, description="Rows committed per transaction by a member import.")

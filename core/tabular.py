@@ -62,7 +62,7 @@ def detect_encoding(path: Path) -> str:
         if f.read(3) == codecs.BOM_UTF8:
             return "utf-8-sig"
         f.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
+        decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")()
         try:
             while chunk := f.read(1 << 20):
                 decoder.decode(chunk)
@@ -77,7 +77,9 @@ def detect_encoding(path: Path) -> str:
                 decoder.decode(chunk)
             return "gb18030"
         except UnicodeDecodeError:
-            raise Invalid("unreadable_encoding", "无法识别文件编码，请保存为 UTF-8 或 GBK 编码的CSV，或上传xlsx") from None
+            raise Invalid(
+                "unreadable_encoding", "无法识别文件编码，请保存为 UTF-8 或 GBK 编码的CSV，或上传xlsx"
+            ) from None
 
 
 class _LineSource:

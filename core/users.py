@@ -11,7 +11,9 @@ from models.states import OrgLevel, Role
 from models.user import User
 
 
-def create_user(session: Session, *, name: str, org_code: str, role: Role, token: str | None = None) -> tuple[User, str]:
+def create_user(
+    session: Session, *, name: str, org_code: str, role: Role, token: str | None = None
+) -> tuple[User, str]:
     org = get_org(session, org_code)
     if role is Role.CENTER_REVIEWER and org.level is not OrgLevel.CITY:
         raise Invalid("invalid_role_for_org", "职工保障互助中心审核员须属于市总工会")

@@ -39,8 +39,14 @@ def template_xlsx() -> bytes:
             for row in range(2, 1002):
                 ws.cell(row=row, column=index).number_format = "@"
         values = "、".join(column.allowed)
-        allowed.append([column.header, column.key, "是" if column.mandatory else "否",
-                        "；".join(x for x in (values, column.hint) if x)])
+        allowed.append(
+            [
+                column.header,
+                column.key,
+                "是" if column.mandatory else "否",
+                "；".join(x for x in (values, column.hint) if x),
+            ]
+        )
         if column.allowed and column.choices and len(column.allowed) <= 12:
             dv = DataValidation(type="list", formula1='"' + ",".join(column.allowed) + '"', allow_blank=True)
             dv.add(f"{letter}2:{letter}10000")

@@ -22,8 +22,8 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=60)
     entity_type: str = Field(max_length=40)
     entity_id: str = Field(max_length=60)
-    from_state: str | None = Field(None, max_length=40)
-    to_state: str | None = Field(None, max_length=40)
+    from_state: str | None = Field(default=None, max_length=40)
+    to_state: str | None = Field(default=None, max_length=40)
     summary: str = Field(max_length=500)
 
 

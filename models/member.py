@@ -17,34 +17,40 @@ class MemberFields(SQLModel):
     name: str = Field(max_length=60)
     id_type: IdType = Field(sa_type=enum_type(IdType))
     id_number: str = Field(max_length=32)
-    id_expiry: date | None = Field(None, description="ID expiry date; null when long-term (长期).")
+    id_expiry: date | None = Field(default=None, description="ID expiry date; null when long-term (长期).")
     id_long_term: bool = False
     gender: Gender = Field(sa_type=enum_type(Gender))
     birth_date: date | None = None
-    ethnicity: str | None = Field(None, max_length=20)
-    nationality: str | None = Field(None, max_length=40)
-    political_status: str | None = Field(None, max_length=20)
-    education: str | None = Field(None, max_length=20)
-    title_level: str | None = Field(None, max_length=20)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    nationality: str | None = Field(default=None, max_length=40)
+    political_status: str | None = Field(default=None, max_length=20)
+    education: str | None = Field(default=None, max_length=20)
+    title_level: str | None = Field(default=None, max_length=20)
     phone: str = Field(max_length=11)
-    household_registration: str | None = Field(None, max_length=100)
-    contact_address: str | None = Field(None, max_length=200)
+    household_registration: str | None = Field(default=None, max_length=100)
+    contact_address: str | None = Field(default=None, max_length=200)
     work_address: str = Field(max_length=200)
-    work_start_month: str | None = Field(None, max_length=7)
-    union_join_month: str | None = Field(None, max_length=7)
-    social_insurance_start: str | None = Field(None, max_length=7, description="YYYY-MM; null with social_insured false.")
+    work_start_month: str | None = Field(default=None, max_length=7)
+    union_join_month: str | None = Field(default=None, max_length=7)
+    social_insurance_start: str | None = Field(
+        default=None, max_length=7, description="YYYY-MM; null with social_insured false."
+    )
     social_insured: bool = True
     rural_household: bool | None = None
     dispatched_worker: bool | None = None
     labour_contract: bool | None = None
-    occupation: str | None = Field(None, max_length=20)
-    card_type: CardType = Field(CardType.DEBIT, sa_type=enum_type(CardType))
-    employment_status: EmploymentStatus = Field(EmploymentStatus.IN_SERVICE, sa_type=enum_type(EmploymentStatus))
+    occupation: str | None = Field(default=None, max_length=20)
+    card_type: CardType = Field(default=CardType.DEBIT, sa_type=enum_type(CardType))
+    employment_status: EmploymentStatus = Field(
+        default=EmploymentStatus.IN_SERVICE, sa_type=enum_type(EmploymentStatus)
+    )
     retirement_date: date | None = None
     deceased_date: date | None = None
-    affiliation: Affiliation = Field(Affiliation.ENTERPRISE, sa_type=enum_type(Affiliation))
-    special_channel: bool = Field(False, description="Needs the special card channel (rare characters, non-mainland ID).")
-    special_reasons: str | None = Field(None, max_length=100)
+    affiliation: Affiliation = Field(default=Affiliation.ENTERPRISE, sa_type=enum_type(Affiliation))
+    special_channel: bool = Field(
+        default=False, description="Needs the special card channel (rare characters, non-mainland ID)."
+    )
+    special_reasons: str | None = Field(default=None, max_length=100)
 
 
 class Member(MemberFields, table=True):
@@ -56,7 +62,7 @@ class Member(MemberFields, table=True):
     district_code: str = Field(max_length=3)
     id_number: str = Field(max_length=32, unique=True)
     phone: str = Field(max_length=11, unique=True)
-    card_status: CardStatus = Field(CardStatus.NONE, index=True, sa_type=enum_type(CardStatus))
+    card_status: CardStatus = Field(default=CardStatus.NONE, index=True, sa_type=enum_type(CardStatus))
     source_import_id: int | None = Field(default=None, index=True)
     source_row: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -86,7 +92,7 @@ class MemberPublic(MemberFields):
 class MemberUpdate(SQLModel):
     """Corrections a clerk may make (PATCH); the same rules as the import apply."""
 
-    id_expiry: str | None = Field(None, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期.")
+    id_expiry: str | None = Field(default=None, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期.")
     phone: str | None = None
     contact_address: str | None = None
     work_address: str | None = None

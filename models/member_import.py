@@ -20,20 +20,22 @@ class MemberImport(SQLModel, table=True):
     created_by: int = Field(foreign_key="users.id")
     filename: str = Field(max_length=255)
     file_format: str = Field(max_length=8)
-    encoding: str | None = Field(None, max_length=16)
-    delimiter: str = Field(",", max_length=1)
+    encoding: str | None = Field(default=None, max_length=16)
+    delimiter: str = Field(default=",", max_length=1)
     stored_path: str = Field(max_length=500, description="The file as uploaded.")
-    data_path: str | None = Field(None, max_length=500, description="The CSV processed (the upload, or its xlsx converted).")
+    data_path: str | None = Field(
+        default=None, max_length=500, description="The CSV processed (the upload, or its xlsx converted)."
+    )
     sha256: str = Field(max_length=64)
     size_bytes: int = 0
-    data_bytes: int = Field(0, description="Size of the CSV processed; with next_offset gives progress.")
+    data_bytes: int = Field(default=0, description="Size of the CSV processed; with next_offset gives progress.")
     header_row: int = 1
     headers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     positions: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: ImportStatus = Field(ImportStatus.QUEUED, sa_type=enum_type(ImportStatus))
+    status: ImportStatus = Field(default=ImportStatus.QUEUED, sa_type=enum_type(ImportStatus))
     workflow_id: str = Field(max_length=100)
-    next_row: int = Field(0, description="Checkpoint: data rows already committed.")
-    next_offset: int = Field(0, description="Checkpoint: byte offset of the next CSV row.")
+    next_row: int = Field(default=0, description="Checkpoint: data rows already committed.")
+    next_offset: int = Field(default=0, description="Checkpoint: byte offset of the next CSV row.")
     total_rows: int | None = None
     accepted: int = 0
     existing: int = 0
@@ -51,7 +53,7 @@ class ImportRowError(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     import_id: int = Field(foreign_key="member_imports.id", index=True)
     row: int = Field(description="Row number as the clerk sees it in the file (header is row 1).")
-    column: str | None = Field(None, max_length=40)
+    column: str | None = Field(default=None, max_length=40)
     code: str = Field(max_length=40)
     message: str = Field(max_length=300)
     raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -15,11 +15,13 @@ class OrgBase(SQLModel):
     code: str = Field(max_length=32, description="Unique code; a district's is its 3-digit district code.")
     name: str = Field(max_length=100)
     level: OrgLevel = Field(sa_type=enum_type(OrgLevel))
-    grassroots_type: GrassrootsType | None = Field(None, sa_type=enum_type(GrassrootsType))
+    grassroots_type: GrassrootsType | None = Field(default=None, sa_type=enum_type(GrassrootsType))
 
 
 class OrgCreate(OrgBase):
-    parent_code: str | None = Field(None, description="Code of the parent organisation (none only for the city).")
+    parent_code: str | None = Field(
+        default=None, description="Code of the parent organisation (none only for the city)."
+    )
 
 
 class Organisation(OrgBase, table=True):

@@ -88,7 +88,10 @@ class MemberImportWorkflow:
             )
             return ImportSummary(inp.import_id, "failed")
         await workflow.execute_activity(
-            "finish_import", FinishInput(inp.import_id), start_to_close_timeout=timedelta(minutes=1), retry_policy=_RETRY
+            "finish_import",
+            FinishInput(inp.import_id),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_RETRY,
         )
         r = self.last
         return ImportSummary(inp.import_id, "completed", r.processed_rows, r.accepted, r.existing, r.rejected)

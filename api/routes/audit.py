@@ -24,7 +24,7 @@ def list_audit(
     """Audit rows of the caller's subtree (all for admins), newest first."""
     require_role(actor, Role.REVIEWER, Role.CENTER_REVIEWER)
     query = select(AuditEvent, Organisation).join(
-        Organisation, Organisation.id == AuditEvent.org_id, isouter=True  # type: ignore[arg-type]
+        Organisation, col(Organisation.id) == col(AuditEvent.org_id), isouter=True
     )
     if not actor.is_admin:
         query = query.where(col(Organisation.path).startswith(actor.org_path))
@@ -35,8 +35,16 @@ def list_audit(
             query = query.where(AuditEvent.entity_id == ident)
     rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
     return [
-        AuditPublic(at=e.at, actor=e.actor_name, org_code=o.code if o else None, action=e.action,
-                    entity_type=e.entity_type, entity_id=e.entity_id, from_state=e.from_state,
-                    to_state=e.to_state, summary=e.summary)
+        AuditPublic(
+            at=e.at,
+            actor=e.actor_name,
+            org_code=o.code if o else None,
+            action=e.action,
+            entity_type=e.entity_type,
+            entity_id=e.entity_id,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            summary=e.summary,
+        )
         for e, o in rows
     ]

@@ -24,6 +24,7 @@ async def ready(request: Request) -> JSONResponse:
     """The database and Temporal are reachable."""
     checks: dict[str, str] = {}
     try:
+
         def ping() -> None:
             with request.app.state.db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

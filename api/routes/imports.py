@@ -43,8 +43,7 @@ async def _store_upload(file: UploadFile, settings: Settings) -> tuple[Path, str
             if size > settings.import_max_bytes:
                 out.close()
                 path.unlink(missing_ok=True)
-                raise AppError("file_too_large", f"文件超过 {settings.import_max_bytes // (1 << 20)} MB",
-                               status=413)
+                raise AppError("file_too_large", f"文件超过 {settings.import_max_bytes // (1 << 20)} MB", status=413)
             digest.update(chunk)
             out.write(chunk)
     return path, digest.hexdigest(), size
@@ -52,8 +51,13 @@ async def _store_upload(file: UploadFile, settings: Settings) -> tuple[Path, str
 
 @router.post("/orgs/{code}/members/imports", status_code=status.HTTP_202_ACCEPTED)
 async def create_import(
-    code: str, file: UploadFile, session: SessionDep, db: DatabaseDep, actor: CurrentActor,
-    settings: SettingsDep, temporal: TemporalDep,
+    code: str,
+    file: UploadFile,
+    session: SessionDep,
+    db: DatabaseDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
     wait: bool = Query(False, description="wait (up to a minute) for a small file to finish"),
 ) -> ImportPublic:
     """Upload an .xlsx or .csv of members; it is imported by a durable workflow in chunks."""
@@ -67,16 +71,31 @@ async def create_import(
         path.unlink(missing_ok=True)
         raise
     imp = MemberImport(
-        org_id=org.id or 0, created_by=actor.user_id, filename=(file.filename or "upload")[:255],
-        file_format=layout.file_format, encoding=layout.encoding, stored_path=str(path.resolve()), sha256=sha,
-        size_bytes=size, workflow_id="", headers=layout.headers,
+        org_id=org.id or 0,
+        created_by=actor.user_id,
+        filename=(file.filename or "upload")[:255],
+        file_format=layout.file_format,
+        encoding=layout.encoding,
+        stored_path=str(path.resolve()),
+        sha256=sha,
+        size_bytes=size,
+        workflow_id="",
+        headers=layout.headers,
     )
     session.add(imp)
     session.flush()
     imp.workflow_id = import_workflow_id(imp.id or 0)
-    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="member_import.started",
-                 entity_type="member_import", entity_id=imp.id or 0,
-                 summary=f"上传{layout.file_format}文件导入会员（{size}字节）", to_state=ImportStatus.QUEUED.value)
+    append_audit(
+        session,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        org_id=org.id,
+        action="member_import.started",
+        entity_type="member_import",
+        entity_id=imp.id or 0,
+        summary=f"上传{layout.file_format}文件导入会员（{size}字节）",
+        to_state=ImportStatus.QUEUED.value,
+    )
     session.commit()
     try:
         await temporal.start_workflow(
@@ -116,14 +135,28 @@ def _view(db: Any, import_id: int, actor: Actor, offset: int = 0, limit: int = 2
     with db.session() as session:
         imp, org = _load(session, import_id, actor)
         errors = session.exec(
-            select(ImportRowError).where(ImportRowError.import_id == import_id)
-            .order_by(col(ImportRowError.row), col(ImportRowError.id)).offset(offset).limit(limit)
+            select(ImportRowError)
+            .where(ImportRowError.import_id == import_id)
+            .order_by(col(ImportRowError.row), col(ImportRowError.id))
+            .offset(offset)
+            .limit(limit)
         ).all()
         total = session.exec(select(func.count()).where(ImportRowError.import_id == import_id)).one()
         return ImportPublic(
-            id=imp.id or 0, org_code=org.code, filename=imp.filename, file_format=imp.file_format, status=imp.status,
-            processed_rows=imp.next_row, progress=_progress(imp), total_rows=imp.total_rows, accepted=imp.accepted, existing=imp.existing,
-            rejected_rows=imp.rejected, errors_total=total, failure=imp.failure, created_at=imp.created_at,
+            id=imp.id or 0,
+            org_code=org.code,
+            filename=imp.filename,
+            file_format=imp.file_format,
+            status=imp.status,
+            processed_rows=imp.next_row,
+            progress=_progress(imp),
+            total_rows=imp.total_rows,
+            accepted=imp.accepted,
+            existing=imp.existing,
+            rejected_rows=imp.rejected,
+            errors_total=total,
+            failure=imp.failure,
+            created_at=imp.created_at,
             finished_at=imp.finished_at,
             errors=[RowErrorPublic(row=e.row, column=e.column, code=e.code, message=e.message) for e in errors],
         )
@@ -137,8 +170,13 @@ def _progress(imp: MemberImport) -> float:
 
 @router.get("/imports/{import_id}")
 async def read_import(
-    import_id: int, db: DatabaseDep, actor: CurrentActor, settings: SettingsDep,
-    wait: bool = False, errors_offset: int = Query(0, ge=0), errors_limit: int = Query(200, ge=0, le=5000),
+    import_id: int,
+    db: DatabaseDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    wait: bool = False,
+    errors_offset: int = Query(0, ge=0),
+    errors_limit: int = Query(200, ge=0, le=5000),
 ) -> ImportPublic:
     """Progress, counts and rejected rows ({row, column, code, message})."""
     view = _view(db, import_id, actor, errors_offset, errors_limit)
@@ -153,7 +191,8 @@ def rejected_rows(import_id: int, session: SessionDep, actor: CurrentActor) -> R
     """The rejected rows as uploaded with an error column, to fix and upload again."""
     imp, _ = _load(session, import_id, actor)
     errors = session.exec(
-        select(ImportRowError).where(ImportRowError.import_id == import_id)
+        select(ImportRowError)
+        .where(ImportRowError.import_id == import_id)
         .order_by(col(ImportRowError.row), col(ImportRowError.id))
     ).all()
     rows: dict[int, tuple[list[Any], list[str]]] = {}
@@ -163,5 +202,6 @@ def rejected_rows(import_id: int, session: SessionDep, actor: CurrentActor) -> R
             cells.extend(e.raw.get("cells", []))
         messages.append(f"{e.column}：{e.message}" if e.column else e.message)
     body = errors_xlsx(imp.headers, ((r, c, m) for r, (c, m) in sorted(rows.items())))
-    return Response(body, media_type=XLSX,
-                    headers={"Content-Disposition": f"attachment; filename=import-{import_id}-errors.xlsx"})
+    return Response(
+        body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=import-{import_id}-errors.xlsx"}
+    )

@@ -25,8 +25,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get("/members/template.xlsx", response_class=Response)
 def template(_: CurrentActor) -> Response:
     """The import template with the Chinese headers and a sheet of allowed values."""
-    return Response(template_xlsx(), media_type=XLSX,
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''member-template.xlsx"})
+    return Response(
+        template_xlsx(),
+        media_type=XLSX,
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''member-template.xlsx"},
+    )
 
 
 @router.get("/orgs/{code}/members")
@@ -50,10 +53,14 @@ def list_members(
         query = query.where(Member.employment_status == employment_status)
     if q:
         text = q.strip()
-        query = query.where(or_(
-            col(Member.name).contains(text), col(Member.member_no).startswith(text),
-            Member.id_number == text.upper(), Member.phone == text,
-        ))
+        query = query.where(
+            or_(
+                col(Member.name).contains(text),
+                col(Member.member_no).startswith(text),
+                col(Member.id_number) == text.upper(),
+                col(Member.phone) == text,
+            )
+        )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     items = session.exec(query.order_by(Member.member_no).offset((page - 1) * size).limit(size)).all()
     return MemberPage(total=total, page=page, size=size, items=[to_public(m, org.code) for m in items])
@@ -61,14 +68,24 @@ def list_members(
 
 @router.get("/members/{member_no}")
 def read_member(
-    member_no: str, session: SessionDep, actor: CurrentActor,
+    member_no: str,
+    session: SessionDep,
+    actor: CurrentActor,
     reveal: bool = Query(False, description="show the full ID number and phone (audited)"),
 ) -> MemberPublic:
     member, org = get_member(session, member_no)
     require(actor, org)
     if reveal:
-        append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="member.revealed",
-                     entity_type="member", entity_id=member_no, summary="查看完整证件号码和手机号码")
+        append_audit(
+            session,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            org_id=org.id,
+            action="member.revealed",
+            entity_type="member",
+            entity_id=member_no,
+            summary="查看完整证件号码和手机号码",
+        )
         session.commit()
     return to_public(member, org.code, reveal=reveal)
 
@@ -83,9 +100,16 @@ def correct_member(
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     changed = apply_correction(session, member, update, today)
     if changed:
-        append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id,
-                     action="member.corrected", entity_type="member", entity_id=member_no,
-                     summary="修改字段：" + "、".join(changed))
+        append_audit(
+            session,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            org_id=org.id,
+            action="member.corrected",
+            entity_type="member",
+            entity_id=member_no,
+            summary="修改字段：" + "、".join(changed),
+        )
         session.commit()
         session.refresh(member)
     return to_public(member, org.code)

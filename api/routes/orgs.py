@@ -20,8 +20,16 @@ def post_org(data: OrgCreate, session: SessionDep, actor: CurrentActor) -> OrgPu
     """Create an organisation (admin)."""
     require_role(actor, Role.ADMIN)
     org = create_org(session, data)
-    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=org.id, action="org.created",
-                 entity_type="organisation", entity_id=org.code, summary=f"创建{org.level.value}组织 {org.name}")
+    append_audit(
+        session,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        org_id=org.id,
+        action="org.created",
+        entity_type="organisation",
+        entity_id=org.code,
+        summary=f"创建{org.level.value}组织 {org.name}",
+    )
     session.commit()
     session.refresh(org)
     return to_public(session, org)

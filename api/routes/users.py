@@ -19,8 +19,16 @@ def post_user(data: UserCreate, session: SessionDep, actor: CurrentActor) -> Use
     """Create a user (admin); the token is shown in this answer only."""
     require_role(actor, Role.ADMIN)
     user, token = create_user(session, name=data.name, org_code=data.org_code, role=data.role)
-    append_audit(session, actor_id=actor.user_id, actor_name=actor.name, org_id=user.org_id, action="user.created",
-                 entity_type="user", entity_id=user.id or 0, summary=f"创建用户 {user.name}（{user.role.value}）")
+    append_audit(
+        session,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        org_id=user.org_id,
+        action="user.created",
+        entity_type="user",
+        entity_id=user.id or 0,
+        summary=f"创建用户 {user.name}（{user.role.value}）",
+    )
     session.commit()
     return UserCreated(id=user.id or 0, name=user.name, org_code=data.org_code, role=user.role, token=token)
 

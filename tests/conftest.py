@@ -1,0 +1,117 @@
+"""Servers for the tests: PostgreSQL (TEST_DATABASE_URL or a throwaway embedded cluster) and a
+Temporal dev server from the `temporal` binary, both once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
+from core.demo import seed_demo
+from core.settings import Settings
+from worker import build_worker
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield psycopg_url(url)
+        return
+    # A short path: PostgreSQL's socket path must stay under ~100 characters.
+    data = Path(f"/tmp/uc-pg-{uuid.uuid4().hex[:8]}")
+    yield start_embedded_postgres(data)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def fresh_database(server: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_url(pg_server: str) -> str:
+    return fresh_database(pg_server, "unioncard_test")
+
+
+@pytest.fixture(scope="session")
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def tokens(db: Database, data_dir: Path) -> dict[str, str]:
+    """Demo users' tokens keyed by ``role@org``."""
+    with db.session() as session:
+        seeded = seed_demo(session, data_dir / "demo-tokens.json")
+    return {f"{t['role']}@{t['org']}": t["token"] for t in seeded}
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=shutil.which("temporal"), dev_server_log_level="error"
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment) -> Settings:
+    return Settings(
+        database_url=db_url,
+        data_dir=data_dir,
+        task_queue=f"test-{uuid.uuid4().hex[:6]}",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        import_chunk_rows=50,
+        import_slice_chunks=3,
+        import_wait_seconds=30,
+        log_json=True,
+    )
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal_env: WorkflowEnvironment, db: Database, settings: Settings) -> AsyncIterator[None]:
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(temporal_env.client, db, settings, executor):
+            yield
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, db: Database, temporal_client: Client, worker: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, db=db, temporal=temporal_client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as client:
+        yield client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from core.errors import Invalid
+from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
+from core.tabular import iter_csv, preflight, xlsx_to_csv
+
+
+def test_utf8_gbk_and_bom_csv_are_all_read(tmp_path: Path) -> None:
+    rows = list(member_rows(3))
+    for encoding, expected in (("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030")):
+        path = write_csv(tmp_path / f"{encoding}.csv", rows, encoding)
+        layout = preflight(path)
+        assert layout.encoding == expected
+        records = [r for r, _ in iter_csv(path, layout.encoding, layout.data_offset, layout.delimiter)]
+        assert [r[0] for r in records] == [r[0] for r in rows]  # names decoded correctly
+
+
+def test_offsets_resume_exactly_even_with_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('姓名,备注\n张三,"两行\n备注"\n李四,普通\n王五,"a,b"\n', encoding="gbk")
+    records = list(iter_csv(path, "gb18030"))
+    assert [r for r, _ in records][1] == ["张三", "两行\n备注"]
+    after_first_data = records[1][1]
+    rest = [r for r, _ in iter_csv(path, "gb18030", after_first_data)]
+    assert rest == [["李四", "普通"], ["王五", "a,b"]]
+
+
+def test_header_can_sit_below_a_title_row_and_use_english_keys(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("会员信息导入\nname,id_number,id_expiry,phone,work_address\n张三,1,2,3,4\n", encoding="utf-8")
+    layout = preflight(path)
+    assert layout.header_row == 2
+    assert set(layout.positions) == {"name", "id_number", "id_expiry", "phone", "work_address"}
+
+
+def test_tab_separated(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("\t".join(HEADERS) + "\n" + "\t".join(next(member_rows(1))) + "\n", encoding="utf-8")
+    assert preflight(path).delimiter == "\t"
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "empty_file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "unsupported_file"),
+        (b"%PDF-1.4 something", "unsupported_file"),
+        (b"PK\x03\x04notreallyazip", "unsupported_file"),
+        ("姓名,证件号码\n张三,1\n".encode(), "missing_columns"),
+        (",".join(HEADERS).encode() + b"\n", "empty_file"),
+        (b"\n\n\n", "empty_file"),
+    ],
+)
+def test_refused_files(tmp_path: Path, content: bytes, code: str) -> None:
+    path = tmp_path / "f.dat"
+    path.write_bytes(content)
+    with pytest.raises(Invalid) as exc:
+        preflight(path)
+    assert exc.value.code == code
+
+
+def test_missing_columns_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("姓名,证件号码\n张三,1\n", encoding="utf-8")
+    with pytest.raises(Invalid) as exc:
+        preflight(path)
+    assert "手机号码" in exc.value.message and "工作单位详细地址" in exc.value.message
+
+
+def test_xlsx_converts_with_dates_and_numbers_as_text(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADERS)
+    row: list[object] = list(next(member_rows(1)))
+    row[HEADERS.index("证件有效期至")] = datetime(2031, 5, 1)
+    row[HEADERS.index("手机号码")] = 13812345678
+    ws.append(row)
+    wb.save(tmp_path / "m.xlsx")
+    layout = preflight(tmp_path / "m.xlsx")
+    assert layout.file_format == "xlsx"
+    count = xlsx_to_csv(tmp_path / "m.xlsx", tmp_path / "m.csv")
+    assert count == 2
+    ((data, _),) = list(iter_csv(tmp_path / "m.csv", "utf-8", preflight(tmp_path / "m.csv").data_offset))
+    assert data[HEADERS.index("证件有效期至")] == "2031-05-01"
+    assert data[HEADERS.index("手机号码")] == "13812345678"
+
+
+def test_write_only_xlsx_from_the_generator(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "g.xlsx", member_rows(5))
+    layout = preflight(path)
+    assert layout.header_row == 1 and "phone" in layout.positions
