@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from core.auth import Actor, hash_token
+from core.auth import Actor, hash_token, require_role
 from core.db import Database
 from core.errors import Unauthorized, Unavailable
 from core.settings import Settings
 from core.temporal import connect
 from models.org import Organisation
+from models.states import Role
 from models.user import User
 
 _bearer = HTTPBearer(auto_error=False)
@@ -62,6 +63,15 @@ def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def get_admin(actor: CurrentActor) -> Actor:
+    """An admin, checked before the request body is looked at."""
+    require_role(actor, Role.ADMIN)
+    return actor
+
+
+AdminActor = Annotated[Actor, Depends(get_admin)]
 
 _client_lock = asyncio.Lock()
 

@@ -48,12 +48,23 @@ def _wait_port(host: str, port: int, what: str, proc: subprocess.Popen[bytes] | 
     raise SystemExit(f"{what} did not open {host}:{port} within {seconds:.0f}s")
 
 
+def find_binary(name: str) -> str:
+    """A console binary installed beside this interpreter (temporal, temporal-test-server), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"`{name}` is not installed (pip install the project's dependencies)")
+    return found
+
+
 def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
     host, _, port = settings.temporal_address.rpartition(":")
     host = host or "127.0.0.1"
     if _port_open(host, int(port)):
         return None  # a Temporal server already answers there
-    binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    binary = find_binary("temporal")
     log = (settings.data_dir / "temporal.log").open("ab")
     proc = subprocess.Popen(
         [

@@ -10,6 +10,7 @@ import codecs
 import csv
 import zipfile
 from collections.abc import Iterator
+from itertools import chain, islice
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -19,6 +20,7 @@ from core.errors import Invalid
 from core.member_columns import map_headers, missing_mandatory
 
 HEADER_SCAN_ROWS = 5
+DATA_SCAN_ROWS = 100_000  # blank rows tolerated between the header and the first member
 csv.field_size_limit(1 << 20)
 
 
@@ -143,25 +145,22 @@ def _check_header(positions: dict[str, int]) -> None:
 def preflight(path: Path) -> FileLayout:
     """Format, encoding, header and at least one data row, or a 422 that imports nothing."""
     fmt = sniff_format(path)
+    rows: Iterator[tuple[list[Any], int]]
     if fmt == "xlsx":
-        rows = [(list(r), 0) for r in _xlsx_rows(path, limit=HEADER_SCAN_ROWS + 1)]
-        header_row, positions, unknown, headers, _ = _find_header(rows[:HEADER_SCAN_ROWS])
-        has_data = any(any(c not in (None, "") for c in cells) for cells, _ in rows[header_row:])
         encoding, delimiter = "utf-8", ","
-        offset = 0
+        rows = ((list(r), 0) for r in _xlsx_rows(path))
     else:
         encoding = detect_encoding(path)
         delimiter = csv_delimiter(path, encoding)
-        rows = []
-        for record in iter_csv(path, encoding, 0, delimiter):
-            rows.append(record)
-            if len(rows) > HEADER_SCAN_ROWS:
-                break
-        header_row, positions, unknown, headers, offset = _find_header(rows[:HEADER_SCAN_ROWS])
-        has_data = any(any(c.strip() for c in cells) for cells, _ in rows[header_row:])
+        rows = ((list(r), end) for r, end in iter_csv(path, encoding, 0, delimiter))
+    head = list(islice(rows, HEADER_SCAN_ROWS))
+    header_row, positions, unknown, headers, offset = _find_header(head)
     _check_header(positions)
-    if not has_data:
+    later = chain(head[header_row:], islice(rows, DATA_SCAN_ROWS))
+    if not any(any(c not in (None, "") and str(c).strip() for c in cells) for cells, _ in later):
         raise Invalid("empty_file", "文件只有表头，没有会员数据")
+    if fmt == "xlsx":
+        offset = 0
     return FileLayout(fmt, encoding, header_row, headers, positions, unknown, offset, delimiter)
 
 

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
 from core.demo import seed_demo
+from core.dev import find_binary
 from core.settings import Settings
 from worker import build_worker
 
@@ -72,7 +73,7 @@ def tokens(db: Database, data_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=shutil.which("temporal"), dev_server_log_level="error"
+        dev_server_existing_path=find_binary("temporal"), dev_server_log_level="error"
     )
     yield env
     await env.shutdown()

@@ -75,6 +75,7 @@ def read_member(
 ) -> MemberPublic:
     member, org = get_member(session, member_no)
     require(actor, org)
+    view = to_public(member, org.code, reveal=reveal)
     if reveal:
         append_audit(
             session,
@@ -87,7 +88,7 @@ def read_member(
             summary="查看完整证件号码和手机号码",
         )
         session.commit()
-    return to_public(member, org.code, reveal=reveal)
+    return view
 
 
 @router.patch("/members/{member_no}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import select
 
-from api.deps import CurrentActor, SessionDep
+from api.deps import AdminActor, CurrentActor, SessionDep
 from core.audit import append_audit
-from core.auth import require, require_role
+from core.auth import require
 from core.orgs import create_org, get_org, to_public
 from models.org import Organisation, OrgCreate, OrgPublic
 from models.states import Role
@@ -16,9 +16,8 @@ router = APIRouter(prefix="/orgs", tags=["organisations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def post_org(data: OrgCreate, session: SessionDep, actor: CurrentActor) -> OrgPublic:
+def post_org(data: OrgCreate, session: SessionDep, actor: AdminActor) -> OrgPublic:
     """Create an organisation (admin)."""
-    require_role(actor, Role.ADMIN)
     org = create_org(session, data)
     append_audit(
         session,

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentActor, SessionDep
+from api.deps import AdminActor, CurrentActor, SessionDep
 from core.audit import append_audit
-from core.auth import require_role
 from core.users import create_user
-from models.states import Role
 from models.user import UserCreate, UserCreated, UserPublic
 
 router = APIRouter(tags=["users"])
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def post_user(data: UserCreate, session: SessionDep, actor: CurrentActor) -> UserCreated:
+def post_user(data: UserCreate, session: SessionDep, actor: AdminActor) -> UserCreated:
     """Create a user (admin); the token is shown in this answer only."""
-    require_role(actor, Role.ADMIN)
     user, token = create_user(session, name=data.name, org_code=data.org_code, role=data.role)
     append_audit(
         session,
