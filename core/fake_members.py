@@ -13,15 +13,13 @@ from core.member_columns import COLUMNS
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文斌志红玉萍海燕春梅晓东雪琳浩宇欣怡子涵"
-_REGIONS = ("310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113", "310115")
 _STREETS = ("南京东路", "淮海中路", "漕溪北路", "中山南路", "人民大道", "徐家汇路", "延安西路", "四川北路")
 HEADERS = [c.header for c in COLUMNS]
 
 
-def resident_id(rng: random.Random, birth: date, male: bool) -> str:
-    seq = rng.randrange(0, 50) * 2 + (1 if male else 0)
-    body = f"{rng.choice(_REGIONS)}{birth:%Y%m%d}{rng.randrange(0, 10)}{seq % 10 if seq < 10 else seq:02d}"[:17]
-    body = body[:16] + str((int(body[16]) // 2) * 2 + (1 if male else 0))
+def resident_id(region: str, birth: date, seq: int, male: bool) -> str:
+    """A valid 18-character ID: region, birth date, a 3-digit sequence whose parity is the gender."""
+    body = f"{region}{birth:%Y%m%d}{(seq // 2) * 2 + (1 if male else 0):03d}"
     return body + check_digit(body)
 
 
@@ -31,12 +29,13 @@ def member_rows(
     """Rows in template column order; every ID and phone is distinct for a given seed."""
     rng = random.Random(seed)
     today = today or date.today()
+    region = f"3{seed % 100_000:05d}"  # one region code per seed: different seeds never share an ID
     used: set[str] = set()
     for i in range(count):
         male = rng.random() < 0.5
         while True:
             birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 44))
-            number = resident_id(rng, birth, male)
+            number = resident_id(region, birth, rng.randrange(0, 1000), male)
             if number not in used:
                 used.add(number)
                 break

@@ -90,8 +90,11 @@ def parse_bool(value: str) -> bool:
     raise FieldError("invalid_value", f"“{value}”应为“是”或“否”")
 
 
+_CJK_RE = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
+
+
 def chinese_char_count(text: str) -> int:
-    return sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
+    return len(_CJK_RE.findall(text))
 
 
 def in_gb2312(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 from models.states import Gender, IdType
 
@@ -29,8 +30,7 @@ class IdNumberError(ValueError):
 
 def check_digit(first17: str) -> str:
     """GB 11643-1999 check character for the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK[total % 11]
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def parse_resident_id(number: str, today: date) -> tuple[date, Gender]:

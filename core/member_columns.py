@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from models.states import Affiliation, CardType, EmploymentStatus, Gender, IdType
@@ -188,7 +189,7 @@ for _c in COLUMNS:
         _HEADER_LOOKUP[_norm_header(_name)] = _c.key
 
 
-def map_headers(headers: list[object]) -> tuple[dict[str, int], list[str]]:
+def map_headers(headers: Sequence[object]) -> tuple[dict[str, int], list[str]]:
     """Column key -> position for a header row; also the headers that were not recognised."""
     positions: dict[str, int] = {}
     unknown: list[str] = []

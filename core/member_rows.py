@@ -5,21 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from core.fields import (
     LONG_TERM,
     FieldError,
     chinese_char_count,
-    clean,
     compact,
-    in_gb2312,
-    parse_bool,
     parse_date,
-    parse_month,
 )
-from core.idnumbers import IdNumberError, check_other_document, parse_resident_id
-from core.member_columns import BY_KEY, COLUMNS
 from models.states import EmploymentStatus, IdType
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -65,6 +58,11 @@ RECORD_FIELDS: tuple[str, ...] = (
 _BOOL_KEYS = ("rural_household", "dispatched_worker", "labour_contract")
 _CHOICE_KEYS = ("ethnicity", "political_status", "education", "title_level", "occupation", "card_type", "affiliation")
 _TEXT_KEYS = ("household_registration", "contact_address")
+_MONTH_KEYS = ("work_start_month", "union_join_month", "social_insurance_start")
+_NOT_INSURED = frozenset({"未参加", "无", "none"})
+_ISO_MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
+RESIDENT = IdType.RESIDENT_ID.value
+IN_SERVICE = EmploymentStatus.IN_SERVICE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,171 +120,3 @@ def check_past_date(value: str | date, today: date, label: str) -> date:
     if d > today:
         raise FieldError("date_in_future", f"{label}不能晚于今天")
     return d
-
-
-class RowValidator:
-    """Validates rows of one file; ``positions`` maps column keys to cell positions."""
-
-    def __init__(self, positions: dict[str, int], today: date) -> None:
-        self.positions = positions
-        self.today = today
-        self._present = tuple((c, positions[c.key]) for c in COLUMNS if c.key in positions)
-
-    def validate(self, cells: list[Any] | tuple[Any, ...]) -> tuple[dict[str, Any] | None, list[Problem]]:
-        values: dict[str, Any] = {}
-        width = len(cells)
-        for column, pos in self._present:
-            if pos < width:
-                v = clean(cells[pos])
-                if v is not None:
-                    values[column.key] = v
-        if not values:
-            return None, []  # a blank row is skipped, not an error
-        problems: list[Problem] = []
-        record = self._build(values, problems)
-        return (None, problems) if problems else (record, problems)
-
-    def _build(self, v: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
-        rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
-
-        def fail(key: str, code: str, message: str) -> None:
-            problems.append(Problem(BY_KEY[key].header, code, message))
-
-        def text(key: str) -> str | None:
-            value = v.get(key)
-            if value is None:
-                return None
-            return value.isoformat() if isinstance(value, date) else str(value)
-
-        def required(key: str) -> str | None:
-            value = text(key)
-            if value is None:
-                fail(key, "required", f"{BY_KEY[key].header}不能为空")
-            return value
-
-        def choice(key: str, default: str | None = None) -> str | None:
-            value = text(key)
-            if value is None:
-                return default
-            found = BY_KEY[key].choices.get(value.lower())
-            if found is None:
-                allowed = "、".join(BY_KEY[key].allowed[:12])
-                fail(key, "invalid_value", f"{BY_KEY[key].header}“{value}”不在允许值内（{allowed}）")
-            return found
-
-        special: list[str] = []
-        name = required("name")
-        if name is not None:
-            name = name.translate(_NAME_DOTS)
-            if len(name) < 2 or len(name) > 60 or not _NAME_RE.match(name):
-                fail("name", "invalid_name", "姓名只能包含汉字、字母、间隔号“·”，长度2至60")
-            elif not in_gb2312(name):
-                special.append("rare_characters")
-        rec["name"] = name
-
-        id_type = choice("id_type", IdType.RESIDENT_ID.value)
-        rec["id_type"] = id_type
-        birth: date | None = None
-        derived_gender: str | None = None
-        number = required("id_number")
-        if number is not None and id_type is not None:
-            number = compact(number).upper()
-            try:
-                if id_type == IdType.RESIDENT_ID:
-                    birth, g = parse_resident_id(number, self.today)
-                    derived_gender = g.value
-                else:
-                    birth = check_other_document(IdType(id_type), number, self.today)
-                    special.append("non_mainland_id")
-            except IdNumberError as exc:
-                fail("id_number", exc.code, exc.message)
-        rec["id_number"] = number
-        rec["birth_date"] = birth
-
-        gender = choice("gender")
-        if derived_gender and gender and gender != derived_gender:
-            fail("gender", "gender_mismatch", "性别与身份证号码不符")
-        rec["gender"] = gender or derived_gender
-        if rec["gender"] is None and id_type is not None and id_type != IdType.RESIDENT_ID:
-            fail("gender", "required", "非居民身份证人员须填写性别")
-
-        expiry_text = v.get("id_expiry")
-        if expiry_text is None:
-            fail("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）")
-        else:
-            try:
-                rec["id_expiry"], rec["id_long_term"] = check_id_expiry(
-                    expiry_text, self.today, birth if id_type == IdType.RESIDENT_ID else None
-                )
-            except FieldError as exc:
-                fail("id_expiry", exc.code, exc.message)
-
-        nationality = text("nationality")
-        if nationality is None and id_type == IdType.RESIDENT_ID:
-            nationality = "中国"
-        elif nationality is None and id_type is not None:
-            fail("nationality", "required", "非居民身份证人员须填写国籍")
-        rec["nationality"] = nationality
-
-        phone = required("phone")
-        if phone is not None:
-            try:
-                rec["phone"] = check_phone(phone)
-            except FieldError as exc:
-                fail("phone", exc.code, exc.message)
-
-        address = required("work_address")
-        if address is not None:
-            try:
-                rec["work_address"] = check_work_address(address)
-            except FieldError as exc:
-                fail("work_address", exc.code, exc.message)
-
-        for key in _CHOICE_KEYS:
-            rec[key] = choice(key)
-        rec["card_type"] = rec["card_type"] or "debit"
-        rec["affiliation"] = rec["affiliation"] or "enterprise"
-        for key in _TEXT_KEYS:
-            rec[key] = text(key)
-        for key in _BOOL_KEYS:
-            raw = text(key)
-            if raw is not None:
-                try:
-                    rec[key] = parse_bool(raw)
-                except FieldError as exc:
-                    fail(key, exc.code, exc.message)
-        self._months(v, rec, fail)
-        self._employment(v, rec, fail, choice)
-        rec["special_channel"] = bool(special)
-        rec["special_reasons"] = ",".join(special) or None
-        return rec
-
-    def _months(self, v: dict[str, Any], rec: dict[str, Any], fail: Any) -> None:
-        current = f"{self.today.year:04d}-{self.today.month:02d}"
-        for key in ("work_start_month", "union_join_month", "social_insurance_start"):
-            raw = v.get(key)
-            if raw is None:
-                continue
-            if key == "social_insurance_start" and isinstance(raw, str) and raw in ("未参加", "无", "none"):
-                continue
-            try:
-                month = parse_month(raw)
-            except FieldError as exc:
-                fail(key, exc.code, exc.message)
-                continue
-            if month > current:
-                fail(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
-            rec[key] = month
-        rec["social_insured"] = rec["social_insurance_start"] is not None
-
-    def _employment(self, v: dict[str, Any], rec: dict[str, Any], fail: Any, choice: Any) -> None:
-        status = choice("employment_status", EmploymentStatus.IN_SERVICE.value)
-        rec["employment_status"] = status
-        retired = v.get("retirement_date")
-        if status == EmploymentStatus.RETIRED and retired is None:
-            fail("retirement_date", "required", "退休人员须填写退休日期")
-        if retired is not None:
-            try:
-                rec["retirement_date"] = check_past_date(retired, self.today, "退休日期")
-            except FieldError as exc:
-                fail("retirement_date", exc.code, exc.message)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stdout is a terminal.")
     import_chunk_rows: int = Field(2000, description="Rows committed per transaction by a member import.")
     import_slice_chunks: int = Field(10, description="Chunks one import activity processes before reporting back.")
+    import_heartbeat_seconds: int = Field(30, description="Heartbeat timeout of import slices (worker loss detection).")
     import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
     update_rpc_timeout_seconds: float = Field(10.0, description="RPC timeout of API calls into workflows.")

@@ -10,9 +10,9 @@ import codecs
 import csv
 import zipfile
 from collections.abc import Iterator
-from itertools import chain, islice
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 

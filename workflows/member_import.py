@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 @dataclass
 class ImportInput:
     import_id: int
+    heartbeat_seconds: int = 30  # a killed worker's slice is retried elsewhere after this
 
 
 @dataclass
@@ -74,7 +75,7 @@ class MemberImportWorkflow:
                     inp,
                     result_type=SliceResult,
                     start_to_close_timeout=timedelta(hours=1),
-                    heartbeat_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=inp.heartbeat_seconds),
                     retry_policy=_RETRY,
                 )
         except ActivityError as err:

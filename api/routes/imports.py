@@ -99,7 +99,10 @@ async def create_import(
     session.commit()
     try:
         await temporal.start_workflow(
-            MemberImportWorkflow.run, ImportInput(imp.id or 0), id=imp.workflow_id, task_queue=settings.task_queue
+            MemberImportWorkflow.run,
+            ImportInput(imp.id or 0, settings.import_heartbeat_seconds),
+            id=imp.workflow_id,
+            task_queue=settings.task_queue,
         )
     except Exception as exc:
         imp.status, imp.failure = ImportStatus.FAILED, "工作流服务不可用，导入未开始"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,9 +49,9 @@ def is_role(*roles: str) -> Callable[[str], bool]:
     return lambda actor: actor.split("@")[0] in (*roles, "admin")
 
 
-async def status_of(api: httpx.AsyncClient, method: str, url: str, token: str | None, **kw: object) -> int:
+async def status_of(api: httpx.AsyncClient, method: str, url: str, token: str | None, **kw: Any) -> int:
     headers = auth(token) if token else {}
-    r = await api.request(method, url, headers=headers, **kw)  # type: ignore[arg-type]
+    r = await api.request(method, url, headers=headers, **kw)
     if r.status_code in (401, 403):
         assert r.json()["error"]["code"] in ("missing_token", "invalid_token", "outside_scope", "role_not_allowed")
     return r.status_code
@@ -62,7 +63,7 @@ async def test_org_scoped_endpoints(api: httpx.AsyncClient, tokens: dict[str, st
     reviewer = is_role("reviewer", "center_reviewer")(actor)
     clerk = is_role("clerk")(actor)
     for org in TARGETS:
-        cases = [
+        cases: list[tuple[str, str, dict[str, Any], bool]] = [
             ("GET", f"/orgs/{org}", {}, covers(actor, org)),
             ("GET", f"/orgs/{org}/children", {}, covers(actor, org) and reviewer),
             ("GET", f"/orgs/{org}/members", {}, covers(actor, org)),
@@ -79,7 +80,7 @@ async def test_org_scoped_endpoints(api: httpx.AsyncClient, tokens: dict[str, st
 async def test_role_endpoints(api: httpx.AsyncClient, tokens: dict[str, str], actor: str) -> None:
     token = tokens[actor]
     admin = actor.startswith("admin@")
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], bool]] = [
         ("GET", "/members/template.xlsx", {}, True),
         ("GET", "/me", {}, True),
         ("GET", "/audit", {}, is_role("reviewer", "center_reviewer")(actor)),

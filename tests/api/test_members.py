@@ -121,7 +121,7 @@ async def test_template_has_chinese_headers_and_allowed_values(api: httpx.AsyncC
     wb = load_workbook(io.BytesIO(r.content))
     headers = [c.value for c in wb["会员信息"][1]]
     assert headers[0] == "姓名*" and "工作单位详细地址*" in headers and "学历" in headers
-    allowed = {row[0]: row[3] for row in wb["允许值"].iter_rows(min_row=2, values_only=True)}
+    allowed = {str(row[0]): str(row[3]) for row in wb["允许值"].iter_rows(min_row=2, values_only=True)}
     assert "借贷合一卡" in allowed["办卡类型"] and "长期" in allowed["证件有效期至"]
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from core.idnumbers import check_digit
 from core.member_columns import COLUMNS, map_headers
-from core.member_rows import RowValidator
+from core.row_validator import RowValidator
 
 TODAY = date(2026, 11, 22)
 HEADERS = [c.header for c in COLUMNS]
@@ -32,7 +32,7 @@ def good(**overrides: str) -> dict[str, str]:
 def validate(row: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str | None, str]]]:
     positions, _ = map_headers(HEADERS)
     validator = RowValidator(positions, TODAY)
-    record, problems = validator.validate([row.get(h) for h in HEADERS])
+    record, problems = validator.validate_cells([row.get(h) for h in HEADERS])
     return record, [(p.column, p.code) for p in problems]
 
 
