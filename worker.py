@@ -20,17 +20,15 @@ from workflows import WORKFLOWS
 log = get_logger("worker")
 
 
-def activities_for(db: Database, settings: Settings) -> list[Any]:
-    imports = MemberImportActivities(db, settings)
-    return [imports.prepare_import, imports.import_slice, imports.finish_import]
-
-
-def build_worker(client: Client, db: Database, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+def build_worker(
+    client: Client, db: Database, settings: Settings, executor: ThreadPoolExecutor, imports: MemberImportActivities
+) -> Worker:
+    activities: list[Any] = [imports.prepare_import, imports.import_slice, imports.finish_import]
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(db, settings),
+        activities=activities,
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )
@@ -45,11 +43,14 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    imports = MemberImportActivities(db, settings)
+    await asyncio.to_thread(imports.warm_up)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, db, settings, executor)
+        worker = build_worker(client, db, settings, executor, imports)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:
             await stop.wait()
+    imports.close()
     db.dispose()
     log.info("worker stopped")
 

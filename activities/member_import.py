@@ -6,7 +6,9 @@ checkpoint together, so a retried or resumed activity never adds a member twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import multiprocessing
+from collections import deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
@@ -18,46 +20,27 @@ from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.import_chunks import COPY_COLUMNS, CheckedChunk, ChunkJob, ChunkSpec, check_chunk, read_records, warm_up
 from core.audit import append_audit
 from core.db import Database
 from core.logging import get_logger
 from core.member_columns import BY_KEY
-from core.member_rows import RECORD_FIELDS, Problem
-from core.row_validator import RowValidator
+from core.member_rows import Problem
 from core.settings import Settings
-from core.tabular import iter_csv, preflight, xlsx_to_csv
+from core.tabular import chunk_ranges, preflight, xlsx_to_csv
 from models.member_import import MemberImport
-from models.states import CardStatus, ImportStatus
+from models.states import ImportStatus
 from workflows.member_import import FinishInput, ImportInput, SliceResult
 
 log = get_logger(__name__)
-MEMBER_COPY_COLUMNS = (
-    *RECORD_FIELDS,
-    "member_no",
-    "org_id",
-    "district_code",
-    "card_status",
-    "source_import_id",
-    "source_row",
-    "created_at",
-    "updated_at",
-)
 MAX_SEQUENCE = 9_999_999
-
-
-@dataclass
-class _Chunk:
-    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (row number, record)
-    problems: list[tuple[int, Problem]] = field(default_factory=list)
-    raw: dict[int, list[str]] = field(default_factory=dict)  # every row as uploaded, for errors.xlsx
-    count: int = 0
-    end_offset: int = 0
 
 
 class MemberImportActivities:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self._executor: Executor | None = None
 
     def _today(self) -> date:
         return datetime.now(ZoneInfo(self.settings.timezone)).date()
@@ -91,29 +74,66 @@ class MemberImportActivities:
 
     @activity.defn(name="import_slice")
     def import_slice(self, inp: ImportInput) -> SliceResult:
-        """Validate and commit up to ``import_slice_chunks`` chunks from the checkpoint on."""
+        """Check up to ``import_slice_chunks`` chunks from the checkpoint on, several at once in the
+        process pool, and commit them here one by one in file order."""
         with self.db.connect() as conn:
             imp = _load(conn, inp.import_id)
-            validator = RowValidator(imp["positions"], self._today())
-            records = iter_csv(Path(imp["data_path"]), imp["encoding"], imp["next_offset"], imp["delimiter"])
-            row_no = imp["header_row"] + imp["next_row"]
-            for _ in range(self.settings.import_slice_chunks):
-                chunk = _Chunk()
-                for cells, end in islice(records, self.settings.import_chunk_rows):
-                    row_no += 1
-                    chunk.count += 1
-                    chunk.end_offset = end
-                    record, problems = validator.validate(cells)
-                    chunk.raw[row_no] = cells
-                    if record is not None:
-                        chunk.rows.append((row_no, record))
-                    elif problems:
-                        chunk.problems.extend((row_no, p) for p in problems)
-                if chunk.count == 0:
-                    return _result(conn, inp.import_id, done=True)
-                _commit_with_retry(conn, imp, chunk)
-                activity.heartbeat(row_no)
-            return _result(conn, inp.import_id, done=False)
+            job = ChunkJob(
+                import_id=inp.import_id,
+                org_id=imp["org_id"],
+                district_code=imp["district_code"],
+                data_path=imp["data_path"],
+                encoding=imp["encoding"],
+                delimiter=imp["delimiter"],
+                positions=imp["positions"],
+                today=self._today(),
+                stamp=datetime.now(UTC).isoformat(),
+            )
+            ranges = chunk_ranges(
+                Path(job.data_path), job.encoding, job.delimiter, imp["next_offset"], self.settings.import_chunk_rows
+            )
+            first_row = imp["header_row"] + imp["next_row"] + 1
+            pool, ahead = self._pool(), max(2, 2 * self.settings.import_processes)
+            inflight: deque[Future[CheckedChunk]] = deque()
+            submitted = 0
+            try:
+                for start, end, count in islice(ranges, self.settings.import_slice_chunks):
+                    inflight.append(pool.submit(check_chunk, job, ChunkSpec(start, end, first_row, count)))
+                    first_row += count
+                    submitted += 1
+                    if len(inflight) >= ahead:
+                        self._commit(conn, imp, job, inflight.popleft().result())
+                while inflight:
+                    self._commit(conn, imp, job, inflight.popleft().result())
+            finally:
+                for future in inflight:
+                    future.cancel()
+            # A synchronous commit flushes the WAL, and with it every chunk committed before it.
+            return _result(conn, inp.import_id, done=submitted < self.settings.import_slice_chunks)
+
+    def _commit(self, conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, chunk: CheckedChunk) -> None:
+        _commit_with_retry(conn, imp, job, chunk)
+        activity.heartbeat(imp["next_row"])
+
+    def _pool(self) -> Executor:
+        if self._executor is None:
+            if self.settings.import_processes > 0:
+                context = multiprocessing.get_context("spawn")  # never fork a process with threads
+                self._executor = ProcessPoolExecutor(self.settings.import_processes, mp_context=context)
+            else:
+                self._executor = ThreadPoolExecutor(1)
+        return self._executor
+
+    def warm_up(self) -> None:
+        """Start the pool's processes now rather than on the first import."""
+        pool = self._pool()
+        for future in [pool.submit(warm_up) for _ in range(max(self.settings.import_processes, 1))]:
+            future.result()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
 
     @activity.defn(name="finish_import")
     def finish_import(self, inp: FinishInput) -> None:
@@ -176,58 +196,58 @@ def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:
 
 
 def _result(conn: psycopg.Connection, import_id: int, *, done: bool) -> SliceResult:
+    """The slice's counts, read in a synchronously committed write: once it returns, every chunk
+    committed before is on disk too."""
     row = conn.execute(
-        "SELECT next_row, accepted, existing, rejected FROM member_imports WHERE id = %s", (import_id,)
+        "UPDATE member_imports SET next_row = next_row WHERE id = %s RETURNING next_row, accepted, existing, rejected",
+        (import_id,),
     ).fetchone()
     conn.commit()
     assert row is not None
     return SliceResult(done=done, processed_rows=row[0], accepted=row[1], existing=row[2], rejected=row[3])
 
 
-def _commit_with_retry(conn: psycopg.Connection, imp: dict[str, Any], chunk: _Chunk) -> None:
-    """Commit one chunk; a unique violation (a concurrent import took a number or a phone)
-    rolls back and re-checks, so the loser reports the row instead of failing."""
+def _commit_with_retry(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, chunk: CheckedChunk) -> None:
+    """Commit one chunk; a unique violation (a concurrent import took a phone or an ID) rolls
+    back and re-checks, so the later import reports the row instead of failing."""
     for attempt in range(3):
         try:
             with conn.transaction():
-                _commit_chunk(conn, imp, chunk)
-            imp["next_row"] += chunk.count
-            imp["next_offset"] = chunk.end_offset
+                # Durable at the slice's end (see import_slice): a crash loses whole chunks,
+                # checkpoint included, so they are simply done again.
+                conn.execute("SET LOCAL synchronous_commit TO OFF")
+                _commit_chunk(conn, imp, job, chunk)
+            imp["next_row"] += chunk.spec.count
+            imp["next_offset"] = chunk.spec.end
             return
         except psycopg.errors.UniqueViolation:
             if attempt == 2:
                 raise
 
 
-def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], chunk: _Chunk) -> None:
-    to_insert, existing, conflict_problems = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows)
-    problems = chunk.problems + conflict_problems
-    now = datetime.now(UTC)
+def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, chunk: CheckedChunk) -> None:
+    to_insert, existing, conflicts = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows)
     if to_insert:
         first = _allocate_numbers(conn, imp["district_code"], len(to_insert))
         prefix = imp["district_code"]
-        with conn.cursor().copy(f"COPY members ({', '.join(MEMBER_COPY_COLUMNS)}) FROM STDIN") as copy:
-            for seq, (row_no, rec) in enumerate(to_insert, start=first):
-                copy.write_row(
-                    (
-                        *rec.values(),
-                        f"{prefix}{seq:07d}",
-                        imp["org_id"],
-                        prefix,
-                        CardStatus.NONE.value,
-                        imp["id"],
-                        row_no,
-                        now,
-                        now,
-                    )
-                )
+        payload = b"".join(
+            line + f"{prefix}{seq:07d}\n".encode() for seq, (_, _, _, line) in enumerate(to_insert, start=first)
+        )
+        with conn.cursor().copy(f"COPY members ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(payload)
+    problems = chunk.problems + conflicts
     if problems:
-        _write_problems(conn, imp["id"], problems, chunk.raw)
+        raw = dict(chunk.raw)
+        if conflicts:
+            records = read_records(job, chunk.spec)
+            for row_no, _ in conflicts:
+                raw[row_no] = records[row_no - chunk.spec.first_row]
+        _write_problems(conn, imp["id"], problems, raw)
     rejected_rows = len({row_no for row_no, _ in problems})
     conn.execute(
         """UPDATE member_imports SET next_row = next_row + %s, next_offset = %s, accepted = accepted + %s,
                   existing = existing + %s, rejected = rejected + %s WHERE id = %s""",
-        (chunk.count, chunk.end_offset, len(to_insert), existing, rejected_rows, imp["id"]),
+        (chunk.spec.count, chunk.spec.end, len(to_insert), existing, rejected_rows, imp["id"]),
     )
 
 
@@ -265,9 +285,12 @@ _ID = BY_KEY["id_number"].header
 _PHONE = BY_KEY["phone"].header
 
 
+Checked = tuple[int, str, str, bytes]  # (row, id number, phone, COPY line)
+
+
 def _resolve_conflicts(
-    conn: psycopg.Connection, import_id: int, org_id: int, rows: list[tuple[int, dict[str, Any]]]
-) -> tuple[list[tuple[int, dict[str, Any]]], int, list[tuple[int, Problem]]]:
+    conn: psycopg.Connection, import_id: int, org_id: int, rows: list[Checked]
+) -> tuple[list[Checked], int, list[tuple[int, Problem]]]:
     """Split valid rows into new members, members already registered, and conflicts.
 
     Members are keyed by ID number: the same person in the same union again is "existing"
@@ -276,8 +299,8 @@ def _resolve_conflicts(
     """
     if not rows:
         return [], 0, []
-    ids = [rec["id_number"] for _, rec in rows]
-    phones = [rec["phone"] for _, rec in rows]
+    ids = [row[1] for row in rows]
+    phones = [row[2] for row in rows]
     found = conn.execute(
         """SELECT m.id_number, m.phone, m.org_id, m.source_import_id, m.source_row, o.name
            FROM members m JOIN organisations o ON o.id = m.org_id
@@ -288,11 +311,11 @@ def _resolve_conflicts(
     by_phone = {r[1]: r for r in found}
     seen_ids: dict[str, int] = {}
     seen_phones: dict[str, int] = {}
-    to_insert: list[tuple[int, dict[str, Any]]] = []
+    to_insert: list[Checked] = []
     problems: list[tuple[int, Problem]] = []
     existing = 0
-    for row_no, rec in rows:
-        number, phone = rec["id_number"], rec["phone"]
+    for row in rows:
+        row_no, number, phone = row[0], row[1], row[2]
         hit = by_id.get(number)
         if number in seen_ids or (hit and hit[3] == import_id and hit[4] != row_no):
             first = seen_ids.get(number) or (hit[4] if hit else None)
@@ -314,5 +337,5 @@ def _resolve_conflicts(
             continue
         seen_ids[number] = row_no
         seen_phones[phone] = row_no
-        to_insert.append((row_no, rec))
+        to_insert.append(row)
     return to_insert, existing, problems

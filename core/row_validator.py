@@ -1,18 +1,21 @@
-"""The import's hot path: one file's rows checked against the member rules.
+"""The import's hot path: the member rules applied to many rows at once, column by column.
 
-About 25 cells a row and 100,000s of rows: enumerated and date-like columns repeat a few
-values, so each distinct value is parsed once per file and remembered (value, problem);
-only the columns unique to a person (name, ID, phone, addresses) are checked every time.
+A chunk of rows is turned into columns. Enumerated and date-like columns repeat a few
+values, so each distinct value is parsed once per file and remembered; the columns that are
+personal (name, ID number, phone) are checked row by row, and the rules that join columns
+(gender against the ID, retirement date, documents of the special channel) run last. The
+result keeps each row's cleaned values, its problems, and its PostgreSQL COPY text.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from core.fields import FieldError, clean, compact, in_gb2312, parse_bool, parse_month
+from core.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool, parse_month
 from core.idnumbers import IdNumberError, check_other_document, parse_resident_id
 from core.member_columns import BY_KEY, COLUMNS
 from core.member_rows import (
@@ -20,41 +23,35 @@ from core.member_rows import (
     _NAME_DOTS,
     _NAME_RE,
     _NOT_INSURED,
+    LONG_TERM_MIN_AGE,
     MAX_ID_VALIDITY_YEARS,
     PHONE_RE,
     RECORD_FIELDS,
     RESIDENT,
     Problem,
+    _age,
     _years_later,
     check_id_expiry,
     check_past_date,
     check_phone,
-    check_work_address,
 )
 from models.states import EmploymentStatus, IdType
 
-Parsed = tuple[Any, Problem | None]
+# A parsed cell: (value, COPY text, problem)
+Parsed = tuple[Any, str, Problem | None]
+NULL = "\\N"
 _CACHE_LIMIT = 20_000
-_DEFAULTS: dict[str, Any] = {
-    **dict.fromkeys(RECORD_FIELDS),
+_LONG_TERM = object()
+_DEFAULTS: dict[str, str] = {
     "id_type": RESIDENT,
-    "id_long_term": False,
     "card_type": "debit",
     "affiliation": "enterprise",
     "employment_status": EmploymentStatus.IN_SERVICE.value,
-    "social_insured": False,
-    "special_channel": False,
 }
-_UNIQUE_KEYS = (
-    "name",
-    "id_number",
-    "phone",
-    "work_address",
-    "contact_address",
-    "household_registration",
-    "nationality",
-    "id_expiry",
-)
+_MONTHS = ("work_start_month", "union_join_month", "social_insurance_start")
+_BOOLS = ("rural_household", "dispatched_worker", "labour_contract")
+_FREE_TEXT = ("contact_address", "household_registration")
+_PERSONAL = ("name", "id_number", "phone", "work_address", "nationality", "id_expiry", *_FREE_TEXT)
 
 
 def normalise_text(s: str) -> str:
@@ -67,212 +64,344 @@ def normalise_text(s: str) -> str:
     return s
 
 
+def copy_text(value: Any) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return NULL
+    if value.__class__ is str:
+        return value.replace("\\", "\\\\") if "\\" in value else value
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+_DATES = frozenset({"birth_date", "id_expiry"})
+_FLAGS = frozenset({"id_long_term", "special_channel"})
+
+
+def _texts(key: str, column: list[Any]) -> list[str]:
+    """COPY text of a column whose type is known (a comprehension, not a call per cell)."""
+    if key in _DATES:
+        return [d.isoformat() if d is not None else NULL for d in column]
+    if key in _FLAGS:
+        return ["t" if b else "f" for b in column]
+    return [v if v is not None and "\\" not in v else copy_text(v) for v in column]
+
+
 def _problem(key: str, code: str, message: str) -> Problem:
     return Problem(BY_KEY[key].header, code, message)
 
 
+@dataclass
+class Checked:
+    """Rows after the rules: ``problems[i]`` is empty for a good row; blank rows are skipped."""
+
+    values: dict[str, list[Any]]
+    problems: list[list[Problem]]
+    blank: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.blank)
+
+    def good(self, i: int) -> bool:
+        return not self.blank[i] and not self.problems[i]
+
+    def record(self, i: int) -> dict[str, Any]:
+        return {f: self.values[f][i] for f in RECORD_FIELDS}
+
+    def copy_lines(self) -> list[str]:
+        """Each row's fields as COPY text, in RECORD_FIELDS order, joined by tabs."""
+        texts = self.values["_texts"]
+        return list(map("\t".join, zip(*texts, strict=True)))
+
+
 class RowValidator:
-    """Validates the rows of one file; ``positions`` maps column keys to cell positions."""
+    """Applies the member rules to the rows of one file; ``positions`` maps column keys to cells."""
 
     def __init__(self, positions: dict[str, int], today: date) -> None:
         self.today = today
+        self.positions = positions
+        self._width = max(positions.values(), default=-1) + 1
         self._current_month = f"{today.year:04d}-{today.month:02d}"
         self._max_expiry = _years_later(today, MAX_ID_VALIDITY_YEARS)
-        self._unique = tuple((k, positions[k]) for k in _UNIQUE_KEYS if k in positions)
-        self._cached = tuple(
-            (c.key, positions[c.key], self._parser(c.key), {})
-            for c in COLUMNS
-            if c.key in positions and c.key not in _UNIQUE_KEYS
-        )
+        self._caches: dict[str, dict[str, Parsed]] = {}
+        self._names: dict[str, tuple[str | None, Problem | None, bool]] = {}
+        self._addresses: dict[str, tuple[str | None, Problem | None]] = {}
+        self._expiries: dict[str, tuple[Any, Problem | None]] = {}
+        self._parsers: dict[str, Callable[[str], Parsed]] = {
+            c.key: self._parser(c.key) for c in COLUMNS if c.key not in _PERSONAL
+        }
 
-    def _parser(self, key: str) -> Callable[[str], Parsed]:
-        if key in ("work_start_month", "union_join_month", "social_insurance_start"):
-            return lambda raw: self._month(key, raw)
-        if key in ("rural_household", "dispatched_worker", "labour_contract"):
-            return lambda raw: self._bool(key, raw)
-        if key == "retirement_date":
-            return lambda raw: self._past_date(key, raw, "退休日期")
-        return lambda raw: self._choice(key, raw)
+    # -- one row, for corrections and tests ----------------------------------------------
+    def validate(self, cells: list[str]) -> tuple[dict[str, Any] | None, list[Problem]]:
+        """One cleaned record, or None with every problem of the row (None and [] for a blank row)."""
+        checked = self.check([cells])
+        if checked.blank[0]:
+            return None, []
+        if checked.problems[0]:
+            return None, checked.problems[0]
+        return checked.record(0), []
 
-    # -- per distinct value -------------------------------------------------------------
-    @staticmethod
-    def _choice(key: str, raw: str) -> Parsed:
-        text = normalise_text(raw)
-        if not text:
-            return None, None
-        column = BY_KEY[key]
-        found = column.choices.get(text) or column.choices.get(text.lower())
-        if found is None:
-            allowed = "、".join(column.allowed[:12])
-            return None, _problem(key, "invalid_value", f"{column.header}“{text}”不在允许值内（{allowed}）")
-        return found, None
-
-    @staticmethod
-    def _bool(key: str, raw: str) -> Parsed:
-        text = normalise_text(raw)
-        if not text:
-            return None, None
-        try:
-            return parse_bool(text), None
-        except FieldError as exc:
-            return None, _problem(key, exc.code, exc.message)
-
-    def _month(self, key: str, raw: str) -> Parsed:
-        text = normalise_text(raw)
-        if not text or (key == "social_insurance_start" and text in _NOT_INSURED):
-            return None, None
-        try:
-            month = text if _ISO_MONTH_RE.match(text) else parse_month(text)
-        except FieldError as exc:
-            return None, _problem(key, exc.code, exc.message)
-        if month > self._current_month:
-            return None, _problem(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
-        return month, None
-
-    def _past_date(self, key: str, raw: str, label: str) -> Parsed:
-        text = normalise_text(raw)
-        if not text:
-            return None, None
-        try:
-            return check_past_date(text, self.today, label), None
-        except FieldError as exc:
-            return None, _problem(key, exc.code, exc.message)
-
-    # -- per row -------------------------------------------------------------------------
     def validate_cells(self, cells: Sequence[Any]) -> tuple[dict[str, Any] | None, list[Problem]]:
         """:meth:`validate` for cells of any type (Excel dates, numbers, None)."""
         return self.validate([_as_text(c) for c in cells])
 
-    def validate(self, cells: list[str]) -> tuple[dict[str, Any] | None, list[Problem]]:
-        """One cleaned record, or None with every problem of the row (None and [] for a blank row)."""
-        width = len(cells)
-        rec = _DEFAULTS.copy()
-        problems: list[Problem] = []
-        present = False
-        for key, pos, parse, cache in self._cached:
-            if pos < width and (raw := cells[pos]):
-                hit = cache.get(raw)
-                if hit is None:
-                    if len(cache) > _CACHE_LIMIT:
-                        cache.clear()
-                    hit = cache[raw] = parse(raw)
-                value, problem = hit
-                if problem is not None:
-                    problems.append(problem)
-                elif value is not None:
-                    rec[key] = value
-                present = True
-        unique: dict[str, str] = {}
-        for key, pos in self._unique:
-            if pos < width and (raw := cells[pos]):
-                text = raw.strip()
-                if not text.isascii():
-                    text = normalise_text(text)
-                if text:
-                    unique[key] = text
-        if not present and not unique:
-            return None, []  # a blank row is skipped, not an error
-        self._person(unique, rec, problems)
-        if problems:
-            return None, problems
-        rec["social_insured"] = rec["social_insurance_start"] is not None
-        return rec, problems
+    # -- many rows -----------------------------------------------------------------------
+    def check(self, rows: list[list[str]]) -> Checked:
+        n = len(rows)
+        caches: list[dict[str, Any]] = [*self._caches.values(), self._names, self._addresses, self._expiries]
+        for cache in caches:
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+        for row in rows:
+            if len(row) < self._width:
+                row.extend([""] * (self._width - len(row)))
+        blank = [not "".join(r).strip() for r in rows]
+        problems: list[list[Problem]] = [[] for _ in range(n)]
+        values: dict[str, list[Any]] = {}
+        texts: dict[str, list[str]] = {}
+        empty = [""] * n
+        for key, parse in self._parsers.items():
+            pos = self.positions.get(key)
+            column = [r[pos] for r in rows] if pos is not None else empty
+            values[key], texts[key] = self._cached_column(key, column, parse, problems)
+        personal = {
+            key: [c.strip() if c.isascii() else normalise_text(c) for c in (r[pos] for r in rows)]
+            if (pos := self.positions.get(key)) is not None
+            else empty
+            for key in _PERSONAL
+        }
+        self._people(personal, values, texts, problems)
+        insured = [v is not None for v in values["social_insurance_start"]]
+        values["social_insured"], texts["social_insured"] = insured, ["t" if v else "f" for v in insured]
+        values["deceased_date"], texts["deceased_date"] = [None] * n, [NULL] * n
+        values["_texts"] = [texts[f] for f in RECORD_FIELDS]
+        return Checked(values, problems, blank)
 
-    def _person(self, u: dict[str, str], rec: dict[str, Any], problems: list[Problem]) -> None:
-        special: list[str] = []
-        name = u.get("name")
-        if name is None:
-            problems.append(_problem("name", "required", "姓名不能为空"))
-        else:
-            name = " ".join(name.translate(_NAME_DOTS).split())
-            if len(name) < 2 or len(name) > 60 or not _NAME_RE.match(name):
-                problems.append(_problem("name", "invalid_name", "姓名只能包含汉字、字母、间隔号“·”，长度2至60"))
-            elif not name.isascii() and not in_gb2312(name):
+    def _cached_column(
+        self, key: str, column: list[str], parse: Callable[[str], Parsed], problems: list[list[Problem]]
+    ) -> tuple[list[Any], list[str]]:
+        cache = self._caches.setdefault(key, {})
+        for raw in set(column).difference(cache):
+            cache[raw] = parse(raw)
+        parsed = list(map(cache.__getitem__, column))
+        if any(p[2] is not None for p in parsed):
+            for i, p in enumerate(parsed):
+                if p[2] is not None:
+                    problems[i].append(p[2])
+        return [p[0] for p in parsed], [p[1] for p in parsed]
+
+    def _people(
+        self,
+        u: dict[str, list[str]],
+        values: dict[str, list[Any]],
+        texts: dict[str, list[str]],
+        problems: list[list[Problem]],
+    ) -> None:
+        """The per-person columns and the rules that join columns, row by row."""
+        id_types, genders, statuses = values["id_type"], values["gender"], values["employment_status"]
+        retired_on = values["retirement_date"]
+        out: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "name",
+                "id_number",
+                "birth_date",
+                "gender",
+                "id_expiry",
+                "id_long_term",
+                "nationality",
+                "phone",
+                "work_address",
+                "special_channel",
+                "special_reasons",
+            )
+        }
+        names, numbers, phones, addresses = u["name"], u["id_number"], u["phone"], u["work_address"]
+        expiries, nationalities = u["id_expiry"], u["nationality"]
+        name_cache, address_cache = self._names, self._addresses
+        for i in range(len(names)):
+            found = problems[i]
+            special: list[str] = []
+            name = name_cache.get(names[i]) or name_cache.setdefault(names[i], _check_name(names[i]))
+            if name[1] is not None:
+                found.append(name[1])
+            elif name[2]:
                 special.append("rare_characters")
-            rec["name"] = name
-        birth = self._document(u, rec, problems, special)
-        self._expiry(u.get("id_expiry"), birth if rec["id_type"] == RESIDENT else None, rec, problems)
-        self._contact(u, rec, problems)
-        rec["contact_address"] = u.get("contact_address")
-        rec["household_registration"] = u.get("household_registration")
-        if rec["employment_status"] == EmploymentStatus.RETIRED and rec["retirement_date"] is None:
-            problems.append(_problem("retirement_date", "required", "退休人员须填写退休日期"))
-        if special:
-            rec["special_channel"] = True
-            rec["special_reasons"] = ",".join(special)
+            id_type = id_types[i]
+            number = compact(numbers[i]).upper()
+            birth, gender = self._document(number, id_type, found, special)
+            given = genders[i]
+            if gender and given and given != gender:
+                found.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
+            gender = given or gender
+            nationality = nationalities[i] or None
+            if id_type is not None and id_type != RESIDENT:
+                if gender is None:
+                    found.append(_problem("gender", "required", "非居民身份证人员须填写性别"))
+                if nationality is None:
+                    found.append(_problem("nationality", "required", "非居民身份证人员须填写国籍"))
+            expiry, long_term = self._expiry(expiries[i], birth if id_type == RESIDENT else None, found)
+            phone = self._phone(phones[i], found)
+            address = address_cache.get(addresses[i]) or address_cache.setdefault(
+                addresses[i], _check_address(addresses[i])
+            )
+            if address[1] is not None:
+                found.append(address[1])
+            if statuses[i] == EmploymentStatus.RETIRED and retired_on[i] is None:
+                found.append(_problem("retirement_date", "required", "退休人员须填写退休日期"))
+            out["name"].append(name[0])
+            out["id_number"].append(number or None)
+            out["birth_date"].append(birth)
+            out["gender"].append(gender)
+            out["id_expiry"].append(expiry)
+            out["id_long_term"].append(long_term)
+            out["nationality"].append(nationality or "中国")
+            out["phone"].append(phone)
+            out["work_address"].append(address[0])
+            out["special_channel"].append(bool(special))
+            out["special_reasons"].append(",".join(special) or None)
+        for key in _FREE_TEXT:
+            out[key] = [v or None for v in u[key]]
+        for key, column in out.items():
+            values[key] = column
+            texts[key] = _texts(key, column)
 
     def _document(
-        self, u: dict[str, str], rec: dict[str, Any], problems: list[Problem], special: list[str]
-    ) -> date | None:
-        id_type = rec["id_type"]
-        number = u.get("id_number")
-        birth: date | None = None
-        derived: str | None = None
-        if number is None:
-            problems.append(_problem("id_number", "required", "证件号码不能为空"))
-        else:
-            number = compact(number).upper()
-            rec["id_number"] = number
-            try:
-                if id_type == RESIDENT:
-                    birth, gender = parse_resident_id(number, self.today)
-                    derived = gender.value
-                else:
-                    birth = check_other_document(IdType(id_type), number, self.today)
-                    special.append("non_mainland_id")
-            except IdNumberError as exc:
-                problems.append(_problem("id_number", exc.code, exc.message))
-        rec["birth_date"] = birth
-        given = rec["gender"]
-        if derived and given and given != derived:
-            problems.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
-        rec["gender"] = given or derived
-        nationality = u.get("nationality")
-        if id_type != RESIDENT:
-            if rec["gender"] is None:
-                problems.append(_problem("gender", "required", "非居民身份证人员须填写性别"))
-            if nationality is None:
-                problems.append(_problem("nationality", "required", "非居民身份证人员须填写国籍"))
-        rec["nationality"] = nationality or "中国"
-        return birth
-
-    def _expiry(self, text: str | None, birth: date | None, rec: dict[str, Any], problems: list[Problem]) -> None:
-        if text is None:
-            problems.append(_problem("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）"))
-            return
-        if len(text) == 10:  # the common ISO form, accepted without the general parser
-            try:
-                expiry = date.fromisoformat(text)
-            except ValueError:
-                expiry = None
-            if expiry is not None and self.today < expiry <= self._max_expiry:
-                rec["id_expiry"] = expiry
-                return
+        self, number: str, id_type: str | None, found: list[Problem], special: list[str]
+    ) -> tuple[date | None, str | None]:
+        if not number:
+            found.append(_problem("id_number", "required", "证件号码不能为空"))
+            return None, None
+        if id_type is None:
+            return None, None
         try:
-            rec["id_expiry"], rec["id_long_term"] = check_id_expiry(text, self.today, birth)
+            if id_type == RESIDENT:
+                birth, gender = parse_resident_id(number, self.today)
+                return birth, gender.value
+            special.append("non_mainland_id")
+            return check_other_document(IdType(id_type), number, self.today), None
+        except IdNumberError as exc:
+            found.append(_problem("id_number", exc.code, exc.message))
+            return None, None
+
+    def _expiry(self, text: str, birth: date | None, found: list[Problem]) -> tuple[date | None, bool]:
+        parsed = self._expiries.get(text)
+        if parsed is None:
+            parsed = self._expiries[text] = self._parse_expiry(text)
+        value, problem = parsed
+        if problem is not None:
+            found.append(problem)
+            return None, False
+        if value is _LONG_TERM:
+            if birth is not None and _age(birth, self.today) < LONG_TERM_MIN_AGE:
+                found.append(
+                    _problem(
+                        "id_expiry", "id_long_term_too_young", "未满46周岁的居民身份证不会是长期有效，请核对证件有效期"
+                    )
+                )
+            return None, True
+        return value, False
+
+    def _parse_expiry(self, text: str) -> tuple[Any, Problem | None]:
+        if not text:
+            return None, _problem("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）")
+        try:
+            expiry, long_term = check_id_expiry(text, self.today, None)
         except FieldError as exc:
-            problems.append(_problem("id_expiry", exc.code, exc.message))
+            return None, _problem("id_expiry", exc.code, exc.message)
+        return (_LONG_TERM if long_term else expiry), None
 
     @staticmethod
-    def _contact(u: dict[str, str], rec: dict[str, Any], problems: list[Problem]) -> None:
-        phone = u.get("phone")
-        if phone is None:
-            problems.append(_problem("phone", "required", "手机号码不能为空"))
-        elif len(phone) == 11 and PHONE_RE.match(phone):
-            rec["phone"] = phone
-        else:
-            try:
-                rec["phone"] = check_phone(phone)
-            except FieldError as exc:
-                problems.append(_problem("phone", exc.code, exc.message))
-        address = u.get("work_address")
-        if address is None:
-            problems.append(_problem("work_address", "required", "工作单位详细地址不能为空"))
-        else:
-            try:
-                rec["work_address"] = check_work_address(address)
-            except FieldError as exc:
-                problems.append(_problem("work_address", exc.code, exc.message))
+    def _phone(text: str, found: list[Problem]) -> str | None:
+        if len(text) == 11 and PHONE_RE.match(text):
+            return text
+        if not text:
+            found.append(_problem("phone", "required", "手机号码不能为空"))
+            return None
+        try:
+            return check_phone(text)
+        except FieldError as exc:
+            found.append(_problem("phone", exc.code, exc.message))
+            return None
+
+    # -- parsers of enumerated and date-like cells (once per distinct value) ---------------
+    def _parser(self, key: str) -> Callable[[str], Parsed]:
+        if key in _MONTHS:
+            return lambda raw: self._month(key, raw)
+        if key in _BOOLS:
+            return lambda raw: _bool(key, raw)
+        if key == "retirement_date":
+            return lambda raw: self._past_date(key, raw, "退休日期")
+        return lambda raw: _choice(key, raw)
+
+    def _month(self, key: str, raw: str) -> Parsed:
+        text = normalise_text(raw)
+        if not text or (key == "social_insurance_start" and text in _NOT_INSURED):
+            return None, NULL, None
+        try:
+            month = text if _ISO_MONTH_RE.match(text) else parse_month(text)
+        except FieldError as exc:
+            return None, NULL, _problem(key, exc.code, exc.message)
+        if month > self._current_month:
+            return None, NULL, _problem(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
+        return month, month, None
+
+    def _past_date(self, key: str, raw: str, label: str) -> Parsed:
+        text = normalise_text(raw)
+        if not text:
+            return None, NULL, None
+        try:
+            value = check_past_date(text, self.today, label)
+        except FieldError as exc:
+            return None, NULL, _problem(key, exc.code, exc.message)
+        return value, value.isoformat(), None
+
+
+def _choice(key: str, raw: str) -> Parsed:
+    text = normalise_text(raw)
+    if not text:
+        default = _DEFAULTS.get(key)
+        return default, default or NULL, None
+    column = BY_KEY[key]
+    found = column.choices.get(text) or column.choices.get(text.lower())
+    if found is None:
+        allowed = "、".join(column.allowed[:12])
+        return None, NULL, _problem(key, "invalid_value", f"{column.header}“{text}”不在允许值内（{allowed}）")
+    return found, found, None
+
+
+def _bool(key: str, raw: str) -> Parsed:
+    text = normalise_text(raw)
+    if not text:
+        return None, NULL, None
+    try:
+        value = parse_bool(text)
+    except FieldError as exc:
+        return None, NULL, _problem(key, exc.code, exc.message)
+    return value, "t" if value else "f", None
+
+
+def _check_name(text: str) -> tuple[str | None, Problem | None, bool]:
+    """(name, problem, needs the special channel for rare characters)."""
+    if not text:
+        return None, _problem("name", "required", "姓名不能为空"), False
+    name = " ".join(text.translate(_NAME_DOTS).split())
+    if len(name) < 2 or len(name) > 60 or not _NAME_RE.match(name):
+        return name, _problem("name", "invalid_name", "姓名只能包含汉字、字母、间隔号“·”，长度2至60"), False
+    return name, None, not name.isascii() and not in_gb2312(name)
+
+
+def _check_address(text: str) -> tuple[str | None, Problem | None]:
+    if not text:
+        return None, _problem("work_address", "required", "工作单位详细地址不能为空")
+    if chinese_char_count(text) <= 6:
+        return text, _problem("work_address", "work_address_too_short", "工作单位详细地址须超过6个汉字")
+    return text, None
 
 
 def _as_text(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +31,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stdout is a terminal.")
     import_chunk_rows: int = Field(2000, description="Rows committed per transaction by a member import.")
-    import_slice_chunks: int = Field(10, description="Chunks one import activity processes before reporting back.")
+    import_slice_chunks: int = Field(50, description="Chunks one import activity processes before reporting back.")
+    import_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 2,
+        description="Processes that check import chunks in parallel (0: in the worker's own thread).",
+    )
     import_heartbeat_seconds: int = Field(30, description="Heartbeat timeout of import slices (worker loss detection).")
     import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")

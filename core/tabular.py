@@ -204,3 +204,42 @@ def xlsx_to_csv(src: Path, dst: Path) -> int:
             count += 1
     tmp.replace(dst)
     return count
+
+
+def _has_quotes(path: Path, offset: int) -> bool:
+    with path.open("rb") as f:
+        f.seek(offset)
+        while block := f.read(1 << 20):
+            if b'"' in block:
+                return True
+    return False
+
+
+def chunk_ranges(path: Path, encoding: str, delimiter: str, offset: int, rows: int) -> Iterator[tuple[int, int, int]]:
+    """Consecutive (start, end, record count) byte ranges of ``rows`` records each, from ``offset``.
+
+    Without a quote character in the file every line is a record and lines are counted at C
+    speed; otherwise records are found with the csv module (a quoted field may hold newlines).
+    """
+    start, count = offset, 0
+    if not _has_quotes(path, offset):
+        with path.open("rb") as f:
+            f.seek(offset)
+            position = offset
+            for line in f:
+                position += len(line)
+                count += 1
+                if count == rows:
+                    yield start, position, count
+                    start, count = position, 0
+        if count:
+            yield start, position, count
+        return
+    end = offset
+    for _, end in iter_csv(path, encoding, offset, delimiter):
+        count += 1
+        if count == rows:
+            yield start, end, count
+            start, count = end, 0
+    if count:
+        yield start, end, count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
@@ -55,15 +55,16 @@ class MemberFields(SQLModel):
 
 class Member(MemberFields, table=True):
     __tablename__ = "members"
+    __table_args__ = (Index("ix_members_org_member_no", "org_id", "member_no"),)
 
     id: int | None = Field(default=None, primary_key=True)
     member_no: str = Field(max_length=10, unique=True)
-    org_id: int = Field(foreign_key="organisations.id", index=True)
+    org_id: int = Field(foreign_key="organisations.id")
     district_code: str = Field(max_length=3)
     id_number: str = Field(max_length=32, unique=True)
     phone: str = Field(max_length=11, unique=True)
-    card_status: CardStatus = Field(default=CardStatus.NONE, index=True, sa_type=enum_type(CardStatus))
-    source_import_id: int | None = Field(default=None, index=True)
+    card_status: CardStatus = Field(default=CardStatus.NONE, sa_type=enum_type(CardStatus))
+    source_import_id: int | None = Field(default=None, description="The import that added the member.")
     source_row: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.member_import import MemberImportActivities
 from api.app import create_app
 from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
 from core.demo import seed_demo
@@ -88,6 +89,7 @@ def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment) -> 
         temporal_address=temporal_env.client.service_client.config.target_host,
         import_chunk_rows=50,
         import_slice_chunks=3,
+        import_processes=2,
         import_wait_seconds=30,
         log_json=True,
     )
@@ -95,9 +97,11 @@ def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment) -> 
 
 @pytest.fixture(scope="session")
 async def worker(temporal_env: WorkflowEnvironment, db: Database, settings: Settings) -> AsyncIterator[None]:
+    imports = MemberImportActivities(db, settings)
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(temporal_env.client, db, settings, executor):
+        async with build_worker(temporal_env.client, db, settings, executor, imports):
             yield
+    imports.close()
 
 
 @pytest.fixture(scope="session")

@@ -89,9 +89,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('member_no'),
     sa.UniqueConstraint('phone')
     )
-    op.create_index(op.f('ix_members_card_status'), 'members', ['card_status'], unique=False)
-    op.create_index(op.f('ix_members_org_id'), 'members', ['org_id'], unique=False)
-    op.create_index(op.f('ix_members_source_import_id'), 'members', ['source_import_id'], unique=False)
+    op.create_index('ix_members_org_member_no', 'members', ['org_id', 'member_no'], unique=False)
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -183,9 +181,7 @@ def downgrade() -> None:
     op.drop_table('audit_events')
     op.drop_index(op.f('ix_users_org_id'), table_name='users')
     op.drop_table('users')
-    op.drop_index(op.f('ix_members_source_import_id'), table_name='members')
-    op.drop_index(op.f('ix_members_org_id'), table_name='members')
-    op.drop_index(op.f('ix_members_card_status'), table_name='members')
+    op.drop_index('ix_members_org_member_no', table_name='members')
     op.drop_table('members')
     op.drop_index('ix_organisations_path', table_name='organisations', postgresql_ops={'path': 'text_pattern_ops'})
     op.drop_index(op.f('ix_organisations_parent_id'), table_name='organisations')

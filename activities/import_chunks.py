@@ -1,0 +1,106 @@
+"""One chunk of an import file, checked in a separate process: read its byte range, parse,
+validate, and format each valid row as a PostgreSQL COPY line (all but the member number).
+
+The committing side (``activities/member_import.py``) stays in file order and owns the
+database; this side only burns CPU, so several chunks are checked at once on several cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from core.member_rows import RECORD_FIELDS, Problem
+from core.row_validator import RowValidator
+from models.states import CardStatus
+
+# Members COPY columns: the line a chunk formats, then the member number the committer appends.
+LINE_COLUMNS = (
+    *RECORD_FIELDS,
+    "org_id",
+    "district_code",
+    "card_status",
+    "source_import_id",
+    "source_row",
+    "created_at",
+    "updated_at",
+)
+COPY_COLUMNS = (*LINE_COLUMNS, "member_no")
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk of one import slice shares."""
+
+    import_id: int
+    org_id: int
+    district_code: str
+    data_path: str
+    encoding: str
+    delimiter: str
+    positions: dict[str, int]
+    today: date
+    stamp: str  # created_at / updated_at of the rows, ISO text
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    start: int  # byte offsets of the chunk's records in the data file
+    end: int
+    first_row: int  # the clerk's row number of the first record
+    count: int
+
+
+@dataclass
+class CheckedChunk:
+    spec: ChunkSpec
+    rows: list[tuple[int, str, str, bytes]] = field(default_factory=list)  # (row, id number, phone, COPY line)
+    problems: list[tuple[int, Problem]] = field(default_factory=list)
+    raw: dict[int, list[str]] = field(default_factory=dict)  # rejected rows as uploaded
+
+
+def read_records(job: ChunkJob, spec: ChunkSpec) -> list[list[str]]:
+    with open(job.data_path, "rb") as f:
+        f.seek(spec.start)
+        data = f.read(spec.end - spec.start)
+    encoding = "utf-8" if job.encoding == "utf-8-sig" else job.encoding
+    return list(csv.reader(io.StringIO(data.decode(encoding), newline=""), delimiter=job.delimiter))
+
+
+_validators: dict[tuple[Any, ...], RowValidator] = {}
+
+
+def _validator(job: ChunkJob) -> RowValidator:
+    key = (tuple(sorted(job.positions.items())), job.today)
+    found = _validators.get(key)
+    if found is None:
+        if len(_validators) > 32:
+            _validators.clear()
+        found = _validators[key] = RowValidator(job.positions, job.today)
+    return found
+
+
+def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
+    """Parse and validate one chunk; runs in a pool process (arguments and result are pickled)."""
+    records = read_records(job, spec)
+    checked = _validator(job).check(records)
+    tail = f"\t{job.org_id}\t{job.district_code}\t{CardStatus.NONE.value}\t{job.import_id}\t"
+    stamps = f"\t{job.stamp}\t{job.stamp}\t"
+    out = CheckedChunk(spec)
+    ids, phones = checked.values["id_number"], checked.values["phone"]
+    for i, line in enumerate(checked.copy_lines()):
+        row_no = spec.first_row + i
+        if checked.good(i):
+            out.rows.append((row_no, ids[i], phones[i], f"{line}{tail}{row_no}{stamps}".encode()))
+        elif not checked.blank[i]:
+            out.problems.extend((row_no, p) for p in checked.problems[i])
+            out.raw[row_no] = records[i]
+    return out
+
+
+def warm_up() -> int:
+    """Import everything a pool process needs before the first real chunk arrives."""
+    return len(RECORD_FIELDS)
