@@ -75,13 +75,14 @@ def user_add(
     try:
         with db.session() as session:
             user, token = create_user(session, name=name, org_code=org, role=role)
+            user_id = user.id
             session.commit()
     except AppError as exc:
         typer.echo(f"error: {exc.code}: {exc.message}", err=True)
         raise typer.Exit(2) from None
     finally:
         db.dispose()
-    typer.echo(f"user {user.id} {name} ({role.value}) of {org}")
+    typer.echo(f"user {user_id} {name} ({role.value}) of {org}")
     typer.echo(f"token: {token}")
 
 

@@ -39,7 +39,6 @@ class Settings(BaseSettings):
     import_heartbeat_seconds: int = Field(30, description="Heartbeat timeout of import slices (worker loss detection).")
     import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
-    update_rpc_timeout_seconds: float = Field(10.0, description="RPC timeout of API calls into workflows.")
 
     @property
     def upload_dir(self) -> Path:

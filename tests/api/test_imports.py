@@ -200,3 +200,17 @@ async def test_imports_are_audited_without_personal_data(
     assert all(
         row[HEADERS.index("证件号码")] not in text and row[HEADERS.index("手机号码")] not in text for row in rows
     )
+
+
+async def test_text_with_backslashes_and_full_width_characters_survives(
+    api: httpx.AsyncClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    rows = list(member_rows(2, seed=25))
+    rows[0][HEADERS.index("联系地址")] = "上海市\\黄浦区\t南京东路１００号"
+    rows[0][HEADERS.index("手机号码")] = "１３９ ００００ ５５５５"
+    body = await imported(api, tokens[CLERK], ORG, write_csv(tmp_path / "m.csv", rows))
+    assert body["accepted"] == 2, body
+    page = await api.get(f"/orgs/{ORG}/members", params={"q": "13900005555"}, headers=auth(tokens[CLERK]))
+    member = page.json()["items"][0]
+    assert member["contact_address"] == "上海市\\黄浦区 南京东路100号"
+    assert member["phone"] == "139****5555"

@@ -1,0 +1,1 @@
+"""The bank simulator: its own FastAPI app (card batches, activations, payouts)."""

@@ -1,0 +1,145 @@
+"""`unioncard dev` as a user runs it: one command starts everything, an import works over
+HTTP and through the CLI, no log line carries personal data, Ctrl-C stops every child, and a
+second run keeps the data."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from core.fake_members import HEADERS, member_rows, write_csv
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Dev:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(150):
+            self.stop()
+            raise AssertionError("unioncard dev did not come up:\n" + "\n".join(self.lines[-40:]))
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if "Ctrl-C stops everything" in line:
+                self.ready.set()
+
+    def tokens(self) -> dict[str, str]:
+        found = {}
+        for line in self.lines:
+            m = re.match(r"^\s+(\w+)\s+(\S+)\s+\S+\s+(uc_\S+)$", line)
+            if m:
+                found[f"{m[1]}@{m[2]}"] = m[3]
+        return found
+
+    def stop(self) -> list[psutil.Process]:
+        children = psutil.Process(self.proc.pid).children(recursive=True)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(60)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return children
+
+
+@pytest.fixture
+def dev_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    data = tmp_path / "d"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("UNIONCARD_")},
+        "UNIONCARD_DATA_DIR": str(data),
+        "UNIONCARD_API_PORT": str(free_port()),
+        "UNIONCARD_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "UNIONCARD_TEMPORAL_UI_PORT": str(free_port()),
+        "UNIONCARD_LOG_JSON": "true",
+        "UNIONCARD_IMPORT_PROCESSES": "1",
+    }
+    yield data, env
+
+
+def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    data, env = dev_env
+    api = f"http://127.0.0.1:{env['UNIONCARD_API_PORT']}"
+    dev = Dev(data, env)
+    try:
+        banner = "\n".join(dev.lines)
+        assert api in banner and f"http://127.0.0.1:{env['UNIONCARD_TEMPORAL_UI_PORT']}" in banner
+        tokens = dev.tokens()
+        assert {"admin@SH", "clerk@101-0001", "reviewer@101"} <= tokens.keys()
+        clerk = {"Authorization": f"Bearer {tokens['clerk@101-0001']}"}
+        assert httpx.get(f"{api}/ready", timeout=10).json()["status"] == "ready"
+
+        rows = list(member_rows(30, seed=61))
+        rows[3][HEADERS.index("手机号码")] = "not-a-phone"
+        path = write_csv(tmp_path / "members.csv", rows)
+        with path.open("rb") as f:
+            r = httpx.post(f"{api}/orgs/101-0001/members/imports", params={"wait": "true"},
+                           files={"file": ("members.csv", f)}, headers=clerk, timeout=120)
+        assert r.status_code == 202 and r.json()["status"] == "completed", r.text
+        assert (r.json()["accepted"], r.json()["rejected_rows"]) == (29, 1)
+        listed = httpx.get(f"{api}/orgs/101-0001/members", params={"size": 100}, headers=clerk, timeout=10).json()
+        assert listed["total"] == 29
+
+        more = write_csv(tmp_path / "more.csv", list(member_rows(12, seed=62)))
+        cli = subprocess.run(
+            [sys.executable, "-m", "core.cli", "import-members", str(more), "--org", "101-0001",
+             "--token", tokens["clerk@101-0001"], "--api-url", api],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert "12 added" in cli.stdout
+
+        user = subprocess.run(
+            [sys.executable, "-m", "core.cli", "user", "add", "--org", "101", "--role", "reviewer", "--name", "新审核员"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert user.returncode == 0, user.stderr
+        new_token = user.stdout.split("token: ")[1].strip()
+        me = httpx.get(f"{api}/me", headers={"Authorization": f"Bearer {new_token}"}, timeout=10).json()
+        assert me["role"] == "reviewer" and me["org_code"] == "101"
+    finally:
+        children = dev.stop()
+    assert dev.proc.returncode is not None
+    time.sleep(1)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE], "children left running"
+
+    logs = "\n".join(dev.lines)
+    for row in rows:
+        assert row[HEADERS.index("证件号码")] not in logs
+        assert row[HEADERS.index("手机号码")] not in logs
+
+    again = Dev(data, env)
+    try:
+        assert again.tokens() == tokens
+        listed = httpx.get(f"{api}/orgs/101-0001/members", headers=clerk, timeout=10).json()
+        assert listed["total"] == 41
+        saved = json.loads((data / "demo-tokens.json").read_text(encoding="utf-8"))
+        assert len(saved) == len(tokens)
+    finally:
+        again.stop()
