@@ -16,6 +16,7 @@ from core.members import apply_correction, get_member, to_public
 from core.orgs import get_org
 from core.workbooks import template_xlsx
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
+from models.org import Organisation
 from models.states import CardStatus, EmploymentStatus, Role
 
 router = APIRouter(tags=["members"])
@@ -40,13 +41,18 @@ def list_members(
     card_status: CardStatus | None = None,
     employment_status: EmploymentStatus | None = None,
     q: str | None = Query(None, description="name, member number, or a full ID number or phone"),
+    subtree: bool = Query(False, description="include the unions below this organisation (reviewers)"),
     page: int = Query(1, ge=1),
     size: int = Query(50, ge=1, le=500),
 ) -> MemberPage:
     """Members of a union (or, for reviewers, of a union in their subtree); ID and phone masked."""
     org = get_org(session, code)
     require(actor, org)
-    query = select(Member).where(Member.org_id == org.id)
+    if subtree:
+        below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
+        query = select(Member).where(col(Member.org_id).in_(below))
+    else:
+        query = select(Member).where(Member.org_id == org.id)
     if card_status:
         query = query.where(Member.card_status == card_status)
     if employment_status:
@@ -63,7 +69,11 @@ def list_members(
         )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     items = session.exec(query.order_by(Member.member_no).offset((page - 1) * size).limit(size)).all()
-    return MemberPage(total=total, page=page, size=size, items=[to_public(m, org.code) for m in items])
+    codes = {
+        o.id: o.code
+        for o in session.exec(select(Organisation).where(col(Organisation.id).in_({m.org_id for m in items})))
+    }
+    return MemberPage(total=total, page=page, size=size, items=[to_public(m, codes[m.org_id]) for m in items])
 
 
 @router.get("/members/{member_no}")

@@ -50,6 +50,12 @@ async def test_lists_mask_ids_and_phones_and_filter(
     assert page["size"] == 2 and len(page["items"]) == 2 and page["total"] >= 6
     reviewer = await find(api, tokens["reviewer@101"], q=number)
     assert reviewer["total"] == 1
+    r = await api.get("/orgs/101/members", params={"q": number}, headers=auth(tokens["reviewer@101"]))
+    assert r.json()["total"] == 0  # the district itself has no members
+    r = await api.get(
+        "/orgs/101/members", params={"q": number, "subtree": "true"}, headers=auth(tokens["reviewer@101"])
+    )
+    assert r.json()["total"] == 1 and r.json()["items"][0]["org_code"] == ORG
 
 
 async def test_reading_one_member_and_revealing_is_audited(

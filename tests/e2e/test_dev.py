@@ -35,8 +35,12 @@ class Dev:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
+            [sys.executable, "-m", "core.cli", "dev"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -99,8 +103,13 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         rows[3][HEADERS.index("手机号码")] = "not-a-phone"
         path = write_csv(tmp_path / "members.csv", rows)
         with path.open("rb") as f:
-            r = httpx.post(f"{api}/orgs/101-0001/members/imports", params={"wait": "true"},
-                           files={"file": ("members.csv", f)}, headers=clerk, timeout=120)
+            r = httpx.post(
+                f"{api}/orgs/101-0001/members/imports",
+                params={"wait": "true"},
+                files={"file": ("members.csv", f)},
+                headers=clerk,
+                timeout=120,
+            )
         assert r.status_code == 202 and r.json()["status"] == "completed", r.text
         assert (r.json()["accepted"], r.json()["rejected_rows"]) == (29, 1)
         listed = httpx.get(f"{api}/orgs/101-0001/members", params={"size": 100}, headers=clerk, timeout=10).json()
@@ -108,16 +117,45 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
 
         more = write_csv(tmp_path / "more.csv", list(member_rows(12, seed=62)))
         cli = subprocess.run(
-            [sys.executable, "-m", "core.cli", "import-members", str(more), "--org", "101-0001",
-             "--token", tokens["clerk@101-0001"], "--api-url", api],
-            capture_output=True, text=True, timeout=120, env=env,
+            [
+                sys.executable,
+                "-m",
+                "core.cli",
+                "import-members",
+                str(more),
+                "--org",
+                "101-0001",
+                "--token",
+                tokens["clerk@101-0001"],
+                "--api-url",
+                api,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
         )
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert "12 added" in cli.stdout
 
         user = subprocess.run(
-            [sys.executable, "-m", "core.cli", "user", "add", "--org", "101", "--role", "reviewer", "--name", "新审核员"],
-            capture_output=True, text=True, timeout=60, env=env,
+            [
+                sys.executable,
+                "-m",
+                "core.cli",
+                "user",
+                "add",
+                "--org",
+                "101",
+                "--role",
+                "reviewer",
+                "--name",
+                "新审核员",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
         )
         assert user.returncode == 0, user.stderr
         new_token = user.stdout.split("token: ")[1].strip()
