@@ -44,14 +44,16 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     imports = MemberImportActivities(db, settings)
-    await asyncio.to_thread(imports.warm_up)
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, db, settings, executor, imports)
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
-        async with worker:
-            await stop.wait()
-    imports.close()
-    db.dispose()
+    try:
+        await asyncio.to_thread(imports.warm_up)
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
+            worker = build_worker(client, db, settings, executor, imports)
+            log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+            async with worker:
+                await stop.wait()
+    finally:
+        imports.close()
+        db.dispose()
     log.info("worker stopped")
 
 

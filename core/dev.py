@@ -7,6 +7,7 @@ Ctrl-C stops every child.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -96,16 +97,21 @@ def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "core.cli", *args], env=env, start_new_session=True)
 
 
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Each child leads its own process group: the signal reaches its helpers too (the
+    worker's import processes), so nothing is left running."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in reversed(procs):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + 15
     for proc in reversed(procs):
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _signal_group(proc, signal.SIGKILL)
 
 
 def run_dev(settings: Settings) -> None:

@@ -43,17 +43,19 @@ class Dev:
             start_new_session=True,
         )
         self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         if not self.ready.wait(150):
             self.stop()
             raise AssertionError("unioncard dev did not come up:\n" + "\n".join(self.lines[-40:]))
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "Ctrl-C stops everything" in line:
-                self.ready.set()
+        with self.proc.stdout:  # closed here, at the end of output
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if "Ctrl-C stops everything" in line:
+                    self.ready.set()
 
     def tokens(self) -> dict[str, str]:
         found = {}
@@ -67,8 +69,10 @@ class Dev:
         children = psutil.Process(self.proc.pid).children(recursive=True)
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(60)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        # The output ends only when every process that shared it (worker, its import
+        # processes, API, Temporal) is gone: a leftover child keeps it open.
+        self.reader.join(30)
+        assert not self.reader.is_alive(), "a child process of unioncard dev is still running"
         return children
 
 
