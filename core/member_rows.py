@@ -13,11 +13,11 @@ from core.fields import (
     compact,
     parse_date,
 )
-from models.states import EmploymentStatus, IdType
+from models.states import IdType
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-_NAME_RE = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0003134aA-Za-z·.\- ]+$")
-_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", "∙": "·"})
+NAME_RE = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0003134aA-Za-z·.\- ]+$")
+NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", "∙": "·"})
 MAX_ID_VALIDITY_YEARS = 20
 LONG_TERM_MIN_AGE = 46
 
@@ -55,14 +55,9 @@ RECORD_FIELDS: tuple[str, ...] = (
     "special_channel",
     "special_reasons",
 )
-_BOOL_KEYS = ("rural_household", "dispatched_worker", "labour_contract")
-_CHOICE_KEYS = ("ethnicity", "political_status", "education", "title_level", "occupation", "card_type", "affiliation")
-_TEXT_KEYS = ("household_registration", "contact_address")
-_MONTH_KEYS = ("work_start_month", "union_join_month", "social_insurance_start")
-_NOT_INSURED = frozenset({"未参加", "无", "none"})
-_ISO_MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
+NOT_INSURED = frozenset({"未参加", "无", "none"})
+ISO_MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
 RESIDENT = IdType.RESIDENT_ID.value
-IN_SERVICE = EmploymentStatus.IN_SERVICE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +67,14 @@ class Problem:
     message: str
 
 
-def _years_later(d: date, years: int) -> date:
+def years_later(d: date, years: int) -> date:
     try:
         return d.replace(year=d.year + years)
     except ValueError:  # 29 February
         return d.replace(year=d.year + years, day=28)
 
 
-def _age(birth: date, today: date) -> int:
+def age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
@@ -101,7 +96,7 @@ def check_work_address(value: str) -> str:
 def check_id_expiry(value: str | date, today: date, birth: date | None) -> tuple[date | None, bool]:
     """(expiry, long_term) after the expiry rules; birth is known for mainland IDs."""
     if isinstance(value, str) and value.lower() in LONG_TERM:
-        if birth is not None and _age(birth, today) < LONG_TERM_MIN_AGE:
+        if birth is not None and age_on(birth, today) < LONG_TERM_MIN_AGE:
             raise FieldError("id_long_term_too_young", "未满46周岁的居民身份证不会是长期有效，请核对证件有效期")
         return None, True
     try:
@@ -110,7 +105,7 @@ def check_id_expiry(value: str | date, today: date, birth: date | None) -> tuple
         raise FieldError("invalid_id_expiry", exc.message + "，或填写“长期”") from None
     if expiry <= today:
         raise FieldError("id_expired", f"证件已于{expiry.isoformat()}过期，请核对或更新证件有效期")
-    if expiry > _years_later(today, MAX_ID_VALIDITY_YEARS):
+    if expiry > years_later(today, MAX_ID_VALIDITY_YEARS):
         raise FieldError("id_expiry_too_far", f"证件有效期{expiry.isoformat()}超过20年，请核对")
     return expiry, False
 

@@ -19,21 +19,21 @@ from core.fields import FieldError, chinese_char_count, clean, compact, in_gb231
 from core.idnumbers import IdNumberError, check_other_document, parse_resident_id
 from core.member_columns import BY_KEY, COLUMNS
 from core.member_rows import (
-    _ISO_MONTH_RE,
-    _NAME_DOTS,
-    _NAME_RE,
-    _NOT_INSURED,
+    ISO_MONTH_RE,
     LONG_TERM_MIN_AGE,
     MAX_ID_VALIDITY_YEARS,
+    NAME_DOTS,
+    NAME_RE,
+    NOT_INSURED,
     PHONE_RE,
     RECORD_FIELDS,
     RESIDENT,
     Problem,
-    _age,
-    _years_later,
+    age_on,
     check_id_expiry,
     check_past_date,
     check_phone,
+    years_later,
 )
 from models.states import EmploymentStatus, IdType
 
@@ -51,6 +51,19 @@ _DEFAULTS: dict[str, str] = {
 _MONTHS = ("work_start_month", "union_join_month", "social_insurance_start")
 _BOOLS = ("rural_household", "dispatched_worker", "labour_contract")
 _FREE_TEXT = ("contact_address", "household_registration")
+_PERSON_FIELDS = (
+    "name",
+    "id_number",
+    "birth_date",
+    "gender",
+    "id_expiry",
+    "id_long_term",
+    "nationality",
+    "phone",
+    "work_address",
+    "special_channel",
+    "special_reasons",
+)
 _PERSONAL = ("name", "id_number", "phone", "work_address", "nationality", "id_expiry", *_FREE_TEXT)
 
 
@@ -127,7 +140,7 @@ class RowValidator:
         self.positions = positions
         self._width = max(positions.values(), default=-1) + 1
         self._current_month = f"{today.year:04d}-{today.month:02d}"
-        self._max_expiry = _years_later(today, MAX_ID_VALIDITY_YEARS)
+        self._max_expiry = years_later(today, MAX_ID_VALIDITY_YEARS)
         self._caches: dict[str, dict[str, Parsed]] = {}
         self._names: dict[str, tuple[str | None, Problem | None, bool]] = {}
         self._addresses: dict[str, tuple[str | None, Problem | None]] = {}
@@ -202,74 +215,84 @@ class RowValidator:
         texts: dict[str, list[str]],
         problems: list[list[Problem]],
     ) -> None:
-        """The per-person columns and the rules that join columns, row by row."""
-        id_types, genders, statuses = values["id_type"], values["gender"], values["employment_status"]
-        retired_on = values["retirement_date"]
-        out: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "name",
-                "id_number",
-                "birth_date",
-                "gender",
-                "id_expiry",
-                "id_long_term",
-                "nationality",
-                "phone",
-                "work_address",
-                "special_channel",
-                "special_reasons",
+        """The per-person columns, row by row, with the rules that join columns."""
+        people = list(
+            map(
+                self._person,
+                u["name"],
+                u["id_number"],
+                u["phone"],
+                u["work_address"],
+                u["id_expiry"],
+                u["nationality"],
+                values["id_type"],
+                values["gender"],
+                values["employment_status"],
+                values["retirement_date"],
+                problems,
             )
-        }
-        names, numbers, phones, addresses = u["name"], u["id_number"], u["phone"], u["work_address"]
-        expiries, nationalities = u["id_expiry"], u["nationality"]
-        name_cache, address_cache = self._names, self._addresses
-        for i in range(len(names)):
-            found = problems[i]
-            special: list[str] = []
-            name = name_cache.get(names[i]) or name_cache.setdefault(names[i], _check_name(names[i]))
-            if name[1] is not None:
-                found.append(name[1])
-            elif name[2]:
-                special.append("rare_characters")
-            id_type = id_types[i]
-            number = compact(numbers[i]).upper()
-            birth, gender = self._document(number, id_type, found, special)
-            given = genders[i]
-            if gender and given and given != gender:
-                found.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
-            gender = given or gender
-            nationality = nationalities[i] or None
-            if id_type is not None and id_type != RESIDENT:
-                if gender is None:
-                    found.append(_problem("gender", "required", "非居民身份证人员须填写性别"))
-                if nationality is None:
-                    found.append(_problem("nationality", "required", "非居民身份证人员须填写国籍"))
-            expiry, long_term = self._expiry(expiries[i], birth if id_type == RESIDENT else None, found)
-            phone = self._phone(phones[i], found)
-            address = address_cache.get(addresses[i]) or address_cache.setdefault(
-                addresses[i], _check_address(addresses[i])
-            )
-            if address[1] is not None:
-                found.append(address[1])
-            if statuses[i] == EmploymentStatus.RETIRED and retired_on[i] is None:
-                found.append(_problem("retirement_date", "required", "退休人员须填写退休日期"))
-            out["name"].append(name[0])
-            out["id_number"].append(number or None)
-            out["birth_date"].append(birth)
-            out["gender"].append(gender)
-            out["id_expiry"].append(expiry)
-            out["id_long_term"].append(long_term)
-            out["nationality"].append(nationality or "中国")
-            out["phone"].append(phone)
-            out["work_address"].append(address[0])
-            out["special_channel"].append(bool(special))
-            out["special_reasons"].append(",".join(special) or None)
+        )
+        columns = list(zip(*people, strict=True)) if people else [() for _ in _PERSON_FIELDS]
+        for key, column in zip(_PERSON_FIELDS, columns, strict=True):
+            values[key] = list(column)
+            texts[key] = _texts(key, values[key])
         for key in _FREE_TEXT:
-            out[key] = [v or None for v in u[key]]
-        for key, column in out.items():
-            values[key] = column
-            texts[key] = _texts(key, column)
+            values[key] = [v or None for v in u[key]]
+            texts[key] = _texts(key, values[key])
+
+    def _person(
+        self,
+        name_text: str,
+        number_text: str,
+        phone_text: str,
+        address_text: str,
+        expiry_text: str,
+        nationality: str,
+        id_type: str | None,
+        given_gender: str | None,
+        status: str | None,
+        retired_on: date | None,
+        found: list[Problem],
+    ) -> tuple[Any, ...]:
+        """One person's values in ``_PERSON_FIELDS`` order; problems go to ``found``."""
+        special: list[str] = []
+        name = self._names.get(name_text) or self._names.setdefault(name_text, _check_name(name_text))
+        if name[1] is not None:
+            found.append(name[1])
+        elif name[2]:
+            special.append("rare_characters")
+        number = compact(number_text).upper()
+        birth, gender = self._document(number, id_type, found, special)
+        if gender and given_gender and given_gender != gender:
+            found.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
+        gender = given_gender or gender
+        if id_type is not None and id_type != RESIDENT:
+            if gender is None:
+                found.append(_problem("gender", "required", "非居民身份证人员须填写性别"))
+            if not nationality:
+                found.append(_problem("nationality", "required", "非居民身份证人员须填写国籍"))
+        expiry, long_term = self._expiry(expiry_text, birth if id_type == RESIDENT else None, found)
+        phone = self._phone(phone_text, found)
+        address = self._addresses.get(address_text) or self._addresses.setdefault(
+            address_text, _check_address(address_text)
+        )
+        if address[1] is not None:
+            found.append(address[1])
+        if status == EmploymentStatus.RETIRED and retired_on is None:
+            found.append(_problem("retirement_date", "required", "退休人员须填写退休日期"))
+        return (
+            name[0],
+            number or None,
+            birth,
+            gender,
+            expiry,
+            long_term,
+            nationality or "中国",
+            phone,
+            address[0],
+            bool(special),
+            ",".join(special) or None,
+        )
 
     def _document(
         self, number: str, id_type: str | None, found: list[Problem], special: list[str]
@@ -298,7 +321,7 @@ class RowValidator:
             found.append(problem)
             return None, False
         if value is _LONG_TERM:
-            if birth is not None and _age(birth, self.today) < LONG_TERM_MIN_AGE:
+            if birth is not None and age_on(birth, self.today) < LONG_TERM_MIN_AGE:
                 found.append(
                     _problem(
                         "id_expiry", "id_long_term_too_young", "未满46周岁的居民身份证不会是长期有效，请核对证件有效期"
@@ -341,10 +364,10 @@ class RowValidator:
 
     def _month(self, key: str, raw: str) -> Parsed:
         text = normalise_text(raw)
-        if not text or (key == "social_insurance_start" and text in _NOT_INSURED):
+        if not text or (key == "social_insurance_start" and text in NOT_INSURED):
             return None, NULL, None
         try:
-            month = text if _ISO_MONTH_RE.match(text) else parse_month(text)
+            month = text if ISO_MONTH_RE.match(text) else parse_month(text)
         except FieldError as exc:
             return None, NULL, _problem(key, exc.code, exc.message)
         if month > self._current_month:
@@ -390,8 +413,8 @@ def _check_name(text: str) -> tuple[str | None, Problem | None, bool]:
     """(name, problem, needs the special channel for rare characters)."""
     if not text:
         return None, _problem("name", "required", "姓名不能为空"), False
-    name = " ".join(text.translate(_NAME_DOTS).split())
-    if len(name) < 2 or len(name) > 60 or not _NAME_RE.match(name):
+    name = " ".join(text.translate(NAME_DOTS).split())
+    if len(name) < 2 or len(name) > 60 or not NAME_RE.match(name):
         return name, _problem("name", "invalid_name", "姓名只能包含汉字、字母、间隔号“·”，长度2至60"), False
     return name, None, not name.isascii() and not in_gb2312(name)
 
