@@ -121,7 +121,7 @@ async def _wait_finished(db: Any, import_id: int, seconds: float) -> None:
             imp = s.get(MemberImport, import_id)
             if imp is None or imp.status in _FINISHED:
                 return
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
 
 
 def _load(session: Session, import_id: int, actor: Actor) -> tuple[MemberImport, Organisation]:
