@@ -302,9 +302,9 @@ def _resolve_conflicts(
     ids = [row[1] for row in rows]
     phones = [row[2] for row in rows]
     found = conn.execute(
-        """SELECT m.id_number, m.phone, m.org_id, m.source_import_id, m.source_row, o.name
-           FROM members m JOIN organisations o ON o.id = m.org_id
-           WHERE m.id_number = ANY(%s) OR m.phone = ANY(%s)""",
+        """SELECT id_number, phone, org_id, source_import_id, source_row FROM members WHERE id_number = ANY(%s)
+           UNION ALL
+           SELECT id_number, phone, org_id, source_import_id, source_row FROM members WHERE phone = ANY(%s)""",
         (ids, phones),
     ).fetchall()
     by_id = {r[0]: r for r in found}
@@ -325,7 +325,8 @@ def _resolve_conflicts(
             if hit[2] == org_id:
                 existing += 1
             else:
-                problems.append((row_no, Problem(_ID, "member_of_other_union", f"该证件号码已是“{hit[5]}”的会员")))
+                union = _org_name(conn, hit[2])
+                problems.append((row_no, Problem(_ID, "member_of_other_union", f"该证件号码已是“{union}”的会员")))
             continue
         owner = by_phone.get(phone)
         if phone in seen_phones or (owner and owner[3] == import_id):
@@ -339,3 +340,8 @@ def _resolve_conflicts(
         seen_phones[phone] = row_no
         to_insert.append(row)
     return to_insert, existing, problems
+
+
+def _org_name(conn: psycopg.Connection, org_id: int) -> str:
+    row = conn.execute("SELECT name FROM organisations WHERE id = %s", (org_id,)).fetchone()
+    return str(row[0]) if row else str(org_id)

@@ -28,8 +28,16 @@ from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
 def import_file(service: Service, org: str, clerk: str, path: Path) -> tuple[float, dict[str, object]]:
     with service.client(clerk) as client:
         start = time.perf_counter()
-        with path.open("rb") as f:
-            r = client.post(f"/orgs/{org}/members/imports", files={"file": (path.name, f)})
+        kind = (
+            "text/csv" if path.suffix == ".csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        with path.open("rb") as f:  # streamed as the body, as `unioncard import-members` sends it
+            r = client.post(
+                f"/orgs/{org}/members/imports",
+                params={"filename": path.name},
+                content=f,
+                headers={"Content-Type": kind},
+            )
         r.raise_for_status()
         uploaded = time.perf_counter() - start
         view = r.json()

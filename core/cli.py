@@ -14,6 +14,7 @@ from core.settings import get_settings
 from models.states import Role
 
 app = typer.Typer(help="unioncard: the union member service card programme.", no_args_is_help=True)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 user_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
@@ -96,8 +97,14 @@ def import_members(
     """Upload a member file through the API and follow it to the end with a progress bar."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=120) as client:
-        with file.open("rb") as f:
-            r = client.post(f"/orgs/{org}/members/imports", files={"file": (file.name, f)})
+        kind = XLSX if file.suffix.lower() == ".xlsx" else "text/csv"
+        with file.open("rb") as f:  # streamed as the request body
+            r = client.post(
+                f"/orgs/{org}/members/imports",
+                params={"filename": file.name},
+                content=f,
+                headers={"Content-Type": kind},
+            )
         if r.status_code >= 400:
             error = r.json().get("error", {})
             typer.echo(f"refused ({r.status_code} {error.get('code')}): {error.get('message')}", err=True)

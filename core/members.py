@@ -61,7 +61,9 @@ def apply_correction(session: Session, member: Member, update: MemberUpdate, tod
         raise _field_error(field, exc) from None
     changes.update(_employment_changes(member, update, given, today))
     if "phone" in changes and changes["phone"] != member.phone:
-        taken = session.exec(select(Member.id).where(Member.phone == changes["phone"], Member.id != member.id)).first()
+        taken = session.exec(
+            select(Member.member_no).where(Member.phone == changes["phone"], Member.member_no != member.member_no)
+        ).first()
         if taken is not None:
             raise Conflict("phone_taken", "该手机号码已被其他会员使用", details={"field": "phone"})
     changed = [k for k, v in changes.items() if getattr(member, k) != v]

@@ -167,18 +167,19 @@ def preflight(path: Path) -> FileLayout:
 def _xlsx_rows(path: Path, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
     from openpyxl import load_workbook
 
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
-    try:
-        ws = wb.worksheets[0]
-        for count, row in enumerate(ws.iter_rows(values_only=True)):
-            if limit is not None and count >= limit:
-                break
-            yield row
-    finally:
-        wb.close()
+    with path.open("rb") as f:  # a file object: openpyxl would judge a path by its extension
+        try:
+            wb = load_workbook(f, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a damaged file
+            raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
+        try:
+            ws = wb.worksheets[0]
+            for count, row in enumerate(ws.iter_rows(values_only=True)):
+                if limit is not None and count >= limit:
+                    break
+                yield row
+        finally:
+            wb.close()
 
 
 def _cell_text(value: Any) -> str:

@@ -57,8 +57,7 @@ class Member(MemberFields, table=True):
     __tablename__ = "members"
     __table_args__ = (Index("ix_members_org_member_no", "org_id", "member_no"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    member_no: str = Field(max_length=10, unique=True)
+    member_no: str = Field(primary_key=True, max_length=10, description="District code + 7 digits; never reused.")
     org_id: int = Field(foreign_key="organisations.id")
     district_code: str = Field(max_length=3)
     id_number: str = Field(max_length=32, unique=True)

@@ -6,10 +6,11 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -31,14 +32,14 @@ router = APIRouter(tags=["imports"])
 _FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED)
 
 
-async def _store_upload(file: UploadFile, settings: Settings) -> tuple[Path, str, int]:
+async def _store_upload(chunks: AsyncIterator[bytes], settings: Settings) -> tuple[Path, str, int]:
+    """Stream an upload to the upload folder (never whole in memory); refuse it past the size limit."""
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
-    suffix = ".xlsx" if (file.filename or "").lower().endswith(".xlsx") else ".dat"
-    path = settings.upload_dir / f"{uuid.uuid4().hex}{suffix}"
+    path = settings.upload_dir / f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
     size = 0
     with path.open("wb") as out:
-        while chunk := await file.read(1 << 20):
+        async for chunk in chunks:
             size += len(chunk)
             if size > settings.import_max_bytes:
                 out.close()
@@ -49,22 +50,36 @@ async def _store_upload(file: UploadFile, settings: Settings) -> tuple[Path, str
     return path, digest.hexdigest(), size
 
 
+async def _file_chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(1 << 20):
+        yield chunk
+
+
 @router.post("/orgs/{code}/members/imports", status_code=status.HTTP_202_ACCEPTED)
 async def create_import(
     code: str,
-    file: UploadFile,
+    request: Request,
     session: SessionDep,
     db: DatabaseDep,
     actor: CurrentActor,
     settings: SettingsDep,
     temporal: TemporalDep,
+    file: UploadFile | None = None,
+    filename: str | None = Query(None, description="the file's name, when the body is the file itself"),
     wait: bool = Query(False, description="wait (up to a minute) for a small file to finish"),
 ) -> ImportPublic:
-    """Upload an .xlsx or .csv of members; it is imported by a durable workflow in chunks."""
+    """Upload an .xlsx or .csv of members, as the form field ``file`` or as the request body itself
+    (``Content-Type: text/csv`` or the xlsx type); a durable workflow imports it in chunks."""
     org = get_org(session, code)
     require(actor, org, Role.CLERK)
     require_card_work(org)
-    path, sha, size = await _store_upload(file, settings)
+    if file is not None:
+        path, sha, size = await _store_upload(_file_chunks(file), settings)
+        filename = file.filename
+    elif request.headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded")):
+        raise Invalid("file_required", "请上传会员文件（表单字段 file）")
+    else:
+        path, sha, size = await _store_upload(request.stream(), settings)
     try:
         layout = await asyncio.to_thread(preflight, path)
     except Invalid:
@@ -73,7 +88,7 @@ async def create_import(
     imp = MemberImport(
         org_id=org.id or 0,
         created_by=actor.user_id,
-        filename=(file.filename or "upload")[:255],
+        filename=(filename or "upload")[:255],
         file_format=layout.file_format,
         encoding=layout.encoding,
         stored_path=str(path.resolve()),

@@ -214,3 +214,23 @@ async def test_text_with_backslashes_and_full_width_characters_survives(
     member = page.json()["items"][0]
     assert member["contact_address"] == "上海市\\黄浦区 南京东路100号"
     assert member["phone"] == "139****5555"
+
+
+async def test_the_file_can_be_the_request_body(api: httpx.AsyncClient, tokens: dict[str, str], tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "m.csv", list(member_rows(7, seed=26)), "gbk")
+    xlsx_path = write_xlsx(tmp_path / "m.xlsx", list(member_rows(4, seed=27)))
+    for path, kind, accepted in ((csv_path, "text/csv", 7), (xlsx_path, "application/octet-stream", 4)):
+        r = await api.post(
+            f"/orgs/{ORG}/members/imports",
+            params={"filename": path.name, "wait": "true"},
+            content=path.read_bytes(),
+            headers={**auth(tokens[CLERK]), "Content-Type": kind},
+        )
+        assert r.status_code == 202, r.text
+        assert (r.json()["filename"], r.json()["accepted"]) == (path.name, accepted)
+    r = await api.post(
+        f"/orgs/{ORG}/members/imports", content=b"", headers={**auth(tokens[CLERK]), "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "empty_file"
+    r = await api.post(f"/orgs/{ORG}/members/imports", data={"x": "1"}, headers=auth(tokens[CLERK]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "file_required"

@@ -72,7 +72,6 @@ def upgrade() -> None:
     sa.Column('affiliation', sa.Enum('enterprise', 'flexible', 'outside', name='affiliation', native_enum=False, length=32), nullable=False),
     sa.Column('special_channel', sa.Boolean(), nullable=False),
     sa.Column('special_reasons', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_no', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('district_code', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
@@ -84,9 +83,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ),
-    sa.PrimaryKeyConstraint('id'),
+    sa.PrimaryKeyConstraint('member_no'),
     sa.UniqueConstraint('id_number'),
-    sa.UniqueConstraint('member_no'),
     sa.UniqueConstraint('phone')
     )
     op.create_index('ix_members_org_member_no', 'members', ['org_id', 'member_no'], unique=False)
