@@ -11,11 +11,11 @@ import csv
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+from core import xlsx
 from core.errors import Invalid
 from core.member_columns import map_headers, missing_mandatory
 
@@ -164,34 +164,11 @@ def preflight(path: Path) -> FileLayout:
     return FileLayout(fmt, encoding, header_row, headers, positions, unknown, offset, delimiter)
 
 
-def _xlsx_rows(path: Path, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
-    from openpyxl import load_workbook
-
-    with path.open("rb") as f:  # a file object: openpyxl would judge a path by its extension
-        try:
-            wb = load_workbook(f, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a damaged file
-            raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
-        try:
-            ws = wb.worksheets[0]
-            for count, row in enumerate(ws.iter_rows(values_only=True)):
-                if limit is not None and count >= limit:
-                    break
-                yield row
-        finally:
-            wb.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    try:
+        yield from xlsx.iter_rows(str(path))
+    except xlsx.XlsxError as exc:
+        raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
 
 
 def xlsx_to_csv(src: Path, dst: Path) -> int:
@@ -201,7 +178,7 @@ def xlsx_to_csv(src: Path, dst: Path) -> int:
     with tmp.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         for row in _xlsx_rows(src):
-            writer.writerow([_cell_text(v) for v in row])
+            writer.writerow(row)
             count += 1
     tmp.replace(dst)
     return count

@@ -95,3 +95,36 @@ def test_write_only_xlsx_from_the_generator(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "g.xlsx", member_rows(5))
     layout = preflight(path)
     assert layout.header_row == 1 and "phone" in layout.positions
+
+
+def test_xlsx_reader_keeps_row_numbers_gaps_and_types(tmp_path: Path) -> None:
+    from datetime import date, datetime
+
+    from core.xlsx import iter_rows
+
+    wb = Workbook()  # the normal writer: shared strings and styles, like Excel
+    ws = wb.active
+    assert ws is not None
+    ws["A1"], ws["C1"] = "姓名", "证件有效期至"
+    ws["A2"], ws["B2"], ws["C2"], ws["D2"] = "张三", 13812345678, datetime(2031, 5, 1), True
+    ws["A5"], ws["C5"], ws["E5"] = "李四", date(2030, 1, 2), 1.5
+    ws["C5"].number_format = 'yyyy"年"m"月"d"日"'
+    wb.save(tmp_path / "w.xlsx")
+    rows = list(iter_rows(str(tmp_path / "w.xlsx")))
+    assert rows == [
+        ["姓名", "", "证件有效期至"],
+        ["张三", "13812345678", "2031-05-01", "是"],
+        [],
+        [],
+        ["李四", "", "2030-01-02", "", "1.5"],
+    ]
+
+
+def test_a_damaged_xlsx_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "bad.xlsx", "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook><sheets>")
+    with pytest.raises(Invalid) as exc:
+        preflight(tmp_path / "bad.xlsx")
+    assert exc.value.code == "unsupported_file"
