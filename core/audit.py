@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from core.auth import Actor
 from models.audit import AuditEvent
 
 
@@ -33,3 +34,28 @@ def append_audit(
     )
     session.add(event)
     return event
+
+
+def audit_action(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: tuple[str, str | int],
+    summary: str,
+    *,
+    org_id: int | None,
+    states: tuple[str | None, str | None] = (None, None),
+) -> AuditEvent:
+    """An audit row for something a signed-in user did."""
+    return append_audit(
+        session,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        org_id=org_id,
+        action=action,
+        entity_type=entity[0],
+        entity_id=entity[1],
+        summary=summary,
+        from_state=states[0],
+        to_state=states[1],
+    )

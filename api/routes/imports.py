@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.routes.members import XLSX
-from core.audit import append_audit
+from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import AppError, Invalid, NotFound, Unavailable
 from core.orgs import get_org, require_card_work
@@ -100,16 +100,14 @@ async def create_import(
     session.add(imp)
     session.flush()
     imp.workflow_id = import_workflow_id(imp.id or 0)
-    append_audit(
+    audit_action(
         session,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor,
+        "member_import.started",
+        ("member_import", imp.id or 0),
+        f"上传{layout.file_format}文件导入会员（{size}字节）",
         org_id=org.id,
-        action="member_import.started",
-        entity_type="member_import",
-        entity_id=imp.id or 0,
-        summary=f"上传{layout.file_format}文件导入会员（{size}字节）",
-        to_state=ImportStatus.QUEUED.value,
+        states=(None, ImportStatus.QUEUED.value),
     )
     session.commit()
     try:

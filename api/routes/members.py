@@ -10,7 +10,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep
-from core.audit import append_audit
+from core.audit import audit_action
 from core.auth import require
 from core.members import apply_correction, get_member, to_public
 from core.orgs import get_org
@@ -87,15 +87,8 @@ def read_member(
     require(actor, org)
     view = to_public(member, org.code, reveal=reveal)
     if reveal:
-        append_audit(
-            session,
-            actor_id=actor.user_id,
-            actor_name=actor.name,
-            org_id=org.id,
-            action="member.revealed",
-            entity_type="member",
-            entity_id=member_no,
-            summary="查看完整证件号码和手机号码",
+        audit_action(
+            session, actor, "member.revealed", ("member", member_no), "查看完整证件号码和手机号码", org_id=org.id
         )
         session.commit()
     return view
@@ -111,15 +104,8 @@ def correct_member(
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     changed = apply_correction(session, member, update, today)
     if changed:
-        append_audit(
-            session,
-            actor_id=actor.user_id,
-            actor_name=actor.name,
-            org_id=org.id,
-            action="member.corrected",
-            entity_type="member",
-            entity_id=member_no,
-            summary="修改字段：" + "、".join(changed),
+        audit_action(
+            session, actor, "member.corrected", ("member", member_no), "修改字段：" + "、".join(changed), org_id=org.id
         )
         session.commit()
         session.refresh(member)

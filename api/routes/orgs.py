@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from sqlmodel import select
 
 from api.deps import AdminActor, CurrentActor, SessionDep
-from core.audit import append_audit
+from core.audit import audit_action
 from core.auth import require
 from core.orgs import create_org, get_org, to_public
 from models.org import Organisation, OrgCreate, OrgPublic
@@ -19,15 +19,13 @@ router = APIRouter(prefix="/orgs", tags=["organisations"])
 def post_org(data: OrgCreate, session: SessionDep, actor: AdminActor) -> OrgPublic:
     """Create an organisation (admin)."""
     org = create_org(session, data)
-    append_audit(
+    audit_action(
         session,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor,
+        "org.created",
+        ("organisation", org.code),
+        f"创建{org.level.value}组织 {org.name}",
         org_id=org.id,
-        action="org.created",
-        entity_type="organisation",
-        entity_id=org.code,
-        summary=f"创建{org.level.value}组织 {org.name}",
     )
     session.commit()
     session.refresh(org)

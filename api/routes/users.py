@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import AdminActor, CurrentActor, SessionDep
-from core.audit import append_audit
+from core.audit import audit_action
 from core.users import create_user
 from models.user import UserCreate, UserCreated, UserPublic
 
@@ -16,15 +16,13 @@ router = APIRouter(tags=["users"])
 def post_user(data: UserCreate, session: SessionDep, actor: AdminActor) -> UserCreated:
     """Create a user (admin); the token is shown in this answer only."""
     user, token = create_user(session, name=data.name, org_code=data.org_code, role=data.role)
-    append_audit(
+    audit_action(
         session,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor,
+        "user.created",
+        ("user", user.id or 0),
+        f"创建用户 {user.name}（{user.role.value}）",
         org_id=user.org_id,
-        action="user.created",
-        entity_type="user",
-        entity_id=user.id or 0,
-        summary=f"创建用户 {user.name}（{user.role.value}）",
     )
     session.commit()
     return UserCreated(id=user.id or 0, name=user.name, org_code=data.org_code, role=user.role, token=token)
