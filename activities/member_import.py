@@ -143,13 +143,14 @@ class MemberImportActivities:
                 return
             imp.status = ImportStatus.FAILED if inp.failure else ImportStatus.COMPLETED
             imp.failure = inp.failure
-            imp.total_rows = imp.next_row
+            imp.total_rows = imp.accepted + imp.existing + imp.rejected  # blank rows are not members
             imp.finished_at = datetime.now(UTC)
             session.add(imp)
             summary = (
                 f"导入失败：{inp.failure}"
                 if inp.failure
-                else f"导入完成：共{imp.next_row}行，新增{imp.accepted}人，已存在{imp.existing}人，退回{imp.rejected}行"
+                else f"导入完成：共{imp.total_rows}行，新增{imp.accepted}人，"
+                f"已存在{imp.existing}人，退回{imp.rejected}行"
             )
             append_audit(
                 session,
