@@ -89,3 +89,32 @@ class ImportStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class CardBatchStatus(StrEnum):
+    """A card batch (办卡批次) from the pending list to issued cards (seed 003)."""
+
+    PENDING = "pending"  # 待办: members being gathered, not yet checked
+    VALIDATED = "validated"  # every member checked
+    SUBMITTED = "submitted"  # sent to the bank
+    REVOCATION_REQUESTED = "revocation_requested"  # 撤销申请, waiting for the district
+    REVOKED = "revoked"  # revocation approved: members released
+    BANK_FEEDBACK = "bank_feedback"  # the bank has reported on some members
+    ISSUED = "issued"  # every member has an outcome
+    CANCELLED = "cancelled"  # dropped before submission
+
+
+class CardChannel(StrEnum):
+    NORMAL = "normal"
+    SPECIAL = "special"  # 特殊办卡通道: rare characters, non-mainland documents
+
+
+class MemberCheck(StrEnum):
+    UNCHECKED = "unchecked"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class CardOutcome(StrEnum):
+    ISSUED = "issued"
+    REJECTED = "rejected"
