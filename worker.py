@@ -10,6 +10,8 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.bank import BankActivities
+from activities.card_batch import CardBatchActivities
 from activities.member_import import MemberImportActivities
 from core.db import Database
 from core.logging import configure_logging, get_logger
@@ -23,7 +25,20 @@ log = get_logger("worker")
 def build_worker(
     client: Client, db: Database, settings: Settings, executor: ThreadPoolExecutor, imports: MemberImportActivities
 ) -> Worker:
-    activities: list[Any] = [imports.prepare_import, imports.import_slice, imports.finish_import]
+    batches = CardBatchActivities(db, settings)
+    bank = BankActivities(db, settings)
+    activities: list[Any] = [
+        imports.prepare_import,
+        imports.import_slice,
+        imports.finish_import,
+        batches.apply_member_edit,
+        batches.check_batch_members,
+        batches.assign_batch_number,
+        batches.release_batch_members,
+        batches.apply_bank_file,
+        batches.record_transition,
+        bank.send_batch_to_bank,
+    ]
     return Worker(
         client,
         task_queue=settings.task_queue,

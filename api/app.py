@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from api.routes import audit, health, imports, members, orgs, users
+from api.routes import audit, bank, card_batches, health, imports, members, orgs, users
 from core.db import Database
 from core.errors import AppError
 from core.logging import get_logger
@@ -47,7 +47,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.temporal = temporal
-    for module in (health, orgs, users, members, imports, audit):
+    for module in (health, orgs, users, members, imports, card_batches, bank, audit):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.middleware("http")(_request_context)

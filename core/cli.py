@@ -49,6 +49,24 @@ def api() -> None:
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
 
 
+@app.command("bank-sim")
+def bank_sim() -> None:
+    """Run the bank simulator (its callbacks go to UNIONCARD_CALLBACK_URL, signed with UNIONCARD_BANK_SECRET)."""
+    import uvicorn
+
+    from bank_sim.app import create_bank_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_bank_app(settings.bank_secret),
+        host=settings.api_host,
+        port=settings.bank_sim_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""

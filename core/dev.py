@@ -135,7 +135,15 @@ def run_dev(settings: Settings) -> None:
         temporal = start_temporal(settings)
         if temporal:
             procs.append(temporal)
-        env = {**os.environ, "UNIONCARD_DATABASE_URL": url, "UNIONCARD_DATA_DIR": str(settings.data_dir.resolve())}
+        api_base = f"http://{settings.api_host}:{settings.api_port}"
+        env = {
+            **os.environ,
+            "UNIONCARD_DATABASE_URL": url,
+            "UNIONCARD_DATA_DIR": str(settings.data_dir.resolve()),
+            "UNIONCARD_BANK_URL": os.environ.get("UNIONCARD_BANK_URL", f"http://127.0.0.1:{settings.bank_sim_port}"),
+            "UNIONCARD_CALLBACK_URL": os.environ.get("UNIONCARD_CALLBACK_URL", f"{api_base}/bank/callbacks"),
+        }
+        procs.append(_child(["bank-sim"], env))
         procs.append(_child(["worker"], env))
         api = _child(["api"], env)
         procs.append(api)
@@ -159,6 +167,7 @@ def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:
         "unioncard is running",
         f"  API           {base}   (docs: {base}/docs)",
         f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  bank (sim)    http://127.0.0.1:{settings.bank_sim_port}   (faults: PUT /config)",
         f"  Temporal      {settings.temporal_address}",
         f"  data          {settings.data_dir}",
         "",

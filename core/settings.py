@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
 
+    update_timeout_seconds: float = Field(
+        15.0, description="How long the API waits for a workflow update (503 when no worker answers)."
+    )
+    bank_url: str = Field("http://127.0.0.1:8100", description="The bank's batch API (the simulator in development).")
+    bank_secret: str = Field("dev-bank-secret", description="Shared HMAC secret of the bank's signed callbacks.")
+    callback_url: str = Field(
+        "http://127.0.0.1:8000/bank/callbacks", description="Where the bank sends its signed callbacks (this API)."
+    )
+    bank_sim_port: int = Field(8100, description="Port of the bank simulator started by `unioncard dev`.")
+    card_feedback_days: int = Field(30, description="Days without bank feedback before a batch is marked overdue.")
+
     @property
     def upload_dir(self) -> Path:
         return self.data_dir / "uploads"

@@ -84,3 +84,42 @@ def _save(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+ROSTER_COLUMNS = (
+    ("会员编号", "member_no"),
+    ("姓名", "name"),
+    ("证件类型", "id_type"),
+    ("证件号码", "id_number"),
+    ("证件有效期至", "id_expiry"),
+    ("性别", "gender"),
+    ("国籍", "nationality"),
+    ("手机号码", "phone"),
+    ("联系地址", "contact_address"),
+    ("工作单位详细地址", "work_address"),
+    ("职业", "occupation"),
+    ("办卡类型", "card_type"),
+)
+
+
+def roster_xlsx(batch_no: str, union_name: str, branch: str, members: Iterable[Any]) -> bytes:
+    """批量办理借记卡明细清单: one row per member, full data, for printing and stamping."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "明细清单"
+    ws.append([f"批量办理借记卡明细清单　批次号：{batch_no}　单位：{union_name}　网点：{branch}"])
+    ws.append([header for header, _ in ROSTER_COLUMNS])
+    for cell in ws[2]:
+        cell.font = _BOLD
+    for m in members:
+        values = []
+        for _, key in ROSTER_COLUMNS:
+            value = getattr(m, key)
+            if key == "id_expiry" and value is None and m.id_long_term:
+                value = "长期"
+            values.append(value.value if hasattr(value, "value") else value)
+        ws.append(values)
+    for index in range(1, len(ROSTER_COLUMNS) + 1):
+        ws.column_dimensions[get_column_letter(index)].width = 18
+    return _save(wb)

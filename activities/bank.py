@@ -1,0 +1,81 @@
+"""The bank adapter: the only code that talks to the bank. A real bank's API replaces the
+simulator here, behind the same activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.db import Database
+from core.logging import get_logger
+from core.settings import Settings
+
+log = get_logger(__name__)
+_MEMBER_FIELDS = (
+    "member_no",
+    "name",
+    "id_type",
+    "id_number",
+    "id_expiry",
+    "id_long_term",
+    "gender",
+    "birth_date",
+    "nationality",
+    "ethnicity",
+    "phone",
+    "contact_address",
+    "work_address",
+    "occupation",
+    "card_type",
+)
+
+
+class BankActivities:
+    def __init__(self, db: Database, settings: Settings, client: httpx.Client | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.client = client or httpx.Client(timeout=30)
+
+    def _batch(self, batch_id: int) -> dict[str, Any]:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                "SELECT batch_no, channel, bank_branch FROM card_batches WHERE id = %s", (batch_id,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                raise ApplicationError(f"batch {batch_id} has no batch number", non_retryable=True)
+            cols = ", ".join(f"m.{c}" for c in _MEMBER_FIELDS)
+            members = conn.execute(
+                f"""SELECT {cols} FROM card_batch_members bm JOIN members m ON m.member_no = bm.member_no
+                    WHERE bm.batch_id = %s AND bm."check" = 'passed' ORDER BY m.member_no""",
+                (batch_id,),
+            ).fetchall()
+        return {
+            "batch_no": row[0],
+            "channel": row[1],
+            "branch": row[2],
+            "callback_url": self.settings.callback_url,
+            "members": [
+                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(_MEMBER_FIELDS, m, strict=True)}
+                for m in members
+            ],
+        }
+
+    @activity.defn(name="send_batch_to_bank")
+    def send_batch_to_bank(self, batch_id: int) -> str:
+        """Send a submitted batch; the bank deduplicates by batch number, so retries are safe."""
+        body = self._batch(batch_id)
+        try:
+            response = self.client.post(f"{self.settings.bank_url}/batches", json=body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
+        if response.status_code >= 500:
+            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"bank refused the batch: {response.status_code}", type="bank_refused", non_retryable=True
+            )
+        log.info("batch sent to bank", batch_id=batch_id, batch_no=body["batch_no"], members=len(body["members"]))
+        return str(body["batch_no"])

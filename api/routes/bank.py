@@ -1,0 +1,68 @@
+"""Signed callbacks from the bank: verified, stored once, then signalled to the batch's workflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from psycopg.types.json import Jsonb
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import DatabaseDep, SettingsDep, TemporalDep
+from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from core.errors import Invalid, Unauthorized, Unavailable
+from core.logging import get_logger
+from workflows.card_batch import BankFile, CardBatchWorkflow
+
+router = APIRouter(prefix="/bank", tags=["bank"])
+log = get_logger("bank_callbacks")
+
+
+@router.post("/callbacks")
+async def bank_callback(
+    request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict[str, str]:
+    """A bank event (batch.acknowledged, batch.results, card.activated), HMAC-signed over
+    ``timestamp.body``. Answered 200 only once it is stored and handed on; a repeat is
+    acknowledged without acting twice."""
+    body = await request.body()
+    refused = verify(
+        settings.bank_secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
+    )
+    if refused:
+        raise Unauthorized(refused, "银行回调签名无效或已过期")
+    try:
+        event: dict[str, Any] = json.loads(body)
+        event_id, kind = str(event["event_id"]), str(event["kind"])
+    except (ValueError, KeyError, TypeError):
+        raise Invalid("bad_callback", "回调内容不是有效的事件") from None
+    with db.connect() as conn:
+        inserted = conn.execute(
+            """INSERT INTO bank_callbacks (event_id, kind, batch_no, body, received_at)
+               VALUES (%s, %s, %s, %s, now()) ON CONFLICT (event_id) DO NOTHING""",
+            (event_id, kind, event.get("batch_no"), Jsonb(event)),
+        ).rowcount
+        batch = conn.execute(
+            "SELECT workflow_id FROM card_batches WHERE batch_no = %s", (event.get("batch_no"),)
+        ).fetchone()
+        if kind == "card.activated" and inserted:
+            conn.execute(
+                """WITH card AS (UPDATE cards SET status = 'activated', activated_at = now()
+                                 WHERE card_no = %s AND status = 'issued' RETURNING member_no)
+                   UPDATE members m SET card_status = 'activated', updated_at = now() FROM card
+                   WHERE m.member_no = card.member_no""",
+                (event.get("card_no"),),
+            )
+        conn.commit()
+    if kind == "batch.results" and batch is not None:
+        # Signalled every time (a repeat too): the workflow ignores files it has, and a repeat
+        # whose first delivery was stored but not signalled is then not lost.
+        try:
+            await temporal.get_workflow_handle(batch[0]).signal(CardBatchWorkflow.bank_file, BankFile(event_id))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise Unavailable("temporal_unavailable", "暂时无法处理，请稍后重试") from None
+            log.warning("bank file for a finished batch", event_id=event_id)
+    log.info("bank callback", event_id=event_id, kind=kind, duplicate=not inserted)
+    return {"status": "stored" if inserted else "duplicate", "event_id": event_id}

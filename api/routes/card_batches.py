@@ -1,0 +1,475 @@
+"""Card batches: the pending list, validation, submission, revocation, the roster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.routes.members import XLSX
+from api.workflow_calls import actor_ref, run_update
+from core.auth import Actor, require
+from core.errors import Conflict, Invalid, NotFound
+from core.idnumbers import mask_phone
+from core.orgs import get_org, require_card_work
+from core.settings import Settings
+from core.workbooks import roster_xlsx
+from models.audit import AuditEvent
+from models.card_batch import CardBatch, CardBatchMember, CardBatchRequest
+from models.member import Member
+from models.org import Organisation
+from models.states import CardBatchStatus, CardChannel, Role
+from workflows.card_batch import (
+    Act,
+    BatchSummary,
+    CardBatchInput,
+    CardBatchWorkflow,
+    Counts,
+    Decision,
+    EditMembers,
+    EditResult,
+    card_batch_workflow_id,
+)
+from workflows.machines import allowed
+
+router = APIRouter(tags=["card batches"])
+
+
+class BatchCreate(BaseModel):
+    channel: CardChannel = CardChannel.NORMAL
+    bank_branch: str = Field(min_length=2, max_length=100, description="The bank branch chosen for the batch.")
+
+
+class MembersEdit(BaseModel):
+    member_nos: list[str] = Field(default_factory=list, max_length=20000)
+    all_without_card: bool = Field(False, description="add every member of the union who has no card")
+
+
+class Reason(BaseModel):
+    reason: str | None = Field(None, max_length=300)
+
+
+class RevocationRequest(BaseModel):
+    applicant_name: str = Field(min_length=2, max_length=60)
+    applicant_phone: str = Field(pattern=r"^1[3-9]\d{9}$")
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class RevocationDecision(BaseModel):
+    approve: bool
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class HistoryItem(BaseModel):
+    at: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    summary: str
+
+
+class BatchView(BaseModel):
+    id: int
+    org_code: str
+    channel: CardChannel
+    bank_branch: str
+    status: CardBatchStatus
+    batch_no: str | None
+    members: int
+    passed: int
+    failed: int
+    issued: int
+    rejected: int
+    overdue: bool
+    revocation_applicant: str | None
+    revocation_phone: str | None
+    actions: list[str]
+    history: list[HistoryItem]
+    created_at: str
+    submitted_at: str | None
+
+
+class BatchMemberView(BaseModel):
+    member_no: str
+    name: str
+    check: str
+    check_reasons: str | None
+    outcome: str | None
+    card_no: str | None
+    reject_reason: str | None
+
+
+_CLERK_ACTIONS = {
+    "edit": ["add_members", "remove_members"],
+    "validate": ["validate"],
+    "submit": ["submit"],
+    "cancel": ["cancel"],
+    "request_revocation": ["request_revocation"],
+}
+
+
+def actions_for(actor: Actor, org: Organisation, batch: CardBatch) -> list[str]:
+    events = allowed(batch.status.value)
+    out: list[str] = []
+    if actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id):
+        for event in events:
+            out += _CLERK_ACTIONS.get(event, [])
+        if batch.failed and "edit" in events:
+            out.append("remove_failed")
+    if (actor.is_admin or (actor.role is Role.REVIEWER and actor.covers(org))) and "approve_revocation" in events:
+        out.append("decide_revocation")
+    if actor.is_admin and batch.status in (CardBatchStatus.SUBMITTED, CardBatchStatus.BANK_FEEDBACK):
+        out.append("resend")
+    return out
+
+
+def _load(session: Session, batch_id: int, actor: Actor) -> tuple[CardBatch, Organisation]:
+    batch = session.get(CardBatch, batch_id)
+    if batch is None:
+        raise NotFound("batch_not_found", f"批次 {batch_id} 不存在")
+    org = session.get(Organisation, batch.org_id)
+    assert org is not None
+    require(actor, org)
+    return batch, org
+
+
+def _view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -> BatchView:
+    events = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "card_batch", AuditEvent.entity_id == str(batch.id))
+        .order_by(col(AuditEvent.id))
+    ).all()
+    return BatchView(
+        id=batch.id or 0,
+        org_code=org.code,
+        channel=batch.channel,
+        bank_branch=batch.bank_branch,
+        status=batch.status,
+        batch_no=batch.batch_no,
+        members=batch.members,
+        passed=batch.passed,
+        failed=batch.failed,
+        issued=batch.issued,
+        rejected=batch.rejected,
+        overdue=batch.overdue,
+        revocation_applicant=batch.revocation_applicant,
+        revocation_phone=mask_phone(batch.revocation_phone) if batch.revocation_phone else None,
+        actions=actions_for(actor, org, batch),
+        history=[
+            HistoryItem(
+                at=e.at.isoformat(),
+                actor=e.actor_name,
+                action=e.action,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                summary=e.summary,
+            )
+            for e in events
+        ],
+        created_at=batch.created_at.isoformat(),
+        submitted_at=batch.submitted_at.isoformat() if batch.submitted_at else None,
+    )
+
+
+def _fresh(session: Session, batch_id: int, actor: Actor) -> BatchView:
+    session.expire_all()
+    batch, org = _load(session, batch_id, actor)
+    return _view(session, batch, org, actor)
+
+
+@router.post("/orgs/{code}/card-batches", status_code=status.HTTP_201_CREATED)
+async def create_batch(
+    code: str, data: BatchCreate, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    """Open a card batch (the pending list) for a grassroots union."""
+    org = get_org(session, code)
+    require(actor, org, Role.CLERK)
+    require_card_work(org)
+    batch = CardBatch(
+        org_id=org.id or 0,
+        district_code=org.district_code or "",
+        channel=data.channel,
+        bank_branch=data.bank_branch,
+        workflow_id="",
+        created_by=actor.user_id,
+    )
+    session.add(batch)
+    session.flush()
+    batch.workflow_id = card_batch_workflow_id(batch.id or 0)
+    session.commit()
+    await temporal.start_workflow(
+        CardBatchWorkflow.run,
+        CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days),
+        id=batch.workflow_id,
+        task_queue=settings.task_queue,
+    )
+    return _view(session, batch, org, actor)
+
+
+@router.get("/orgs/{code}/card-batches")
+def list_batches(
+    code: str,
+    session: SessionDep,
+    actor: CurrentActor,
+    status: CardBatchStatus | None = None,
+    overdue: bool | None = None,
+    page: int = Query(1, ge=1),
+    size: int = Query(50, ge=1, le=500),
+) -> list[BatchView]:
+    """Batches of a union (or, for reviewers, of every union below the organisation)."""
+    org = get_org(session, code)
+    require(actor, org)
+    below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
+    query = select(CardBatch).where(col(CardBatch.org_id).in_(below))
+    if status:
+        query = query.where(CardBatch.status == status)
+    if overdue is not None:
+        query = query.where(CardBatch.overdue == overdue)
+    batches = session.exec(query.order_by(col(CardBatch.id).desc()).offset((page - 1) * size).limit(size)).all()
+    orgs = {
+        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_({b.org_id for b in batches})))
+    }
+    return [_view(session, b, orgs[b.org_id], actor) for b in batches]
+
+
+@router.get("/card-batches/{batch_id}")
+def read_batch(batch_id: int, session: SessionDep, actor: CurrentActor) -> BatchView:
+    """Status, counts, the actions the caller may take now, and the history."""
+    batch, org = _load(session, batch_id, actor)
+    return _view(session, batch, org, actor)
+
+
+@router.get("/card-batches/{batch_id}/members")
+def batch_members(
+    batch_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    check: str | None = None,
+    page: int = Query(1, ge=1),
+    size: int = Query(100, ge=1, le=1000),
+) -> list[BatchMemberView]:
+    """Members of the batch with their check results and bank outcomes."""
+    _load(session, batch_id, actor)
+    query = select(CardBatchMember, Member.name).join(Member, col(Member.member_no) == col(CardBatchMember.member_no))
+    query = query.where(CardBatchMember.batch_id == batch_id)
+    if check:
+        query = query.where(col(CardBatchMember.check) == check)
+    rows = session.exec(query.order_by(col(CardBatchMember.member_no)).offset((page - 1) * size).limit(size)).all()
+    return [
+        BatchMemberView(
+            member_no=m.member_no,
+            name=name,
+            check=m.check.value,
+            check_reasons=m.check_reasons,
+            outcome=m.outcome.value if m.outcome else None,
+            card_no=m.card_no,
+            reject_reason=m.reject_reason,
+        )
+        for m, name in rows
+    ]
+
+
+async def _edit(
+    session: Session, temporal: Any, settings: Settings, actor: Actor, batch_id: int, kind: str, member_nos: list[str]
+) -> BatchView:
+    batch, _ = _load(session, batch_id, actor)
+    request = CardBatchRequest(batch_id=batch_id, kind=kind, member_nos=member_nos, created_by=actor.user_id)
+    session.add(request)
+    session.commit()
+    result: EditResult = await run_update(
+        temporal,
+        batch.workflow_id,
+        CardBatchWorkflow.edit_members,
+        EditMembers(actor_ref(actor), request.id or 0),
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=EditResult,
+    )
+    if result.refused:
+        raise Conflict(
+            "members_unavailable",
+            "以下会员不能加入：不属于本单位、已在其他批次中或已有卡：" + "、".join(result.refused[:50]),
+            details={"member_nos": result.refused},
+        )
+    return _fresh(session, batch_id, actor)
+
+
+@router.post("/card-batches/{batch_id}/members")
+async def add_members(
+    batch_id: int,
+    data: MembersEdit,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> BatchView:
+    """Add chosen members, or every member without a card, to the pending list."""
+    if not data.member_nos and not data.all_without_card:
+        raise Invalid("members_required", "请选择会员，或选择全部未办卡会员")
+    kind = "add_all" if data.all_without_card else "add"
+    return await _edit(session, temporal, settings, actor, batch_id, kind, data.member_nos)
+
+
+@router.post("/card-batches/{batch_id}/members/remove")
+async def remove_members(
+    batch_id: int,
+    data: MembersEdit,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> BatchView:
+    if not data.member_nos:
+        raise Invalid("members_required", "请选择要移除的会员")
+    return await _edit(session, temporal, settings, actor, batch_id, "remove", data.member_nos)
+
+
+@router.post("/card-batches/{batch_id}/members/remove-failed")
+async def remove_failed(
+    batch_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    """Remove every member who failed the check (they must go before submission)."""
+    return await _edit(session, temporal, settings, actor, batch_id, "remove_failed", [])
+
+
+async def _act(
+    session: Session,
+    temporal: Any,
+    settings: Settings,
+    actor: Actor,
+    batch_id: int,
+    update: Any,
+    arg: Any,
+    result_type: Any,
+) -> BatchView:
+    batch, _ = _load(session, batch_id, actor)
+    await run_update(
+        temporal, batch.workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=result_type
+    )
+    return _fresh(session, batch_id, actor)
+
+
+@router.post("/card-batches/{batch_id}/validate")
+async def validate_batch(
+    batch_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    """System validation of every member (retired, deceased, ID expiry, special channel)."""
+    return await _act(
+        session, temporal, settings, actor, batch_id, CardBatchWorkflow.validate, Act(actor_ref(actor)), Counts
+    )
+
+
+@router.post("/card-batches/{batch_id}/submit")
+async def submit_batch(
+    batch_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    """Submit a batch whose members all passed: it gets its batch number and goes to the bank."""
+    return await _act(
+        session, temporal, settings, actor, batch_id, CardBatchWorkflow.submit, Act(actor_ref(actor)), BatchSummary
+    )
+
+
+@router.post("/card-batches/{batch_id}/cancel")
+async def cancel_batch(
+    batch_id: int, data: Reason, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    return await _act(
+        session,
+        temporal,
+        settings,
+        actor,
+        batch_id,
+        CardBatchWorkflow.cancel,
+        Act(actor_ref(actor), data.reason),
+        BatchSummary,
+    )
+
+
+@router.post("/card-batches/{batch_id}/revocation")
+async def request_revocation(
+    batch_id: int,
+    data: RevocationRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> BatchView:
+    """Ask the district to revoke a submitted batch (refused once the bank has issued cards)."""
+    batch, _ = _load(session, batch_id, actor)
+    view = await _act(
+        session,
+        temporal,
+        settings,
+        actor,
+        batch_id,
+        CardBatchWorkflow.request_revocation,
+        Act(actor_ref(actor), data.reason),
+        BatchSummary,
+    )
+    batch = session.get(CardBatch, batch_id) or batch
+    batch.revocation_applicant, batch.revocation_phone = data.applicant_name, data.applicant_phone
+    session.add(batch)
+    session.commit()
+    return _fresh(session, view.id, actor)
+
+
+@router.post("/card-batches/{batch_id}/revocation/decision")
+async def decide_revocation(
+    batch_id: int,
+    data: RevocationDecision,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> BatchView:
+    """A reviewer of the batch's district (or above) approves (members released) or rejects."""
+    return await _act(
+        session,
+        temporal,
+        settings,
+        actor,
+        batch_id,
+        CardBatchWorkflow.decide_revocation,
+        Decision(actor_ref(actor), data.approve, data.reason),
+        BatchSummary,
+    )
+
+
+@router.post("/card-batches/{batch_id}/resend")
+async def resend_batch(
+    batch_id: int, data: Reason, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> BatchView:
+    """Admin: send a submitted batch to the bank again (the bank deduplicates by batch number)."""
+    return await _act(
+        session,
+        temporal,
+        settings,
+        actor,
+        batch_id,
+        CardBatchWorkflow.resend,
+        Act(actor_ref(actor), data.reason),
+        BatchSummary,
+    )
+
+
+@router.get("/card-batches/{batch_id}/roster.xlsx", response_class=Response)
+def roster(batch_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """The bank's detail list (批量办理借记卡明细清单), full data: the batch's own clerks and reviewers only."""
+    batch, org = _load(session, batch_id, actor)
+    if actor.role is Role.CENTER_REVIEWER:
+        raise Conflict("roster_not_for_role", "清册仅供本批次的经办人和审核人下载")
+    if batch.batch_no is None:
+        raise Conflict("not_submitted", "批次提交后才有清册")
+    members = session.exec(
+        select(Member)
+        .join(CardBatchMember, col(CardBatchMember.member_no) == col(Member.member_no))
+        .where(CardBatchMember.batch_id == batch_id, col(CardBatchMember.check) == "passed")
+        .order_by(col(Member.member_no))
+    ).all()
+    body = roster_xlsx(batch.batch_no, org.name, batch.bank_branch, members)
+    return Response(
+        body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=roster-{batch.batch_no}.xlsx"}
+    )

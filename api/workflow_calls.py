@@ -1,0 +1,51 @@
+"""Calling workflow updates from HTTP: an RPC timeout, and Temporal's refusals as HTTP errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.auth import Actor
+from core.errors import AppError, Conflict, Forbidden, Invalid, Unavailable
+from workflows.card_batch import ActorRef
+
+_STATUS = {
+    "role_not_allowed": Forbidden,
+    "outside_scope": Forbidden,
+    "not_allowed_now": Conflict,
+    "members_unavailable": Conflict,
+    "members_not_passed": Conflict,
+    "batch_empty": Conflict,
+    "reason_required": Invalid,
+}
+
+
+def actor_ref(actor: Actor) -> ActorRef:
+    return ActorRef(actor.user_id, actor.name, actor.role.value, actor.org_code, actor.org_path)
+
+
+async def run_update(
+    client: Client, workflow_id: str, update: Any, arg: Any, *, rpc_seconds: float, result_type: Any
+) -> Any:
+    """Execute an update and wait for its result; a refusal becomes a 4xx with the workflow's code."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await handle.execute_update(
+            update, arg, result_type=result_type, rpc_timeout=timedelta(seconds=rpc_seconds)
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            error_type = _STATUS.get(cause.type or "", Conflict)
+            raise error_type(cause.type or "refused", cause.message) from None
+        raise AppError("update_failed", str(cause or exc), status=500) from None
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.UNAVAILABLE):
+            raise Unavailable("worker_unavailable", "工作流暂时无人处理，请稍后再试") from None
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("workflow_closed", "该批次的流程已结束") from None
+        raise

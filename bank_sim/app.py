@@ -1,0 +1,195 @@
+"""The bank simulator: takes card batches, answers later with signed callbacks, like a bank.
+
+It acknowledges a batch, then reports every member (a card number, or a rejection with its
+reason) in one or several result files, and later sends card activations. Faults are set by
+configuration (``PUT /config``): delays, duplicate callbacks, files out of order, HTTP 500s on
+submission, members rejected by ID number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from core.bank_signing import luhn_digit, signed_headers
+from core.logging import get_logger
+
+log = get_logger("bank_sim")
+CARD_PREFIX = "622288"
+
+
+class BankConfig(BaseModel):
+    """How the simulated bank behaves; every field can be changed at run time."""
+
+    delay_seconds: float = Field(1.0, description="Time between receiving a batch and answering it.")
+    files: int = Field(1, ge=1, description="Result files a batch's answer is split into.")
+    reject_id_numbers: list[str] = Field(default_factory=list, description="Members refused by the bank.")
+    reject_reason: str = "身份信息核验未通过"
+    duplicate_callbacks: bool = Field(False, description="Send every callback twice.")
+    out_of_order: bool = Field(False, description="Send result files last first.")
+    fail_submissions: int = Field(0, ge=0, description="Answer this many next submissions with HTTP 500.")
+    acknowledge: bool = Field(True, description="Send a batch.acknowledged callback first.")
+    hold: bool = Field(False, description="Keep batches without answering (a bank that never answers).")
+
+
+class BatchIn(BaseModel):
+    batch_no: str
+    channel: str
+    branch: str
+    callback_url: str
+    members: list[dict[str, Any]]
+
+
+class Bank:
+    def __init__(self, secret: str, config: BankConfig) -> None:
+        self.secret = secret
+        self.config = config
+        self.batches: dict[str, BatchIn] = {}
+        self.cards: dict[str, tuple[str, str]] = {}  # card number -> (member number, callback url)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.sent: list[dict[str, Any]] = []
+        self.client = httpx.AsyncClient(timeout=10)
+
+    def card_number(self) -> str:
+        body = CARD_PREFIX + "".join(random.choice("0123456789") for _ in range(12))
+        return body + luhn_digit(body)
+
+    async def deliver(self, url: str, event: dict[str, Any]) -> None:
+        """POST a signed callback, retrying while the service is unreachable or failing."""
+        body = json.dumps(event, ensure_ascii=False).encode()
+        copies = 2 if self.config.duplicate_callbacks else 1
+        for _ in range(copies):
+            for attempt in range(30):
+                try:
+                    r = await self.client.post(url, content=body, headers=signed_headers(self.secret, body))
+                    if r.status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+        self.sent.append(event)
+
+    async def answer(self, batch: BatchIn) -> None:
+        await asyncio.sleep(self.config.delay_seconds)
+        while self.config.hold:  # noqa: ASYNC110  (the config may change at any time)
+            await asyncio.sleep(0.5)
+        if self.config.acknowledge:
+            await self.deliver(
+                batch.callback_url,
+                {
+                    "event_id": f"ack-{batch.batch_no}",
+                    "kind": "batch.acknowledged",
+                    "batch_no": batch.batch_no,
+                    "members": len(batch.members),
+                },
+            )
+        refused = set(self.config.reject_id_numbers)
+        results = []
+        for m in batch.members:
+            if m.get("id_number") in refused:
+                results.append({"member_no": m["member_no"], "card_no": None, "reason": self.config.reject_reason})
+            else:
+                card_no = self.card_number()
+                self.cards[card_no] = (m["member_no"], batch.callback_url)
+                results.append({"member_no": m["member_no"], "card_no": card_no, "reason": None})
+        n = min(self.config.files, max(len(results), 1))
+        files = [results[i::n] for i in range(n)]
+        order = list(range(n))[::-1] if self.config.out_of_order else list(range(n))
+        for i in order:
+            await self.deliver(
+                batch.callback_url,
+                {
+                    "event_id": f"results-{batch.batch_no}-{i + 1}-of-{n}",
+                    "kind": "batch.results",
+                    "batch_no": batch.batch_no,
+                    "file_no": i + 1,
+                    "files": n,
+                    "results": files[i],
+                },
+            )
+
+    def start(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
+    bank = Bank(secret, config or BankConfig())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for task in list(bank.tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await bank.client.aclose()
+
+    app = FastAPI(title="bank simulator", lifespan=lifespan)
+    app.state.bank = bank
+
+    @app.post("/batches", status_code=202)
+    async def receive_batch(batch: BatchIn) -> JSONResponse:
+        if bank.config.fail_submissions > 0:
+            bank.config.fail_submissions -= 1
+            raise HTTPException(500, "simulated bank failure")
+        if batch.batch_no in bank.batches:
+            return JSONResponse({"status": "already_received", "batch_no": batch.batch_no}, status_code=200)
+        bank.batches[batch.batch_no] = batch
+        bank.start(bank.answer(batch))
+        log.info("batch received", batch_no=batch.batch_no, members=len(batch.members))
+        return JSONResponse({"status": "received", "batch_no": batch.batch_no}, status_code=202)
+
+    @app.post("/cards/{card_no}/activate", status_code=202)
+    async def activate(card_no: str) -> dict[str, str]:
+        """A member activates their card at a branch; the bank tells the union."""
+        found = bank.cards.get(card_no)
+        if found is None:
+            raise HTTPException(404, "no such card")
+        member_no, url = found
+        bank.start(
+            bank.deliver(
+                url,
+                {
+                    "event_id": f"activated-{card_no}-{uuid.uuid4().hex[:6]}",
+                    "kind": "card.activated",
+                    "card_no": card_no,
+                    "member_no": member_no,
+                },
+            )
+        )
+        return {"status": "activating", "card_no": card_no}
+
+    @app.get("/config")
+    async def read_config() -> BankConfig:
+        return bank.config
+
+    @app.put("/config")
+    async def write_config(config: BankConfig) -> BankConfig:
+        bank.config = config
+        return bank.config
+
+    @app.get("/batches/{batch_no}")
+    async def read_batch(batch_no: str) -> dict[str, Any]:
+        batch = bank.batches.get(batch_no)
+        if batch is None:
+            raise HTTPException(404, "no such batch")
+        return {
+            "batch_no": batch_no,
+            "members": len(batch.members),
+            "callbacks_sent": [e["event_id"] for e in bank.sent if e.get("batch_no") == batch_no],
+        }
+
+    return app

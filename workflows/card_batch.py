@@ -1,0 +1,352 @@
+"""A card batch (办卡批次): gathered and checked members, sent to the bank, issued cards.
+
+The workflow owns the batch's state and moves it only by machine events. People act through
+updates whose validators refuse an illegal action before it enters history; the bank speaks
+through one signal per stored callback file. Member lists never enter the history: edits are
+staged in the database and referred to by id, and every set-based step is an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import NoneType
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from models.states import CardBatchStatus as S
+from workflows.machines import allowed, fire
+
+T = TypeVar("T")
+_DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_BANK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+)
+
+
+def card_batch_workflow_id(batch_id: int) -> str:
+    return f"card-batch-{batch_id}"
+
+
+@dataclass
+class CardBatchInput:
+    batch_id: int
+    org_code: str
+    org_path: str  # the batch's union in the tree, for the reviewers' scope
+    feedback_days: int = 30  # no bank feedback within this: the batch is marked overdue
+
+
+@dataclass
+class ActorRef:
+    """Who asks (names and ids only; no personal data)."""
+
+    user_id: int
+    name: str
+    role: str
+    org_code: str
+    org_path: str
+
+
+@dataclass
+class EditMembers:
+    actor: ActorRef
+    request_id: int  # a staged CardBatchRequest
+
+
+@dataclass
+class Act:
+    actor: ActorRef
+    reason: str | None = None
+
+
+@dataclass
+class Decision:
+    actor: ActorRef
+    approve: bool
+    reason: str
+
+
+@dataclass
+class BankFile:
+    event_id: str
+
+
+# Activity inputs and results ------------------------------------------------------------
+@dataclass
+class Counts:
+    members: int = 0
+    passed: int = 0
+    failed: int = 0
+    unchecked: int = 0
+    issued: int = 0
+    rejected: int = 0
+    outstanding: int = 0  # submitted members without an outcome yet
+
+
+@dataclass
+class EditResult:
+    added: int = 0
+    removed: int = 0
+    refused: list[str] = field(default_factory=list)  # member numbers, when nothing was done
+    counts: Counts = field(default_factory=Counts)
+
+
+@dataclass
+class Transition:
+    batch_id: int
+    event: str
+    from_status: str
+    to_status: str
+    actor_id: int | None
+    actor_name: str
+    reason: str | None = None
+    overdue: bool | None = None
+
+
+@dataclass
+class ApplyEdit:
+    batch_id: int
+    request_id: int
+
+
+@dataclass
+class ApplyFile:
+    batch_id: int
+    event_id: str
+
+
+@dataclass
+class BatchSummary:
+    batch_id: int
+    status: str
+    batch_no: str | None
+    counts: Counts
+
+
+@workflow.defn
+class CardBatchWorkflow:
+    @workflow.init
+    def __init__(self, inp: CardBatchInput) -> None:
+        self.inp = inp
+        self.status: str = S.PENDING.value
+        self.batch_no: str | None = None
+        self.counts = Counts()
+        self.files: list[str] = []
+        self.send_wanted = False
+        self.overdue = False
+        self.lock = asyncio.Lock()
+
+    # -- queries ---------------------------------------------------------------------------
+    @workflow.query
+    def summary(self) -> BatchSummary:
+        return BatchSummary(self.inp.batch_id, self.status, self.batch_no, self.counts)
+
+    # -- validators ------------------------------------------------------------------------
+    def _require(self, event: str, actor: ActorRef, *roles: str) -> None:
+        if actor.role != "admin":
+            if roles and actor.role not in roles:
+                raise ApplicationError(f"角色 {actor.role} 不能执行此操作", type="role_not_allowed")
+            own = actor.org_code == self.inp.org_code
+            covers = self.inp.org_path.startswith(actor.org_path)
+            if (actor.role == "clerk" and not own) or (actor.role != "clerk" and not covers):
+                raise ApplicationError("您无权操作此批次", type="outside_scope")
+        if event not in allowed(self.status):
+            raise ApplicationError(f"批次当前状态为 {self.status}，不能执行 {event}", type="not_allowed_now")
+
+    @staticmethod
+    def _reason(reason: str | None) -> None:
+        if not reason or not reason.strip():
+            raise ApplicationError("请填写理由", type="reason_required")
+
+    # -- people ----------------------------------------------------------------------------
+    @workflow.update
+    async def edit_members(self, edit: EditMembers) -> EditResult:
+        async with self.lock:
+            result = await self._activity(
+                "apply_member_edit", ApplyEdit(self.inp.batch_id, edit.request_id), EditResult
+            )
+            if not result.refused and (result.added or result.removed):
+                self.counts = result.counts
+                await self._move("edit", edit.actor, f"加入{result.added}人，移除{result.removed}人")
+            return result
+
+    @edit_members.validator
+    def _check_edit(self, edit: EditMembers) -> None:
+        self._require("edit", edit.actor, "clerk")
+
+    @workflow.update
+    async def validate(self, act: Act) -> Counts:
+        async with self.lock:
+            if self.status != S.PENDING:  # re-checked under the lock
+                raise ApplicationError("批次已校验", type="not_allowed_now")
+            self.counts = await self._activity("check_batch_members", self.inp.batch_id, Counts)
+            if self.counts.members == 0:
+                raise ApplicationError("批次中没有会员", type="batch_empty")
+            await self._move("validate", act.actor, f"通过{self.counts.passed}人，未通过{self.counts.failed}人")
+            return self.counts
+
+    @validate.validator
+    def _check_validate(self, act: Act) -> None:
+        self._require("validate", act.actor, "clerk")
+
+    @workflow.update
+    async def submit(self, act: Act) -> BatchSummary:
+        async with self.lock:
+            if self.counts.failed or self.counts.unchecked or not self.counts.passed:
+                raise ApplicationError("请先移除未通过校验的会员", type="members_not_passed")
+            self.batch_no = await self._activity("assign_batch_number", self.inp.batch_id, str)
+            await self._move("submit", act.actor, f"批次号 {self.batch_no}")
+            self.send_wanted = True
+            return self.summary()
+
+    @submit.validator
+    def _check_submit(self, act: Act) -> None:
+        self._require("submit", act.actor, "clerk")
+
+    @workflow.update
+    async def cancel(self, act: Act) -> BatchSummary:
+        async with self.lock:
+            await self._activity("release_batch_members", self.inp.batch_id, int)
+            await self._move("cancel", act.actor, act.reason)
+            return self.summary()
+
+    @cancel.validator
+    def _check_cancel(self, act: Act) -> None:
+        self._require("cancel", act.actor, "clerk")
+
+    @workflow.update
+    async def request_revocation(self, act: Act) -> BatchSummary:
+        async with self.lock:
+            await self._move("request_revocation", act.actor, act.reason)
+            return self.summary()
+
+    @request_revocation.validator
+    def _check_request_revocation(self, act: Act) -> None:
+        self._require("request_revocation", act.actor, "clerk")
+
+    @workflow.update
+    async def decide_revocation(self, decision: Decision) -> BatchSummary:
+        async with self.lock:
+            if decision.approve:
+                await self._activity("release_batch_members", self.inp.batch_id, int)
+                await self._move("approve_revocation", decision.actor, decision.reason)
+            else:
+                await self._move("reject_revocation", decision.actor, decision.reason)
+            return self.summary()
+
+    @decide_revocation.validator
+    def _check_decide_revocation(self, decision: Decision) -> None:
+        event = "approve_revocation" if decision.approve else "reject_revocation"
+        self._require(event, decision.actor, "reviewer")
+        self._reason(decision.reason)
+
+    @workflow.update
+    async def resend(self, act: Act) -> BatchSummary:
+        """An admin asks for the batch to be sent to the bank again (the bank deduplicates)."""
+        self.send_wanted = True
+        await self._project_event("resend", act.actor, act.reason)
+        return self.summary()
+
+    @resend.validator
+    def _check_resend(self, act: Act) -> None:
+        if act.actor.role != "admin":
+            raise ApplicationError("只有管理员可以要求重新发送", type="role_not_allowed")
+        if self.status not in (S.SUBMITTED, S.REVOCATION_REQUESTED, S.BANK_FEEDBACK):
+            raise ApplicationError("批次尚未提交或已结束", type="not_allowed_now")
+        self._reason(act.reason)
+
+    # -- the bank --------------------------------------------------------------------------
+    @workflow.signal
+    def bank_file(self, file: BankFile) -> None:
+        if file.event_id not in self.files:
+            self.files.append(file.event_id)
+
+    # -- the run ---------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: CardBatchInput) -> BatchSummary:
+        await workflow.wait_condition(lambda: self.status in (S.SUBMITTED, S.CANCELLED))
+        deadline = timedelta(days=inp.feedback_days)
+        while self.status not in (S.ISSUED, S.REVOKED, S.CANCELLED):
+            if self.send_wanted:
+                self.send_wanted = False
+                await workflow.execute_activity(
+                    "send_batch_to_bank",
+                    inp.batch_id,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=_BANK_RETRY,
+                )
+            if self.files:
+                await self._apply_files()
+                continue
+            wake = lambda: bool(self.files) or self.send_wanted or self.status in (S.REVOKED, S.ISSUED)  # noqa: E731
+            if self.overdue or self.status not in (S.SUBMITTED, S.REVOCATION_REQUESTED):
+                await workflow.wait_condition(wake)
+                continue
+            try:
+                await workflow.wait_condition(wake, timeout=deadline)
+            except TimeoutError:
+                self.overdue = True
+                await self._project_event("overdue", None, f"{inp.feedback_days}天内未收到银行反馈", overdue=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.summary()
+
+    async def _apply_files(self) -> None:
+        async with self.lock:
+            while self.files:
+                event_id = self.files.pop(0)
+                if self.status in (S.REVOKED, S.CANCELLED, S.ISSUED):
+                    continue
+                self.counts = await self._activity("apply_bank_file", ApplyFile(self.inp.batch_id, event_id), Counts)
+                if "bank_feedback" in allowed(self.status):
+                    await self._move(
+                        "bank_feedback", None, f"银行反馈：成功{self.counts.issued}人，失败{self.counts.rejected}人"
+                    )
+                if self.counts.outstanding == 0 and "complete" in allowed(self.status):
+                    await self._move("complete", None, "所有会员均已有办卡结果")
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _activity(self, name: str, arg: object, result_type: type[T]) -> T:
+        return await workflow.execute_activity(  # type: ignore[no-any-return]
+            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=10), retry_policy=_DB_RETRY
+        )
+
+    async def _move(self, event: str, actor: ActorRef | None, reason: str | None) -> None:
+        before = self.status
+        after = fire(before, event)
+        self.status = after
+        await self._activity(
+            "record_transition",
+            Transition(
+                self.inp.batch_id,
+                event,
+                before,
+                after,
+                actor.user_id if actor else None,
+                actor.name if actor else "system",
+                reason,
+                self.overdue,
+            ),
+            NoneType,
+        )
+
+    async def _project_event(
+        self, event: str, actor: ActorRef | None, reason: str | None, overdue: bool | None = None
+    ) -> None:
+        await self._activity(
+            "record_transition",
+            Transition(
+                self.inp.batch_id,
+                event,
+                self.status,
+                self.status,
+                actor.user_id if actor else None,
+                actor.name if actor else "system",
+                reason,
+                overdue,
+            ),
+            NoneType,
+        )
