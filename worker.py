@@ -22,28 +22,37 @@ from workflows import WORKFLOWS
 log = get_logger("worker")
 
 
-def build_worker(
-    client: Client, db: Database, settings: Settings, executor: ThreadPoolExecutor, imports: MemberImportActivities
-) -> Worker:
-    batches = CardBatchActivities(db, settings)
-    bank = BankActivities(db, settings)
-    activities: list[Any] = [
-        imports.prepare_import,
-        imports.import_slice,
-        imports.finish_import,
-        batches.apply_member_edit,
-        batches.check_batch_members,
-        batches.assign_batch_number,
-        batches.release_batch_members,
-        batches.apply_bank_file,
-        batches.record_transition,
-        bank.send_batch_to_bank,
-    ]
+class ActivitySet:
+    """Every activity object with its dependencies, started and closed together."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.imports = MemberImportActivities(db, settings)
+        self.batches = CardBatchActivities(db, settings)
+        self.bank = BankActivities(db, settings)
+
+    def functions(self) -> list[Any]:
+        i, b = self.imports, self.batches
+        return [
+            i.prepare_import, i.import_slice, i.finish_import,
+            b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,
+            b.apply_bank_file, b.record_transition,
+            self.bank.send_batch_to_bank,
+        ]  # fmt: skip
+
+    def warm_up(self) -> None:
+        self.imports.warm_up()
+
+    def close(self) -> None:
+        self.imports.close()
+        self.bank.close()
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor, activities: ActivitySet) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities,
+        activities=activities.functions(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )
@@ -58,16 +67,16 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    imports = MemberImportActivities(db, settings)
+    activities = ActivitySet(db, settings)
     try:
-        await asyncio.to_thread(imports.warm_up)
+        await asyncio.to_thread(activities.warm_up)
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-            worker = build_worker(client, db, settings, executor, imports)
+            worker = build_worker(client, settings, executor, activities)
             log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
             async with worker:
                 await stop.wait()
     finally:
-        imports.close()
+        activities.close()
         db.dispose()
     log.info("worker stopped")
 

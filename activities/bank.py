@@ -39,6 +39,9 @@ class BankActivities:
         self.settings = settings
         self.client = client or httpx.Client(timeout=30)
 
+    def close(self) -> None:
+        self.client.close()
+
     def _batch(self, batch_id: int) -> dict[str, Any]:
         with self.db.connect() as conn:
             row = conn.execute(

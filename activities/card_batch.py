@@ -61,8 +61,8 @@ class CardBatchActivities:
                 raise ApplicationError("request not found", type="request_not_found", non_retryable=True)
             kind, member_nos = req[0], list(req[1])
             result = self._edit(conn, inp.batch_id, kind, member_nos)
-            if result.refused:
-                conn.rollback()
+            if result.refused:  # found before any change: nothing to undo
+                conn.execute("DELETE FROM card_batch_requests WHERE id = %s", (inp.request_id,))
                 return result
             conn.execute(
                 """UPDATE card_batch_members SET "check" = 'unchecked', check_reasons = NULL WHERE batch_id = %s""",

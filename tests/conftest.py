@@ -3,26 +3,30 @@ Temporal dev server from the `temporal` binary, both once per session."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.member_import import MemberImportActivities
 from api.app import create_app
+from bank_sim.app import Bank, BankConfig, create_bank_app
 from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
 from core.demo import seed_demo
 from core.dev import find_binary
 from core.settings import Settings
-from worker import build_worker
+from worker import ActivitySet, build_worker
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +84,23 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
-def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment) -> Settings:
+def ports() -> dict[str, int]:
+    return {"api": free_port(), "bank": free_port()}
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment, ports: dict[str, int]) -> Settings:
     return Settings(
+        bank_url=f"http://127.0.0.1:{ports['bank']}",
+        callback_url=f"http://127.0.0.1:{ports['api']}/bank/callbacks",
+        bank_secret="test-secret",
         database_url=db_url,
         data_dir=data_dir,
         task_queue=f"test-{uuid.uuid4().hex[:6]}",
@@ -97,11 +115,11 @@ def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment) -> 
 
 @pytest.fixture(scope="session")
 async def worker(temporal_env: WorkflowEnvironment, db: Database, settings: Settings) -> AsyncIterator[None]:
-    imports = MemberImportActivities(db, settings)
+    activities = ActivitySet(db, settings)
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(temporal_env.client, db, settings, executor, imports):
+        async with build_worker(temporal_env.client, settings, executor, activities):
             yield
-    imports.close()
+    activities.close()
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +134,34 @@ async def api(
     app = create_app(settings, db=db, temporal=temporal_client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as client:
         yield client
+
+
+async def serve(app: Any, port: int) -> AsyncIterator[None]:
+    """Serve an ASGI app on a real port inside the test loop (the bank calls the API back over HTTP)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+async def bank(settings: Settings, ports: dict[str, int]) -> AsyncIterator[Bank]:
+    """The bank simulator on its own port; tests set its behaviour through ``bank.config``."""
+    app = create_bank_app(settings.bank_secret, BankConfig(delay_seconds=0.1))
+    async for _ in serve(app, ports["bank"]):
+        yield app.state.bank
+
+
+@pytest.fixture(scope="session")
+async def live_api(
+    settings: Settings, db: Database, temporal_client: Client, worker: None, ports: dict[str, int]
+) -> AsyncIterator[str]:
+    app = create_app(settings, db=db, temporal=temporal_client)
+    async for _ in serve(app, ports["api"]):
+        yield f"http://127.0.0.1:{ports['api']}"
 
 
 def auth(token: str) -> dict[str, str]:
