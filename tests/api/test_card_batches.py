@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from bank_sim.app import Bank, BankConfig
 from core.bank_signing import signed_headers
@@ -18,6 +19,7 @@ from core.db import Database
 from core.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
+from tests.workflows.recording import record
 
 CLERK, ORG = "clerk@101-S01-0001", "101-S01-0001"
 
@@ -78,7 +80,13 @@ async def submitted_batch(api: httpx.AsyncClient, token: str, nos: list[str]) ->
 
 
 async def test_a_batch_from_the_pending_list_to_issued_cards(
-    api: httpx.AsyncClient, live_api: str, bank: Bank, tokens: dict[str, str], db: Database, members: list[list[str]]
+    api: httpx.AsyncClient,
+    live_api: str,
+    bank: Bank,
+    tokens: dict[str, str],
+    db: Database,
+    members: list[list[str]],
+    temporal_client: Client,
 ) -> None:
     reset(bank)
     token = tokens[CLERK]
@@ -126,6 +134,7 @@ async def test_a_batch_from_the_pending_list_to_issued_cards(
         ).fetchone()
     assert statuses[nos[0]] == "none" and all(statuses[n] == "issued" for n in nos[1:])
     assert cards == (5, 5)
+    await record(temporal_client, f"card-batch-{batch['id']}", "CardBatchWorkflow--issued-after-edits")
     roster = await api.get(f"{url}/roster.xlsx", headers=auth(token))
     assert roster.status_code == 200
     r = await api.get(f"{url}/roster.xlsx", headers=auth(tokens["clerk@101-0001"]))
@@ -177,7 +186,13 @@ async def test_illegal_actions_are_refused_before_they_reach_the_history(
 
 
 async def test_revocation_approved_releases_members_rejected_keeps_them(
-    api: httpx.AsyncClient, live_api: str, bank: Bank, tokens: dict[str, str], db: Database, members: list[list[str]]
+    api: httpx.AsyncClient,
+    live_api: str,
+    bank: Bank,
+    tokens: dict[str, str],
+    db: Database,
+    members: list[list[str]],
+    temporal_client: Client,
 ) -> None:
     reset(bank, hold=True)  # the bank does not answer while the district decides
     token, reviewer = tokens[CLERK], tokens["reviewer@101"]
@@ -205,6 +220,7 @@ async def test_revocation_approved_releases_members_rejected_keeps_them(
         api, reviewer, f"/card-batches/{released['id']}/revocation/decision", {"approve": True, "reason": "同意撤销"}
     )
     assert view["status"] == "revoked"
+    await record(temporal_client, f"card-batch-{released['id']}", "CardBatchWorkflow--revoked")
     with db.connect() as conn:
         statuses: dict[str, str] = dict(
             conn.execute("SELECT member_no, card_status FROM members WHERE member_no = ANY(%s)", (nos,)).fetchall()
@@ -216,7 +232,13 @@ async def test_revocation_approved_releases_members_rejected_keeps_them(
 
 
 async def test_bank_faults_each_member_ends_with_one_outcome_and_at_most_one_card(
-    api: httpx.AsyncClient, live_api: str, bank: Bank, tokens: dict[str, str], db: Database, members: list[list[str]]
+    api: httpx.AsyncClient,
+    live_api: str,
+    bank: Bank,
+    tokens: dict[str, str],
+    db: Database,
+    members: list[list[str]],
+    temporal_client: Client,
 ) -> None:
     refused = members[1][HEADERS.index("证件号码")]
     reset(bank, files=3, out_of_order=True, duplicate_callbacks=True, fail_submissions=2, reject_id_numbers=[refused])
@@ -225,6 +247,7 @@ async def test_bank_faults_each_member_ends_with_one_outcome_and_at_most_one_car
     batch = await submitted_batch(api, token, nos)
     view = await until(api, token, batch["id"], "issued", seconds=60)
     assert (view["issued"], view["rejected"]) == (5, 1)
+    await record(temporal_client, f"card-batch-{batch['id']}", "CardBatchWorkflow--bank-faults")
     assert bank.config.fail_submissions == 0  # both 500s were met and retried past
     with db.connect() as conn:
         outcomes = conn.execute(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import httpx
 from openpyxl import load_workbook
+from temporalio.client import Client
 
 from core.db import Database
 from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
 from tests.api.helpers import imported, upload
 from tests.conftest import auth
+from tests.workflows.recording import record
 
 CLERK = "clerk@101-0001"
 ORG = "101-0001"
@@ -28,7 +30,7 @@ def count_members(db: Database, org_code: str) -> int:
 
 
 async def test_csv_import_commits_every_valid_row_and_reports_every_bad_one(
-    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, temporal_client: Client
 ) -> None:
     rows = list(member_rows(120, seed=11))  # 3 chunks of 50 in the test settings
     rows[10][HEADERS.index("手机号码")] = "1234"
@@ -39,6 +41,7 @@ async def test_csv_import_commits_every_valid_row_and_reports_every_bad_one(
     assert (body["processed_rows"], body["accepted"], body["rejected_rows"]) == (120, 117, 3)
     assert body["progress"] == 1.0
     assert count_members(db, ORG) == before + 117
+    await record(temporal_client, f"member-import-{body['id']}", "MemberImportWorkflow--with-rejected-rows")
     errors = {(e["row"], e["column"], e["code"]) for e in body["errors"]}
     assert errors == {
         (12, "手机号码", "invalid_phone"),  # header is row 1, rows[10] is row 12
