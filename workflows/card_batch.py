@@ -276,7 +276,7 @@ class CardBatchWorkflow:
                 await workflow.execute_activity(
                     "send_batch_to_bank",
                     inp.batch_id,
-                    start_to_close_timeout=timedelta(minutes=5),
+                    start_to_close_timeout=timedelta(seconds=30),  # also how soon a lost worker's call is retried
                     retry_policy=_BANK_RETRY,
                 )
             if self.files:
@@ -311,7 +311,7 @@ class CardBatchWorkflow:
     # -- helpers ---------------------------------------------------------------------------
     async def _activity(self, name: str, arg: object, result_type: type[T]) -> T:
         return await workflow.execute_activity(  # type: ignore[no-any-return]
-            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=10), retry_policy=_DB_RETRY
+            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=2), retry_policy=_DB_RETRY
         )
 
     async def _move(self, event: str, actor: ActorRef | None, reason: str | None) -> None:

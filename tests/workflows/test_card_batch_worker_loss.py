@@ -1,0 +1,101 @@
+"""A worker killed in the middle of a card batch: another worker finishes it, and every member
+ends with exactly one outcome and at most one card."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from bank_sim.app import Bank, BankConfig
+from core.db import Database
+from core.settings import Settings
+from models.card_batch import CardBatch, CardBatchRequest
+from models.states import CardChannel
+from tests.workflows.test_card_batch_timers import fresh_members, org_path, user
+from workflows.card_batch import Act, CardBatchInput, CardBatchWorkflow, EditMembers
+
+
+def start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "UNIONCARD_DATABASE_URL": settings.database_url or "",
+        "UNIONCARD_TEMPORAL_ADDRESS": settings.temporal_address,
+        "UNIONCARD_TASK_QUEUE": queue,
+        "UNIONCARD_BANK_URL": settings.bank_url,
+        "UNIONCARD_CALLBACK_URL": settings.callback_url,
+        "UNIONCARD_BANK_SECRET": settings.bank_secret,
+        "UNIONCARD_IMPORT_PROCESSES": "0",
+        "UNIONCARD_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
+
+
+async def test_a_killed_worker_leaves_no_member_without_one_outcome(
+    settings: Settings,
+    db: Database,
+    temporal_client: Client,
+    live_api: str,
+    bank: Bank,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    bank.config = BankConfig(delay_seconds=1.5, files=3, duplicate_callbacks=True)
+    nos = await fresh_members(api, tokens, db, tmp_path, seed=81)
+    clerk = user(db, "clerk", "104-0001")
+    org_id, path = org_path(db)
+    with db.session() as session:
+        batch = CardBatch(
+            org_id=org_id,
+            district_code="104",
+            channel=CardChannel.NORMAL,
+            bank_branch="工行",
+            workflow_id="",
+            created_by=clerk.user_id,
+        )
+        session.add(batch)
+        session.flush()
+        batch.workflow_id = f"card-batch-{batch.id}"
+        request = CardBatchRequest(batch_id=batch.id or 0, kind="add", member_nos=nos, created_by=clerk.user_id)
+        session.add(request)
+        session.commit()
+        batch_id, request_id, workflow_id = batch.id or 0, request.id or 0, batch.workflow_id
+    queue = f"loss-{uuid.uuid4().hex[:6]}"
+    first = start_worker(settings, queue)
+    second = None
+    try:
+        handle = await temporal_client.start_workflow(
+            CardBatchWorkflow.run, CardBatchInput(batch_id, "104-0001", path, 30), id=workflow_id, task_queue=queue
+        )
+        await handle.execute_update(CardBatchWorkflow.edit_members, EditMembers(clerk, request_id))
+        await handle.execute_update(CardBatchWorkflow.validate, Act(clerk))
+        await handle.execute_update(CardBatchWorkflow.submit, Act(clerk))
+        os.killpg(first.pid, signal.SIGKILL)  # before the bank's files arrive
+        first.wait()
+        await asyncio.sleep(3)  # the files arrive while no worker runs: stored, signalled, waiting
+        second = start_worker(settings, queue)
+        result = await asyncio.wait_for(handle.result(), 150)
+    finally:
+        for proc in (first, second):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(15)
+    assert result.status == "issued" and result.counts.issued == len(nos)
+    with db.connect() as conn:
+        outcomes = conn.execute(
+            "SELECT count(*), count(outcome), count(DISTINCT card_no) FROM card_batch_members WHERE batch_id = %s",
+            (batch_id,),
+        ).fetchone()
+        cards = conn.execute(
+            "SELECT member_no, count(*) FROM cards WHERE batch_id = %s GROUP BY member_no", (batch_id,)
+        ).fetchall()
+    assert outcomes == (len(nos), len(nos), len(nos))
+    assert len(cards) == len(nos) and all(n == 1 for _, n in cards)
