@@ -35,7 +35,7 @@ class ActivitySet:
         return [
             i.prepare_import, i.import_slice, i.finish_import,
             b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,
-            b.apply_bank_file, b.record_transition,
+            b.apply_bank_files, b.record_transition,
             self.bank.send_batch_to_bank,
         ]  # fmt: skip
 

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.db import Database
 from core.settings import Settings
-from workflows.card_batch import ApplyEdit, ApplyFile, Counts, EditResult, Transition
+from workflows.card_batch import ApplyEdit, ApplyFiles, Counts, EditResult, Transition
 
 _COUNTS_SQL = """
     SELECT count(*),
@@ -179,19 +179,32 @@ class CardBatchActivities:
                 (batch_id,),
             ).rowcount
 
-    @activity.defn(name="apply_bank_file")
-    def apply_bank_file(self, inp: ApplyFile) -> Counts:
-        """One stored bank result file, set-based and idempotent: a member's first outcome wins,
-        a card number is created once, rejected members are released."""
+    @activity.defn(name="apply_bank_files")
+    def apply_bank_files(self, inp: ApplyFiles) -> Counts:
+        """Stored bank result files, set-based and idempotent: a member's first outcome wins, a
+        card number is created once, rejected members are released; each file is audited once."""
         with self.db.connect() as conn, conn.transaction():
-            row = conn.execute(
-                "SELECT body, applied_at FROM bank_callbacks WHERE event_id = %s FOR UPDATE", (inp.event_id,)
-            ).fetchone()
-            if row is None:
-                raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
-            if row[1] is None:
-                self._apply_results(conn, inp.batch_id, row[0].get("results", []))
-                conn.execute("UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (inp.event_id,))
+            for event_id in inp.event_ids:
+                row = conn.execute(
+                    "SELECT body, applied_at FROM bank_callbacks WHERE event_id = %s FOR UPDATE", (event_id,)
+                ).fetchone()
+                if row is None:
+                    raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
+                if row[1] is not None:
+                    continue
+                results = row[0].get("results", [])
+                self._apply_results(conn, inp.batch_id, results)
+                conn.execute("UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (event_id,))
+                issued = sum(1 for r in results if r.get("card_no"))
+                _audit(
+                    conn,
+                    inp.batch_id,
+                    "card_batch.bank_file",
+                    (None, None),
+                    (None, "bank"),
+                    f"银行反馈文件 {row[0].get('file_no')}/{row[0].get('files')}：成功{issued}人，"
+                    f"失败{len(results) - issued}人",
+                )
             counts = batch_counts(conn, inp.batch_id)
             _project_counts(conn, inp.batch_id, counts)
             return counts
@@ -199,6 +212,7 @@ class CardBatchActivities:
     @staticmethod
     def _apply_results(conn: psycopg.Connection, batch_id: int, results: list[dict[str, Any]]) -> None:
         rows = [(r.get("member_no"), r.get("card_no"), r.get("reason")) for r in results]
+        conn.execute("DROP TABLE IF EXISTS bank_results")
         conn.execute("CREATE TEMP TABLE bank_results (member_no text, card_no text, reason text) ON COMMIT DROP")
         with conn.cursor().copy("COPY bank_results FROM STDIN") as copy:
             for row in rows:
@@ -231,19 +245,27 @@ class CardBatchActivities:
                    WHERE id = %s""",
                 (t.to_status, t.overdue, t.overdue, t.batch_id),
             )
-            conn.execute(
-                """INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
-                                             from_state, to_state, summary)
-                   SELECT %s, %s, %s, org_id, %s, 'card_batch', %s, %s, %s, %s FROM card_batches WHERE id = %s""",
-                (
-                    datetime.now(UTC),
-                    t.actor_id,
-                    t.actor_name,
-                    f"card_batch.{t.event}",
-                    str(t.batch_id),
-                    t.from_status,
-                    t.to_status,
-                    (t.reason or "")[:500],
-                    t.batch_id,
-                ),
+            _audit(
+                conn,
+                t.batch_id,
+                f"card_batch.{t.event}",
+                (t.from_status, t.to_status),
+                (t.actor_id, t.actor_name),
+                t.reason or "",
             )
+
+
+def _audit(
+    conn: psycopg.Connection,
+    batch_id: int,
+    action: str,
+    states: tuple[str | None, str | None],
+    actor: tuple[int | None, str],
+    summary: str,
+) -> None:
+    conn.execute(
+        """INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
+                                     from_state, to_state, summary)
+           SELECT %s, %s, %s, org_id, %s, 'card_batch', %s, %s, %s, %s FROM card_batches WHERE id = %s""",
+        (datetime.now(UTC), actor[0], actor[1], action, str(batch_id), states[0], states[1], summary[:500], batch_id),
+    )

@@ -42,6 +42,8 @@ def peak_rss_mb(pid: int) -> float:
 @dataclass
 class Service:
     api_url: str
+    bank_url: str
+    temporal_address: str
     db_url: str
     tokens: dict[str, str]
     worker: subprocess.Popen[bytes]
@@ -73,7 +75,7 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
     with db.session() as session:
         seeded = seed_demo(session, data_dir / "tokens.json")
     db.dispose()
-    temporal_port, api_port = free_port(), free_port()
+    temporal_port, api_port, bank_port = free_port(), free_port(), free_port()
     temporal = subprocess.Popen(
         [
             find_binary("temporal"),
@@ -96,6 +98,9 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
         "UNIONCARD_DATABASE_URL": db_url,
         "UNIONCARD_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "UNIONCARD_API_PORT": str(api_port),
+        "UNIONCARD_BANK_SIM_PORT": str(bank_port),
+        "UNIONCARD_BANK_URL": f"http://127.0.0.1:{bank_port}",
+        "UNIONCARD_CALLBACK_URL": f"http://127.0.0.1:{api_port}/bank/callbacks",
         "UNIONCARD_DATA_DIR": str(data_dir),
         "UNIONCARD_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
@@ -105,10 +110,14 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
         _wait_port(temporal_port)
         worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
         api = subprocess.Popen([sys.executable, "-m", "core.cli", "api"], env=env, start_new_session=True)
-        procs += [worker, api]
+        bank = subprocess.Popen([sys.executable, "-m", "core.cli", "bank-sim"], env=env, start_new_session=True)
+        procs += [worker, api, bank]
         _wait_port(api_port)
+        _wait_port(bank_port)
         yield Service(
             api_url=f"http://127.0.0.1:{api_port}",
+            bank_url=f"http://127.0.0.1:{bank_port}",
+            temporal_address=f"127.0.0.1:{temporal_port}",
             db_url=db_url,
             tokens={f"{t['role']}@{t['org']}": t["token"] for t in seeded},
             worker=worker,

@@ -114,9 +114,9 @@ class ApplyEdit:
 
 
 @dataclass
-class ApplyFile:
+class ApplyFiles:
     batch_id: int
-    event_id: str
+    event_ids: list[str]  # the bank files that arrived since the last look, applied together
 
 
 @dataclass
@@ -295,18 +295,19 @@ class CardBatchWorkflow:
         return self.summary()
 
     async def _apply_files(self) -> None:
+        """Apply every file that has arrived in one activity (it audits each file); move the
+        batch only when its status changes, so the history grows by files, not by members."""
         async with self.lock:
-            while self.files:
-                event_id = self.files.pop(0)
-                if self.status in (S.REVOKED, S.CANCELLED, S.ISSUED):
-                    continue
-                self.counts = await self._activity("apply_bank_file", ApplyFile(self.inp.batch_id, event_id), Counts)
-                if "bank_feedback" in allowed(self.status):
-                    await self._move(
-                        "bank_feedback", None, f"银行反馈：成功{self.counts.issued}人，失败{self.counts.rejected}人"
-                    )
-                if self.counts.outstanding == 0 and "complete" in allowed(self.status):
-                    await self._move("complete", None, "所有会员均已有办卡结果")
+            event_ids, self.files = self.files, []
+            if self.status in (S.REVOKED, S.CANCELLED, S.ISSUED):
+                return
+            self.counts = await self._activity("apply_bank_files", ApplyFiles(self.inp.batch_id, event_ids), Counts)
+            if self.status != S.BANK_FEEDBACK and "bank_feedback" in allowed(self.status):
+                await self._move("bank_feedback", None, "收到银行反馈")
+            if self.counts.outstanding == 0 and "complete" in allowed(self.status):
+                await self._move(
+                    "complete", None, f"所有会员均已有结果：成功{self.counts.issued}人，失败{self.counts.rejected}人"
+                )
 
     # -- helpers ---------------------------------------------------------------------------
     async def _activity(self, name: str, arg: object, result_type: type[T]) -> T:
