@@ -68,12 +68,15 @@ class CardBatchActivities:
                 """UPDATE card_batch_members SET "check" = 'unchecked', check_reasons = NULL WHERE batch_id = %s""",
                 (inp.batch_id,),
             )
+            result.changed = bool(result.added or result.removed or kind == "recheck")
             result.counts = batch_counts(conn, inp.batch_id)
             _project_counts(conn, inp.batch_id, result.counts)
             conn.execute("DELETE FROM card_batch_requests WHERE id = %s", (inp.request_id,))
             return result
 
     def _edit(self, conn: psycopg.Connection, batch_id: int, kind: str, member_nos: list[str]) -> EditResult:
+        if kind == "recheck":  # a member's data was corrected: every member is checked again
+            return EditResult()
         if kind == "remove_failed":
             return EditResult(removed=self._remove(conn, batch_id, """AND "check" = 'failed'""", ()))
         if kind == "remove":

@@ -93,6 +93,7 @@ class EditResult:
     removed: int = 0
     refused: list[str] = field(default_factory=list)  # member numbers, when nothing was done
     counts: Counts = field(default_factory=Counts)
+    changed: bool = False  # members added or removed, or a member's data corrected
 
 
 @dataclass
@@ -169,9 +170,14 @@ class CardBatchWorkflow:
             result = await self._activity(
                 "apply_member_edit", ApplyEdit(self.inp.batch_id, edit.request_id), EditResult
             )
-            if not result.refused and (result.added or result.removed):
+            if result.changed:
                 self.counts = result.counts
-                await self._move("edit", edit.actor, f"加入{result.added}人，移除{result.removed}人")
+                summary = (
+                    f"加入{result.added}人，移除{result.removed}人"
+                    if result.added or result.removed
+                    else "会员资料已修改"
+                )
+                await self._move("edit", edit.actor, summary)
             return result
 
     @edit_members.validator

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
-from api.deps import CurrentActor, SessionDep, SettingsDep
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.routes.batch_edits import recheck_open_batch
 from core.audit import audit_action
 from core.auth import require
 from core.members import apply_correction, get_member, to_public
@@ -95,8 +96,13 @@ def read_member(
 
 
 @router.patch("/members/{member_no}")
-def correct_member(
-    member_no: str, update: MemberUpdate, session: SessionDep, actor: CurrentActor, settings: SettingsDep
+async def correct_member(
+    member_no: str,
+    update: MemberUpdate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> MemberPublic:
     """Correct ID expiry, phone, addresses, employment status (retired / deceased)."""
     member, org = get_member(session, member_no)
@@ -109,4 +115,7 @@ def correct_member(
         )
         session.commit()
         session.refresh(member)
+        view = to_public(member, org.code)
+        await recheck_open_batch(session, temporal, settings, actor, member_no)
+        return view
     return to_public(member, org.code)

@@ -111,6 +111,12 @@ async def test_a_batch_from_the_pending_list_to_issued_cards(
     view = await post(api, token, f"{url}/members/remove-failed")
     assert (view["status"], view["members"]) == ("pending", 5)  # an edit returns the batch to pending
     view = await post(api, token, f"{url}/validate")
+    assert view["status"] == "validated"
+    r = await api.patch(f"/members/{nos[1]}", json={"id_expiry": "2036-01-01"}, headers=auth(token))
+    assert r.status_code == 200, r.text  # correcting a member sends a validated batch back to pending
+    view = (await api.get(url, headers=auth(token))).json()
+    assert (view["status"], view["passed"]) == ("pending", 0)
+    view = await post(api, token, f"{url}/validate")
     view = await post(api, token, f"{url}/submit")
     assert view["status"] in ("submitted", "bank_feedback", "issued")
     assert view["batch_no"].startswith("101") and len(view["batch_no"]) == 15
@@ -118,6 +124,8 @@ async def test_a_batch_from_the_pending_list_to_issued_cards(
     assert (view["issued"], view["rejected"]) == (5, 0)
     assert any(h["action"] == "card_batch.bank_file" for h in view["history"])
     assert [h["to_state"] for h in view["history"] if h["action"] != "card_batch.bank_file"] == [
+        "pending",
+        "validated",
         "pending",
         "validated",
         "pending",
