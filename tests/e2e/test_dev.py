@@ -85,6 +85,7 @@ def dev_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         "UNIONCARD_API_PORT": str(free_port()),
         "UNIONCARD_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "UNIONCARD_TEMPORAL_UI_PORT": str(free_port()),
+        "UNIONCARD_BANK_SIM_PORT": str(free_port()),
         "UNIONCARD_LOG_JSON": "true",
         "UNIONCARD_IMPORT_PROCESSES": "1",
     }
@@ -98,6 +99,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
     try:
         banner = "\n".join(dev.lines)
         assert api in banner and f"http://127.0.0.1:{env['UNIONCARD_TEMPORAL_UI_PORT']}" in banner
+        assert f"http://127.0.0.1:{env['UNIONCARD_BANK_SIM_PORT']}" in banner
         tokens = dev.tokens()
         assert {"admin@SH", "clerk@101-0001", "reviewer@101"} <= tokens.keys()
         clerk = {"Authorization": f"Bearer {tokens['clerk@101-0001']}"}
@@ -141,6 +143,20 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         )
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert "12 added" in cli.stdout
+
+        batch = httpx.post(
+            f"{api}/orgs/101-0001/card-batches", json={"bank_branch": "工行人民广场支行"}, headers=clerk, timeout=30
+        ).json()
+        for step, body in (("members", {"all_without_card": True}), ("validate", None), ("submit", None)):
+            r = httpx.post(f"{api}/card-batches/{batch['id']}/{step}", json=body, headers=clerk, timeout=30)
+            assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 60
+        while (view := httpx.get(f"{api}/card-batches/{batch['id']}", headers=clerk, timeout=10).json())["status"] != (
+            "issued"
+        ):
+            assert time.monotonic() < deadline, view
+            time.sleep(0.3)
+        assert view["issued"] == 41 and view["batch_no"].startswith("101")
 
         user = subprocess.run(
             [
