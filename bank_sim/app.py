@@ -51,12 +51,21 @@ class BatchIn(BaseModel):
     members: list[dict[str, Any]]
 
 
+class PayoutIn(BaseModel):
+    payout_id: str = Field(description="The claim's key: the bank pays a payout id once.")
+    card_no: str
+    amount: str = Field(description="CNY, as a decimal string")
+    callback_url: str
+
+
 class Bank:
     def __init__(self, secret: str, config: BankConfig) -> None:
         self.secret = secret
         self.config = config
         self.batches: dict[str, BatchIn] = {}
         self.cards: dict[str, tuple[str, str]] = {}  # card number -> (member number, callback url)
+        self.payouts: dict[str, PayoutIn] = {}
+        self.blocked_cards: set[str] = set()  # reported lost: payouts to them fail
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent: list[dict[str, Any]] = []
         self.client = httpx.AsyncClient(timeout=10)
@@ -171,6 +180,33 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
             )
         )
         return {"status": "activating", "card_no": card_no}
+
+    @app.post("/payouts", status_code=202)
+    async def payout(p: PayoutIn) -> JSONResponse:
+        """Pay an amount onto a card, once per payout id; the outcome comes as a signed callback."""
+        if bank.config.fail_submissions > 0:
+            bank.config.fail_submissions -= 1
+            raise HTTPException(500, "simulated bank failure")
+        if p.payout_id in bank.payouts:
+            return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
+        bank.payouts[p.payout_id] = p
+        paid = p.card_no in bank.cards and p.card_no not in bank.blocked_cards
+        event = {
+            "event_id": f"payout-{p.payout_id}",
+            "kind": "payout.paid" if paid else "payout.failed",
+            "payout_id": p.payout_id,
+            "card_no": p.card_no,
+            "amount": p.amount,
+            "reason": None if paid else "卡片不存在或已挂失",
+        }
+        bank.start(bank.deliver(p.callback_url, event))
+        return JSONResponse({"status": "received", "payout_id": p.payout_id}, status_code=202)
+
+    @app.post("/cards/{card_no}/block", status_code=200)
+    async def block(card_no: str) -> dict[str, str]:
+        """A loss report reached the bank: payouts to the card fail from now on."""
+        bank.blocked_cards.add(card_no)
+        return {"status": "blocked", "card_no": card_no}
 
     @app.get("/config")
     async def read_config() -> BankConfig:

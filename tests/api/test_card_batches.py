@@ -225,6 +225,10 @@ async def test_revocation_approved_releases_members_rejected_keeps_them(
         api, reviewer, f"/card-batches/{kept['id']}/revocation/decision", {"approve": False, "reason": "材料不全"}
     )
     assert view["status"] == "submitted"
+    r = await api.post(f"/card-batches/{kept['id']}/resend", json={"reason": "银行未收到"}, headers=auth(token))
+    assert r.status_code == 403
+    view = await post(api, tokens["admin@SH"], f"/card-batches/{kept['id']}/resend", {"reason": "银行未收到"})
+    assert view["history"][-1]["action"] == "card_batch.resend"
     view = await post(
         api, reviewer, f"/card-batches/{released['id']}/revocation/decision", {"approve": True, "reason": "同意撤销"}
     )
