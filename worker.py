@@ -16,7 +16,7 @@ from activities.member_import import MemberImportActivities
 from core.db import Database
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, register_search_attributes
 from workflows import WORKFLOWS
 
 log = get_logger("worker")
@@ -63,6 +63,9 @@ async def run(settings: Settings) -> None:
         raise SystemExit("UNIONCARD_DATABASE_URL is not set (run `unioncard dev` for a local setup)")
     db = Database(settings.database_url)
     client = await connect(settings)
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("search attributes registered", names=added)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

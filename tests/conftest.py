@@ -26,6 +26,7 @@ from core.db import Database, migrate, psycopg_url, start_embedded_postgres, wit
 from core.demo import seed_demo
 from core.dev import find_binary
 from core.settings import Settings
+from core.temporal import register_search_attributes
 from worker import ActivitySet, build_worker
 
 
@@ -80,6 +81,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"), dev_server_log_level="error"
     )
+    await register_search_attributes(env.client, "default")
     yield env
     await env.shutdown()
 

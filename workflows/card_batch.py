@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from models.states import CardBatchStatus as S
+from workflows import search
 from workflows.machines import allowed, fire
 
 T = TypeVar("T")
@@ -38,6 +39,7 @@ class CardBatchInput:
     org_code: str
     org_path: str  # the batch's union in the tree, for the reviewers' scope
     feedback_days: int = 30  # no bank feedback within this: the batch is marked overdue
+    district_code: str = ""
 
 
 @dataclass
@@ -274,6 +276,16 @@ class CardBatchWorkflow:
     # -- the run ---------------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: CardBatchInput) -> BatchSummary:
+        workflow.upsert_search_attributes(
+            [
+                search.WORKFLOW_TYPE.value_set("card_batch"),
+                search.ORG.value_set(inp.org_code),
+                search.DISTRICT.value_set(inp.district_code),
+                search.STATUS.value_set(self.status),
+                search.OVERDUE.value_set(False),
+                search.LAST_TRANSITION.value_set(workflow.now()),
+            ]
+        )
         await workflow.wait_condition(lambda: self.status in (S.SUBMITTED, S.CANCELLED))
         deadline = timedelta(days=inp.feedback_days)
         while self.status not in (S.ISSUED, S.REVOKED, S.CANCELLED):
@@ -296,6 +308,7 @@ class CardBatchWorkflow:
                 await workflow.wait_condition(wake, timeout=deadline)
             except TimeoutError:
                 self.overdue = True
+                workflow.upsert_search_attributes([search.OVERDUE.value_set(True)])
                 await self._project_event("overdue", None, f"{inp.feedback_days}天内未收到银行反馈", overdue=True)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.summary()
@@ -325,6 +338,9 @@ class CardBatchWorkflow:
         before = self.status
         after = fire(before, event)
         self.status = after
+        workflow.upsert_search_attributes(
+            [search.STATUS.value_set(after), search.LAST_TRANSITION.value_set(workflow.now())]
+        )
         await self._activity(
             "record_transition",
             Transition(

@@ -203,7 +203,7 @@ async def create_batch(
     session.commit()
     await temporal.start_workflow(
         CardBatchWorkflow.run,
-        CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days),
+        CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days, org.district_code or ""),
         id=batch.workflow_id,
         task_queue=settings.task_queue,
     )

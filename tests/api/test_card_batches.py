@@ -20,6 +20,7 @@ from core.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
 from tests.workflows.recording import record
+from workflows import search
 
 CLERK, ORG = "clerk@101-S01-0001", "101-S01-0001"
 
@@ -144,6 +145,15 @@ async def test_a_batch_from_the_pending_list_to_issued_cards(
     assert statuses[nos[0]] == "none" and all(statuses[n] == "issued" for n in nos[1:])
     assert cards == (5, 5)
     await record(temporal_client, f"card-batch-{batch['id']}", "CardBatchWorkflow--issued-after-edits")
+    attributes = (
+        await temporal_client.get_workflow_handle(f"card-batch-{batch['id']}").describe()
+    ).typed_search_attributes
+    assert (attributes.get(search.WORKFLOW_TYPE), attributes.get(search.STATUS)) == ("card_batch", "issued")
+    assert (attributes.get(search.ORG), attributes.get(search.DISTRICT), attributes.get(search.OVERDUE)) == (
+        ORG,
+        "101",
+        False,
+    )
     roster = await api.get(f"{url}/roster.xlsx", headers=auth(token))
     assert roster.status_code == 200
     r = await api.get(f"{url}/roster.xlsx", headers=auth(tokens["clerk@101-0001"]))

@@ -21,10 +21,12 @@ from core.db import Database
 from core.dev import find_binary
 from core.fake_members import member_rows, write_csv
 from core.settings import Settings
+from core.temporal import register_search_attributes
 from models.card_batch import CardBatch, CardBatchRequest
 from models.states import CardChannel
 from tests.api.helpers import imported
 from worker import ActivitySet, build_worker
+from workflows import search
 from workflows.card_batch import (
     Act,
     ActorRef,
@@ -41,6 +43,7 @@ ORG, ORG_PATH_CODE = "104-0001", "104-0001"
 @pytest.fixture(scope="module")
 async def skipping(settings: Settings, db: Database) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_binary("temporal-test-server"))
+    await register_search_attributes(env.client, "default")
     queue = f"ts-{uuid.uuid4().hex[:6]}"
     local = settings.model_copy(update={"task_queue": queue})
     activities = ActivitySet(db, local)
@@ -143,6 +146,9 @@ async def test_no_feedback_within_the_deadline_marks_the_batch_overdue_and_keeps
     await wait_for(db, "SELECT overdue FROM card_batches WHERE id = %s", (batch_id,), True)
     summary = await handle.query(CardBatchWorkflow.summary)
     assert summary.status == "submitted"  # still waiting for the bank
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search.OVERDUE) is True and attributes.get(search.STATUS) == "submitted"
+    assert attributes.get(search.ORG) == ORG
     with db.connect() as conn:
         audit = conn.execute(
             "SELECT action FROM audit_events WHERE entity_type = 'card_batch' AND entity_id = %s ORDER BY id",
