@@ -39,6 +39,35 @@ def _project_counts(conn: psycopg.Connection, batch_id: int, counts: Counts) -> 
     )
 
 
+CHECK_CHUNK = 2000
+# The system validation of seed 003 for one chunk of a batch's members (keyset by member number);
+# returns the chunk's last member number, or NULL when there was none.
+_CHECK_SQL = """
+    WITH chunk AS (
+      SELECT x.member_no FROM card_batch_members x
+      WHERE x.batch_id = %(batch)s AND x.member_no > %(after)s ORDER BY x.member_no LIMIT %(n)s),
+    checked AS (
+      UPDATE card_batch_members bm
+      SET "check" = CASE WHEN r.reasons = '' THEN 'passed' ELSE 'failed' END, check_reasons = NULLIF(r.reasons, '')
+      FROM (
+        SELECT m.member_no, concat_ws('；',
+          CASE WHEN m.employment_status = 'retired' THEN '已退休' END,
+          CASE WHEN m.employment_status = 'deceased' THEN '已故' END,
+          CASE WHEN NOT m.id_long_term AND (m.id_expiry IS NULL OR m.id_expiry <= %(today)s)
+               THEN '证件已过期或缺少有效期' END,
+          CASE WHEN b.channel = 'special' AND (m.nationality IS NULL OR m.id_type IS NULL
+                    OR (m.id_expiry IS NULL AND NOT m.id_long_term))
+               THEN '特殊通道资料不完整（证件类型、有效期、国籍）' END,
+          CASE WHEN b.channel = 'normal' AND m.special_channel THEN '请移至特殊办卡通道' END
+        ) AS reasons
+        FROM chunk JOIN members m ON m.member_no = chunk.member_no
+        JOIN card_batches b ON b.id = %(batch)s
+      ) r
+      WHERE bm.batch_id = %(batch)s AND bm.member_no = r.member_no
+      RETURNING bm.member_no)
+    SELECT max(member_no) FROM checked"""
+
+
 class CardBatchActivities:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -119,33 +148,21 @@ class CardBatchActivities:
     def check_batch_members(self, batch_id: int) -> Counts:
         """System validation, set-based: retired or deceased, an expired ID, incomplete data for
         the special channel, a special-channel member in the normal channel."""
-        with self.db.connect() as conn, conn.transaction():
-            conn.execute(
-                """UPDATE card_batch_members bm
-                   SET "check" = CASE WHEN r.reasons = '' THEN 'passed' ELSE 'failed' END,
-                       check_reasons = NULLIF(r.reasons, '')
-                   FROM (
-                     SELECT m.member_no, concat_ws('；',
-                       CASE WHEN m.employment_status = 'retired' THEN '已退休' END,
-                       CASE WHEN m.employment_status = 'deceased' THEN '已故' END,
-                       CASE WHEN NOT m.id_long_term AND (m.id_expiry IS NULL OR m.id_expiry <= %(today)s)
-                            THEN '证件已过期或缺少有效期' END,
-                       CASE WHEN b.channel = 'special' AND (m.nationality IS NULL OR m.id_type IS NULL
-                                 OR (m.id_expiry IS NULL AND NOT m.id_long_term))
-                            THEN '特殊通道资料不完整（证件类型、有效期、国籍）' END,
-                       CASE WHEN b.channel = 'normal' AND m.special_channel THEN '请移至特殊办卡通道' END
-                     ) AS reasons
-                     FROM card_batch_members x
-                     JOIN members m ON m.member_no = x.member_no
-                     JOIN card_batches b ON b.id = x.batch_id
-                     WHERE x.batch_id = %(batch)s
-                   ) r
-                   WHERE bm.batch_id = %(batch)s AND bm.member_no = r.member_no""",
-                {"today": self._today(), "batch": batch_id},
-            )
-            counts = batch_counts(conn, batch_id)
-            _project_counts(conn, batch_id, counts)
-            return counts
+        after = ""
+        with self.db.connect() as conn:
+            while True:  # chunks of CHECK_CHUNK members, each its own short transaction
+                with conn.transaction():
+                    row = conn.execute(
+                        _CHECK_SQL, {"today": self._today(), "batch": batch_id, "after": after, "n": CHECK_CHUNK}
+                    ).fetchone()
+                activity.heartbeat(after)
+                if row is None or row[0] is None:
+                    break
+                after = str(row[0])
+            with conn.transaction():
+                counts = batch_counts(conn, batch_id)
+                _project_counts(conn, batch_id, counts)
+                return counts
 
     @activity.defn(name="assign_batch_number")
     def assign_batch_number(self, batch_id: int) -> str:
