@@ -1,4 +1,4 @@
-"""A corrected member sends their open, not yet submitted card batch back to pending."""
+"""Member edits of a card batch: the list is staged in the database, the workflow gets its id."""
 
 from __future__ import annotations
 
@@ -13,20 +13,20 @@ from models.states import CardBatchStatus
 from workflows.card_batch import CardBatchWorkflow, EditMembers, EditResult
 
 
-async def recheck_open_batch(
-    session: Session, temporal: Client, settings: Settings, actor: Actor, member_no: str
-) -> None:
-    batch = session.exec(
-        select(CardBatch)
-        .join(CardBatchMember, col(CardBatchMember.batch_id) == col(CardBatch.id))
-        .where(CardBatchMember.member_no == member_no, col(CardBatch.status) == CardBatchStatus.VALIDATED)
-    ).first()
-    if batch is None:
-        return
-    request = CardBatchRequest(batch_id=batch.id or 0, kind="recheck", member_nos=[], created_by=actor.user_id)
+async def edit_batch(
+    session: Session,
+    temporal: Client,
+    settings: Settings,
+    actor: Actor,
+    batch: CardBatch,
+    kind: str,
+    member_nos: list[str],
+) -> EditResult:
+    """Stage the edit (add, add_all, remove, remove_failed, recheck) and run it in the workflow."""
+    request = CardBatchRequest(batch_id=batch.id or 0, kind=kind, member_nos=member_nos, created_by=actor.user_id)
     session.add(request)
     session.commit()
-    await run_update(
+    result: EditResult = await run_update(
         temporal,
         batch.workflow_id,
         CardBatchWorkflow.edit_members,
@@ -34,3 +34,17 @@ async def recheck_open_batch(
         rpc_seconds=settings.update_timeout_seconds,
         result_type=EditResult,
     )
+    return result
+
+
+async def recheck_open_batch(
+    session: Session, temporal: Client, settings: Settings, actor: Actor, member_no: str
+) -> None:
+    """A corrected member sends their validated, not yet submitted batch back to pending."""
+    batch = session.exec(
+        select(CardBatch)
+        .join(CardBatchMember, col(CardBatchMember.batch_id) == col(CardBatch.id))
+        .where(CardBatchMember.member_no == member_no, col(CardBatch.status) == CardBatchStatus.VALIDATED)
+    ).first()
+    if batch is not None:
+        await edit_batch(session, temporal, settings, actor, batch, "recheck", [])

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
 from api.workflow_calls import actor_ref, run_update
 from core.auth import Actor, require
@@ -18,7 +19,7 @@ from core.orgs import get_org, require_card_work
 from core.settings import Settings
 from core.workbooks import roster_xlsx
 from models.audit import AuditEvent
-from models.card_batch import CardBatch, CardBatchMember, CardBatchRequest
+from models.card_batch import CardBatch, CardBatchMember
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
@@ -29,8 +30,6 @@ from workflows.card_batch import (
     CardBatchWorkflow,
     Counts,
     Decision,
-    EditMembers,
-    EditResult,
     card_batch_workflow_id,
 )
 from workflows.machines import allowed
@@ -277,17 +276,7 @@ async def _edit(
     session: Session, temporal: Any, settings: Settings, actor: Actor, batch_id: int, kind: str, member_nos: list[str]
 ) -> BatchView:
     batch, _ = _load(session, batch_id, actor)
-    request = CardBatchRequest(batch_id=batch_id, kind=kind, member_nos=member_nos, created_by=actor.user_id)
-    session.add(request)
-    session.commit()
-    result: EditResult = await run_update(
-        temporal,
-        batch.workflow_id,
-        CardBatchWorkflow.edit_members,
-        EditMembers(actor_ref(actor), request.id or 0),
-        rpc_seconds=settings.update_timeout_seconds,
-        result_type=EditResult,
-    )
+    result = await edit_batch(session, temporal, settings, actor, batch, kind, member_nos)
     if result.refused:
         raise Conflict(
             "members_unavailable",

@@ -72,9 +72,8 @@ def org_path(db: Database) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-async def batch_of(
-    env: WorkflowEnvironment, queue: str, db: Database, clerk: ActorRef, member_nos: list[str], days: int
-) -> tuple[int, WorkflowHandle[CardBatchWorkflow, BatchSummary]]:
+def stage_batch(db: Database, clerk: ActorRef, member_nos: list[str]) -> tuple[int, int, str, str]:
+    """A batch row of 104-0001 and a staged request adding ``member_nos``: (batch, request, workflow id, path)."""
     org_id, path = org_path(db)
     with db.session() as session:
         batch = CardBatch(
@@ -83,22 +82,34 @@ async def batch_of(
             channel=CardChannel.NORMAL,
             bank_branch="工行徐汇支行",
             workflow_id="",
-            created_by=1,
+            created_by=clerk.user_id,
         )
         session.add(batch)
         session.flush()
         batch.workflow_id = f"card-batch-{batch.id}"
-        request = CardBatchRequest(batch_id=batch.id or 0, kind="add", member_nos=member_nos, created_by=1)
+        request = CardBatchRequest(batch_id=batch.id or 0, kind="add", member_nos=member_nos, created_by=clerk.user_id)
         session.add(request)
         session.commit()
-        batch_id, request_id, workflow_id = batch.id or 0, request.id or 0, batch.workflow_id
-    handle = await env.client.start_workflow(
-        CardBatchWorkflow.run, CardBatchInput(batch_id, ORG, path, days), id=workflow_id, task_queue=queue
-    )
+        return batch.id or 0, request.id or 0, batch.workflow_id, path
+
+
+async def submit_new_batch(
+    handle: WorkflowHandle[CardBatchWorkflow, BatchSummary], clerk: ActorRef, request_id: int, expected: int
+) -> None:
     edit = await handle.execute_update(CardBatchWorkflow.edit_members, EditMembers(clerk, request_id))
-    assert edit.added == len(member_nos), edit
+    assert edit.added == expected, edit
     await handle.execute_update(CardBatchWorkflow.validate, Act(clerk))
     await handle.execute_update(CardBatchWorkflow.submit, Act(clerk))
+
+
+async def batch_of(
+    env: WorkflowEnvironment, queue: str, db: Database, clerk: ActorRef, member_nos: list[str], days: int
+) -> tuple[int, WorkflowHandle[CardBatchWorkflow, BatchSummary]]:
+    batch_id, request_id, workflow_id, path = stage_batch(db, clerk, member_nos)
+    handle = await env.client.start_workflow(
+        CardBatchWorkflow.run, CardBatchInput(batch_id, ORG, path, days, "104"), id=workflow_id, task_queue=queue
+    )
+    await submit_new_batch(handle, clerk, request_id, len(member_nos))
     return batch_id, handle
 
 

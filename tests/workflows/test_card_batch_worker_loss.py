@@ -17,10 +17,8 @@ from temporalio.client import Client
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
 from core.settings import Settings
-from models.card_batch import CardBatch, CardBatchRequest
-from models.states import CardChannel
-from tests.workflows.test_card_batch_timers import fresh_members, org_path, user
-from workflows.card_batch import Act, CardBatchInput, CardBatchWorkflow, EditMembers
+from tests.workflows.test_card_batch_timers import fresh_members, stage_batch, submit_new_batch, user
+from workflows.card_batch import CardBatchInput, CardBatchWorkflow
 
 
 def start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
@@ -51,23 +49,7 @@ async def test_a_killed_worker_leaves_no_member_without_one_outcome(
     bank.config = BankConfig(delay_seconds=1.5, files=3, duplicate_callbacks=True)
     nos = await fresh_members(api, tokens, db, tmp_path, seed=81)
     clerk = user(db, "clerk", "104-0001")
-    org_id, path = org_path(db)
-    with db.session() as session:
-        batch = CardBatch(
-            org_id=org_id,
-            district_code="104",
-            channel=CardChannel.NORMAL,
-            bank_branch="工行",
-            workflow_id="",
-            created_by=clerk.user_id,
-        )
-        session.add(batch)
-        session.flush()
-        batch.workflow_id = f"card-batch-{batch.id}"
-        request = CardBatchRequest(batch_id=batch.id or 0, kind="add", member_nos=nos, created_by=clerk.user_id)
-        session.add(request)
-        session.commit()
-        batch_id, request_id, workflow_id = batch.id or 0, request.id or 0, batch.workflow_id
+    batch_id, request_id, workflow_id, path = stage_batch(db, clerk, nos)
     queue = f"loss-{uuid.uuid4().hex[:6]}"
     first = start_worker(settings, queue)
     second = None
@@ -75,9 +57,7 @@ async def test_a_killed_worker_leaves_no_member_without_one_outcome(
         handle = await temporal_client.start_workflow(
             CardBatchWorkflow.run, CardBatchInput(batch_id, "104-0001", path, 30), id=workflow_id, task_queue=queue
         )
-        await handle.execute_update(CardBatchWorkflow.edit_members, EditMembers(clerk, request_id))
-        await handle.execute_update(CardBatchWorkflow.validate, Act(clerk))
-        await handle.execute_update(CardBatchWorkflow.submit, Act(clerk))
+        await submit_new_batch(handle, clerk, request_id, len(nos))
         os.killpg(first.pid, signal.SIGKILL)  # before the bank's files arrive
         first.wait()
         await asyncio.sleep(3)  # the files arrive while no worker runs: stored, signalled, waiting
