@@ -322,7 +322,8 @@ class CardBatchWorkflow:
                 return
             self.counts = await self._activity("apply_bank_files", ApplyFiles(self.inp.batch_id, event_ids), Counts)
             if self.status != S.BANK_FEEDBACK and "bank_feedback" in allowed(self.status):
-                await self._move("bank_feedback", None, "收到银行反馈")
+                lapsed = "，撤销申请随之失效" if self.status == S.REVOCATION_REQUESTED else ""
+                await self._move("bank_feedback", None, f"收到银行反馈{lapsed}")
             if self.counts.outstanding == 0 and "complete" in allowed(self.status):
                 await self._move(
                     "complete", None, f"所有会员均已有结果：成功{self.counts.issued}人，失败{self.counts.rejected}人"

@@ -271,6 +271,9 @@ async def test_bank_faults_each_member_ends_with_one_outcome_and_at_most_one_car
     view = await until(api, token, batch["id"], "issued", seconds=60)
     assert (view["issued"], view["rejected"]) == (5, 1)
     await record(temporal_client, f"card-batch-{batch['id']}", "CardBatchWorkflow--bank-faults")
+    body = {"applicant_name": "王经办", "applicant_phone": "13912345678", "reason": "太晚了"}
+    r = await api.post(f"/card-batches/{batch['id']}/revocation", json=body, headers=auth(token))
+    assert r.status_code == 409  # refused once the bank has issued cards
     assert bank.config.fail_submissions == 0  # both 500s were met and retried past
     with db.connect() as conn:
         outcomes = conn.execute(
