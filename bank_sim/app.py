@@ -70,6 +70,12 @@ class Bank:
         self.sent: list[dict[str, Any]] = []
         self.client = httpx.AsyncClient(timeout=10)
 
+    def maybe_fail(self) -> None:
+        """Answer HTTP 500 while ``fail_submissions`` lasts (batches and payouts alike)."""
+        if self.config.fail_submissions > 0:
+            self.config.fail_submissions -= 1
+            raise HTTPException(500, "simulated bank failure")
+
     def card_number(self) -> str:
         body = CARD_PREFIX + "".join(random.choice("0123456789") for _ in range(12))
         return body + luhn_digit(body)
@@ -151,9 +157,7 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
 
     @app.post("/batches", status_code=202)
     async def receive_batch(batch: BatchIn) -> JSONResponse:
-        if bank.config.fail_submissions > 0:
-            bank.config.fail_submissions -= 1
-            raise HTTPException(500, "simulated bank failure")
+        bank.maybe_fail()
         if batch.batch_no in bank.batches:
             return JSONResponse({"status": "already_received", "batch_no": batch.batch_no}, status_code=200)
         bank.batches[batch.batch_no] = batch
@@ -184,9 +188,7 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
     @app.post("/payouts", status_code=202)
     async def payout(p: PayoutIn) -> JSONResponse:
         """Pay an amount onto a card, once per payout id; the outcome comes as a signed callback."""
-        if bank.config.fail_submissions > 0:
-            bank.config.fail_submissions -= 1
-            raise HTTPException(500, "simulated bank failure")
+        bank.maybe_fail()
         if p.payout_id in bank.payouts:
             return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
         bank.payouts[p.payout_id] = p

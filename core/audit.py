@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from core.auth import Actor
-from models.audit import AuditEvent
+from models.audit import AuditEvent, AuditPublic
 
 
 def append_audit(
@@ -58,4 +58,18 @@ def audit_action(
         summary=summary,
         from_state=states[0],
         to_state=states[1],
+    )
+
+
+def audit_public(event: AuditEvent, org_code: str | None) -> AuditPublic:
+    return AuditPublic(
+        at=event.at,
+        actor=event.actor_name,
+        org_code=org_code,
+        action=event.action,
+        entity_type=event.entity_type,
+        entity_id=event.entity_id,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        summary=event.summary,
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from api.deps import CurrentActor, SessionDep
+from core.audit import audit_public
 from core.auth import require_role
 from models.audit import AuditEvent, AuditPublic
 from models.org import Organisation
@@ -34,17 +35,4 @@ def list_audit(
         if ident:
             query = query.where(AuditEvent.entity_id == ident)
     rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
-    return [
-        AuditPublic(
-            at=e.at,
-            actor=e.actor_name,
-            org_code=o.code if o else None,
-            action=e.action,
-            entity_type=e.entity_type,
-            entity_id=e.entity_id,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            summary=e.summary,
-        )
-        for e, o in rows
-    ]
+    return [audit_public(e, o.code if o else None) for e, o in rows]

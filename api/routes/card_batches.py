@@ -12,13 +12,14 @@ from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
 from api.workflow_calls import actor_ref, run_update
+from core.audit import audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.idnumbers import mask_phone
 from core.orgs import get_org, require_card_work
 from core.settings import Settings
 from core.workbooks import roster_xlsx
-from models.audit import AuditEvent
+from models.audit import AuditEvent, AuditPublic
 from models.card_batch import CardBatch, CardBatchMember
 from models.member import Member
 from models.org import Organisation
@@ -62,15 +63,6 @@ class RevocationDecision(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
 
 
-class HistoryItem(BaseModel):
-    at: str
-    actor: str
-    action: str
-    from_state: str | None
-    to_state: str | None
-    summary: str
-
-
 class BatchView(BaseModel):
     id: int
     org_code: str
@@ -87,7 +79,7 @@ class BatchView(BaseModel):
     revocation_applicant: str | None
     revocation_phone: str | None
     actions: list[str]
-    history: list[HistoryItem]
+    history: list[AuditPublic]
     created_at: str
     submitted_at: str | None
 
@@ -158,17 +150,7 @@ def _view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -
         revocation_applicant=batch.revocation_applicant,
         revocation_phone=mask_phone(batch.revocation_phone) if batch.revocation_phone else None,
         actions=actions_for(actor, org, batch),
-        history=[
-            HistoryItem(
-                at=e.at.isoformat(),
-                actor=e.actor_name,
-                action=e.action,
-                from_state=e.from_state,
-                to_state=e.to_state,
-                summary=e.summary,
-            )
-            for e in events
-        ],
+        history=[audit_public(e, org.code) for e in events],
         created_at=batch.created_at.isoformat(),
         submitted_at=batch.submitted_at.isoformat() if batch.submitted_at else None,
     )
