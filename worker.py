@@ -12,6 +12,8 @@ from temporalio.worker import Worker
 
 from activities.bank import BankActivities
 from activities.card_batch import CardBatchActivities
+from activities.enrollment import EnrollmentActivities, FanOutActivities
+from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
 from core.db import Database
 from core.logging import configure_logging, get_logger
@@ -26,13 +28,21 @@ class ActivitySet:
     """Every activity object with its dependencies, started and closed together."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
         self.imports = MemberImportActivities(db, settings)
+        self.lifecycle = LifecycleActivities(db)
+        self.enrollments = EnrollmentActivities(db, settings)
         self.batches = CardBatchActivities(db, settings)
         self.bank = BankActivities(db, settings)
 
-    def functions(self) -> list[Any]:
-        i, b = self.imports, self.batches
+    def functions(self, client: Client) -> list[Any]:
+        """Every activity; those that talk to Temporal itself get ``client``."""
+        i, b, e = self.imports, self.batches, self.enrollments
+        fan_out = FanOutActivities(self.db, client)
         return [
+            self.lifecycle.project_step,
+            e.build_roster, e.edit_roster, e.price_enrollment, e.record_payment, e.check_transfer, e.set_coverage,
+            e.file_enrollments, fan_out.signal_enrollments,
             i.prepare_import, i.import_slice, i.finish_import,
             b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,
             b.apply_bank_files, b.record_transition,
@@ -52,7 +62,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities.functions(),
+        activities=activities.functions(client),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )

@@ -250,7 +250,8 @@ class CardBatchActivities:
                  SELECT card_no, member_no, %s, 'issued', now() FROM decided WHERE outcome = 'issued'
                  ON CONFLICT (card_no) DO NOTHING RETURNING member_no)
                UPDATE members m
-               SET card_status = CASE WHEN d.outcome = 'issued' THEN 'issued' ELSE 'none' END, updated_at = now()
+               SET card_status = CASE WHEN d.outcome = 'issued' THEN 'issued' ELSE 'none' END,
+                   card_no = CASE WHEN d.outcome = 'issued' THEN d.card_no ELSE m.card_no END, updated_at = now()
                FROM decided d WHERE m.member_no = d.member_no""",
             (batch_id, batch_id),
         )

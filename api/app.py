@@ -14,7 +14,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from api.routes import audit, bank, card_batches, health, imports, members, orgs, users
+from api.routes import (
+    audit,
+    bank,
+    card_batches,
+    districts,
+    enrollments,
+    health,
+    imports,
+    members,
+    orgs,
+    programme,
+    tasks,
+    users,
+)
 from core.db import Database
 from core.errors import AppError
 from core.logging import get_logger
@@ -47,7 +60,9 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.temporal = temporal
-    for module in (health, orgs, users, members, imports, card_batches, bank, audit):
+    for module in (
+        health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
+    ):  # fmt: skip
         app.include_router(module.router)
     _install_error_handlers(app)
     app.middleware("http")(_request_context)

@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.auth import Actor
 from core.errors import AppError, Conflict, Forbidden, Invalid, Unavailable
-from workflows.card_batch import ActorRef
+from workflows.common import ActorRef
 
 _STATUS = {
     "role_not_allowed": Forbidden,
@@ -21,6 +21,15 @@ _STATUS = {
     "members_not_passed": Conflict,
     "batch_empty": Conflict,
     "reason_required": Invalid,
+    "wrong_level": Forbidden,
+    "outside_window": Conflict,
+    "roster_empty": Conflict,
+    "amount_mismatch": Invalid,
+    "deadline_passed": Conflict,
+    "unknown_protection_type": Invalid,
+    "protection_type_fixed": Conflict,
+    "nothing_to_file": Conflict,
+    "programme_year_missing": Conflict,
 }
 
 
@@ -35,10 +44,15 @@ async def run_update(
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await handle.execute_update(
-            update, arg, result_type=result_type, rpc_timeout=timedelta(seconds=rpc_seconds)
+            update,
+            args=[] if arg is None else [arg],
+            result_type=result_type,
+            rpc_timeout=timedelta(seconds=rpc_seconds),
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
+        if isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError):
+            cause = cause.cause  # an activity's refusal (e.g. an unknown protection type)
         if isinstance(cause, ApplicationError):
             error_type = _STATUS.get(cause.type or "", Conflict)
             raise error_type(cause.type or "refused", cause.message) from None
@@ -47,5 +61,5 @@ async def run_update(
         if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.UNAVAILABLE):
             raise Unavailable("worker_unavailable", "工作流暂时无人处理，请稍后再试") from None
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict("workflow_closed", "该批次的流程已结束") from None
+            raise Conflict("workflow_closed", "该流程已结束") from None
         raise

@@ -2,9 +2,12 @@
 
 from models.audit import AuditEvent
 from models.card_batch import BankCallback, BatchNumberCounter, Card, CardBatch, CardBatchMember, CardBatchRequest
+from models.card_lifecycle import CardLoss, CardRegistration, Registration
+from models.enrollment import DistrictFiling, Enrollment, EnrollmentMember, MemberSelection
 from models.member import Member, MemberNumberCounter
 from models.member_import import ImportRowError, MemberImport
 from models.org import Organisation
+from models.programme import DistrictFeeSplit, ProgrammeYear
 from models.user import User
 
 __all__ = [
@@ -15,10 +18,19 @@ __all__ = [
     "CardBatch",
     "CardBatchMember",
     "CardBatchRequest",
+    "CardLoss",
+    "CardRegistration",
+    "DistrictFeeSplit",
+    "DistrictFiling",
+    "Enrollment",
+    "EnrollmentMember",
     "ImportRowError",
     "Member",
     "MemberImport",
     "MemberNumberCounter",
+    "MemberSelection",
     "Organisation",
+    "ProgrammeYear",
+    "Registration",
     "User",
 ]

@@ -64,6 +64,7 @@ class Card(SQLModel, table=True):
     status: CardStatus = Field(default=CardStatus.ISSUED, sa_type=enum_type(CardStatus))
     issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     activated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    replaced_by: str | None = Field(default=None, max_length=19, description="The card that replaced this one.")
 
 
 class BankCallback(SQLModel, table=True):

@@ -63,6 +63,7 @@ class Member(MemberFields, table=True):
     id_number: str = Field(max_length=32, unique=True)
     phone: str = Field(max_length=11, unique=True)
     card_status: CardStatus = Field(default=CardStatus.NONE, sa_type=enum_type(CardStatus))
+    card_no: str | None = Field(default=None, max_length=19, description="The member's current card.")
     source_import_id: int | None = Field(default=None, description="The import that added the member.")
     source_row: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -79,6 +79,7 @@ class CardStatus(StrEnum):
     PENDING = "pending"
     ISSUED = "issued"
     ACTIVATED = "activated"
+    REGISTERED = "registered"  # registered for the year (年度注册)
     LOST = "lost"
     REPLACED = "replaced"
     LAPSED = "lapsed"
@@ -118,3 +119,69 @@ class MemberCheck(StrEnum):
 class CardOutcome(StrEnum):
     ISSUED = "issued"
     REJECTED = "rejected"
+
+
+VALID_CARD_STATUSES = ("issued", "activated", "registered")  # a card payouts and enrollment accept
+
+
+class RegistrationStatus(StrEnum):
+    """A union's yearly card registration (年度注册), 1 May - 30 June by default."""
+
+    SCHEDULED = "scheduled"  # the window has not opened yet
+    OPEN = "open"
+    CLOSED = "closed"  # unregistered cards have lapsed
+
+
+class CardLossStatus(StrEnum):
+    """A lost card (挂失) and its replacement (补卡)."""
+
+    LOST = "lost"  # reported lost: payouts to it are blocked
+    REPLACEMENT_REQUESTED = "replacement_requested"
+    REPLACED = "replaced"  # the bank issued a new card number
+
+
+class EnrollmentKind(StrEnum):
+    REGULAR = "regular"  # 集中参保
+    INSTANT = "instant"  # 即时参保: after a failed enrollment, or for late members
+
+
+class EnrollmentStatus(StrEnum):
+    """A grassroots union's group insurance enrollment for a coverage year (seed 002)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    SECONDARY_REVIEW = "secondary_review"
+    DISTRICT_REVIEW = "district_review"
+    RETURNED = "returned"  # back to the clerk with the reviewer's reason
+    APPROVED = "approved"  # waiting for the grassroots share to be paid
+    PAID = "paid"
+    FILED = "filed"  # in the district's submission to the Mutual Aid Center
+    COMPLETED = "completed"  # covered
+    EXPIRED = "expired"  # coverage ended
+    FAILED_UNPAID = "failed_unpaid"  # not paid by the deadline: nobody covered
+    CANCELLED = "cancelled"
+
+
+class RosterCategory(StrEnum):
+    ENROLLED = "enrolled"
+    AWAITING = "awaiting"  # no social insurance: the clerk must confirm
+    NO_CARD = "no_card"  # no valid card (none yet, lapsed, replaced)
+    RETIRED = "retired"  # retired before coverage start
+    DECEASED = "deceased"
+    REMOVED = "removed"  # taken off the roster by the clerk
+
+
+class DistrictFilingStatus(StrEnum):
+    """A district's yearly submission of its paid enrollments to the Mutual Aid Center."""
+
+    OPEN = "open"  # gathering approved and paid enrollments
+    SUBMITTED = "submitted"  # filed with the center: nothing in it changes any more
+    VOUCHER_UPLOADED = "voucher_uploaded"  # payment voucher waiting for the center
+    VOUCHER_REJECTED = "voucher_rejected"  # upload again
+    APPROVED = "approved"  # enrollments completed
+
+
+class ClaimKind(StrEnum):
+    CRITICAL_ILLNESS = "critical_illness"
+    ACCIDENTAL_DISABILITY = "accidental_disability"
+    ACCIDENTAL_DEATH = "accidental_death"

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from models.states import CardBatchStatus as S
 from workflows import search
+from workflows.common import Act, ActorRef, BankFile, Decision
 from workflows.machines import allowed, fire
 
 T = TypeVar("T")
@@ -43,38 +44,9 @@ class CardBatchInput:
 
 
 @dataclass
-class ActorRef:
-    """Who asks (names and ids only; no personal data)."""
-
-    user_id: int
-    name: str
-    role: str
-    org_code: str
-    org_path: str
-
-
-@dataclass
 class EditMembers:
     actor: ActorRef
     request_id: int  # a staged CardBatchRequest
-
-
-@dataclass
-class Act:
-    actor: ActorRef
-    reason: str | None = None
-
-
-@dataclass
-class Decision:
-    actor: ActorRef
-    approve: bool
-    reason: str
-
-
-@dataclass
-class BankFile:
-    event_id: str
 
 
 # Activity inputs and results ------------------------------------------------------------

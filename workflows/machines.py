@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from models.states import CardBatchStatus
+from models.states import CardBatchStatus, CardLossStatus, DistrictFilingStatus, EnrollmentStatus, RegistrationStatus
 
 with workflow.unsafe.imports_passed_through():
     from statemachine import StateMachine
@@ -35,13 +35,84 @@ class CardBatchMachine(StateMachine):
     complete = s.BANK_FEEDBACK.to(s.ISSUED)
 
 
-def allowed(status: str) -> list[str]:
-    """The events a card batch in ``status`` accepts."""
-    return [e.id for e in CardBatchMachine(start_value=status).allowed_events]
+class RegistrationMachine(StateMachine):
+    s = States.from_enum(
+        RegistrationStatus, initial=RegistrationStatus.SCHEDULED, final=[RegistrationStatus.CLOSED],
+        use_enum_instance=False,
+    )  # fmt: skip
+    open = s.SCHEDULED.to(s.OPEN)
+    register = s.OPEN.to.itself()
+    close = s.OPEN.to(s.CLOSED)
 
 
-def fire(status: str, event: str) -> str:
+class CardLossMachine(StateMachine):
+    s = States.from_enum(
+        CardLossStatus, initial=CardLossStatus.LOST, final=[CardLossStatus.REPLACED], use_enum_instance=False
+    )
+    request_replacement = s.LOST.to(s.REPLACEMENT_REQUESTED)
+    replaced = s.REPLACEMENT_REQUESTED.to(s.REPLACED) | s.LOST.to(s.REPLACED)
+
+
+class EnrollmentMachine(StateMachine):
+    s = States.from_enum(
+        EnrollmentStatus,
+        initial=EnrollmentStatus.DRAFT,
+        final=[EnrollmentStatus.EXPIRED, EnrollmentStatus.FAILED_UNPAID, EnrollmentStatus.CANCELLED],
+        use_enum_instance=False,
+    )
+    edit = s.DRAFT.to.itself() | s.RETURNED.to(s.DRAFT)
+    # confirming a member after submission takes the enrollment back to the clerk (submit again)
+    reopen = s.SUBMITTED.to(s.DRAFT) | s.SECONDARY_REVIEW.to(s.DRAFT) | s.DISTRICT_REVIEW.to(s.DRAFT)
+    submit = s.DRAFT.to(s.SUBMITTED) | s.RETURNED.to(s.SUBMITTED)
+    to_secondary = s.SUBMITTED.to(s.SECONDARY_REVIEW)
+    to_district = s.SUBMITTED.to(s.DISTRICT_REVIEW)
+    secondary_approve = s.SECONDARY_REVIEW.to(s.DISTRICT_REVIEW)
+    district_approve = s.DISTRICT_REVIEW.to(s.APPROVED)
+    return_ = s.SECONDARY_REVIEW.to(s.RETURNED) | s.DISTRICT_REVIEW.to(s.RETURNED)
+    pay = s.APPROVED.to(s.PAID)
+    fail_unpaid = (
+        s.DRAFT.to(s.FAILED_UNPAID)
+        | s.RETURNED.to(s.FAILED_UNPAID)
+        | s.SUBMITTED.to(s.FAILED_UNPAID)
+        | s.SECONDARY_REVIEW.to(s.FAILED_UNPAID)
+        | s.DISTRICT_REVIEW.to(s.FAILED_UNPAID)
+        | s.APPROVED.to(s.FAILED_UNPAID)
+    )
+    file = s.PAID.to(s.FILED)
+    complete = s.FILED.to(s.COMPLETED) | s.PAID.to(s.COMPLETED)  # the latter: instant enrollment
+    expire = s.COMPLETED.to(s.EXPIRED) | s.PAID.to(s.EXPIRED) | s.FILED.to(s.EXPIRED)
+    cancel = s.DRAFT.to(s.CANCELLED) | s.RETURNED.to(s.CANCELLED)
+
+
+class DistrictFilingMachine(StateMachine):
+    s = States.from_enum(
+        DistrictFilingStatus,
+        initial=DistrictFilingStatus.OPEN,
+        final=[DistrictFilingStatus.APPROVED],
+        use_enum_instance=False,
+    )
+    submit = s.OPEN.to(s.SUBMITTED)
+    upload_voucher = s.SUBMITTED.to(s.VOUCHER_UPLOADED) | s.VOUCHER_REJECTED.to(s.VOUCHER_UPLOADED)
+    approve_voucher = s.VOUCHER_UPLOADED.to(s.APPROVED)
+    reject_voucher = s.VOUCHER_UPLOADED.to(s.VOUCHER_REJECTED)
+
+
+MACHINES: dict[str, type[StateMachine]] = {
+    "card_batch": CardBatchMachine,
+    "registration": RegistrationMachine,
+    "card_loss": CardLossMachine,
+    "enrollment": EnrollmentMachine,
+    "district_filing": DistrictFilingMachine,
+}
+
+
+def allowed(status: str, machine: str = "card_batch") -> list[str]:
+    """The events a workflow of ``machine`` in ``status`` accepts."""
+    return [e.id for e in MACHINES[machine](start_value=status).allowed_events]
+
+
+def fire(status: str, event: str, machine: str = "card_batch") -> str:
     """The status after ``event``; raises TransitionNotAllowed when it is not allowed."""
-    machine = CardBatchMachine(start_value=status)
-    machine.send(event)
-    return str(machine.current_state_value)
+    sm = MACHINES[machine](start_value=status)
+    sm.send(event)
+    return str(sm.current_state_value)

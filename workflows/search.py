@@ -11,5 +11,6 @@ ORG = SearchAttributeKey.for_keyword("UnioncardOrg")
 DISTRICT = SearchAttributeKey.for_keyword("UnioncardDistrict")
 OVERDUE = SearchAttributeKey.for_bool("UnioncardOverdue")
 LAST_TRANSITION = SearchAttributeKey.for_datetime("UnioncardLastTransition")
+AWAITING = SearchAttributeKey.for_keyword("UnioncardAwaiting")  # a role, never a person
 
-ALL = (WORKFLOW_TYPE, STATUS, ORG, DISTRICT, OVERDUE, LAST_TRANSITION)
+ALL = (WORKFLOW_TYPE, STATUS, ORG, DISTRICT, OVERDUE, LAST_TRANSITION, AWAITING)

@@ -13,7 +13,8 @@ from api.deps import DatabaseDep, SettingsDep, TemporalDep
 from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from core.errors import Invalid, Unauthorized, Unavailable
 from core.logging import get_logger
-from workflows.card_batch import BankFile, CardBatchWorkflow
+from workflows.card_batch import CardBatchWorkflow
+from workflows.common import BankFile
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 log = get_logger("bank_callbacks")

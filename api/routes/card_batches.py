@@ -24,15 +24,8 @@ from models.card_batch import CardBatch, CardBatchMember
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
-from workflows.card_batch import (
-    Act,
-    BatchSummary,
-    CardBatchInput,
-    CardBatchWorkflow,
-    Counts,
-    Decision,
-    card_batch_workflow_id,
-)
+from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, Counts, card_batch_workflow_id
+from workflows.common import Act, Decision
 from workflows.machines import allowed
 
 router = APIRouter(tags=["card batches"])

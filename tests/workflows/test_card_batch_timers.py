@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,51 +15,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
-from core.dev import find_binary
 from core.fake_members import member_rows, write_csv
-from core.settings import Settings
-from core.temporal import register_search_attributes
 from models.card_batch import CardBatch, CardBatchRequest
 from models.states import CardChannel
 from tests.api.helpers import imported
-from worker import ActivitySet, build_worker
+from tests.workflows.conftest import user
 from workflows import search
-from workflows.card_batch import (
-    Act,
-    ActorRef,
-    BatchSummary,
-    CardBatchInput,
-    CardBatchWorkflow,
-    Decision,
-    EditMembers,
-)
+from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, EditMembers
+from workflows.common import Act, ActorRef, Decision
 
 ORG, ORG_PATH_CODE = "104-0001", "104-0001"
-
-
-@pytest.fixture(scope="module")
-async def skipping(settings: Settings, db: Database) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_binary("temporal-test-server"))
-    await register_search_attributes(env.client, "default")
-    queue = f"ts-{uuid.uuid4().hex[:6]}"
-    local = settings.model_copy(update={"task_queue": queue})
-    activities = ActivitySet(db, local)
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(env.client, local, executor, activities):
-            yield env, queue
-    activities.close()
-    await env.shutdown()
-
-
-def user(db: Database, role: str, org: str) -> ActorRef:
-    with db.connect() as conn:
-        row = conn.execute(
-            "SELECT u.id, u.name, o.path FROM users u JOIN organisations o ON o.id = u.org_id "
-            "WHERE u.role = %s AND o.code = %s ORDER BY u.id LIMIT 1",
-            (role, org),
-        ).fetchone()
-    assert row is not None, (role, org)
-    return ActorRef(int(row[0]), str(row[1]), role, org, str(row[2]))
 
 
 def org_path(db: Database) -> tuple[int, str]:

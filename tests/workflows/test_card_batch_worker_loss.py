@@ -17,7 +17,8 @@ from temporalio.client import Client
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
 from core.settings import Settings
-from tests.workflows.test_card_batch_timers import fresh_members, stage_batch, submit_new_batch, user
+from tests.workflows.conftest import user
+from tests.workflows.test_card_batch_timers import fresh_members, stage_batch, submit_new_batch
 from workflows.card_batch import CardBatchInput, CardBatchWorkflow
 
 

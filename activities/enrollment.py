@@ -1,0 +1,290 @@
+"""Enrollment activities: the roster as set-based SQL, fees from the configuration, payments,
+coverage, the district's filing, and the fan-out of the filing's outcome to its enrollments."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+import psycopg
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.lifecycle import audit_row
+from core.db import Database
+from core.programme import district_split, read_config, split_fee, to_fen, today
+from core.settings import Settings
+from models.programme import ProgrammeYearConfig
+from workflows.district_filing import FanOut, FilingTotals
+from workflows.enrollment import (
+    Coverage,
+    Fee,
+    FilingNotice,
+    PriceRequest,
+    RecordPayment,
+    RosterCounts,
+    RosterEdit,
+    RosterEditResult,
+    TransferCheck,
+)
+
+# Every member of the union with the roster's verdict. Confirmations and removals by the clerk
+# survive a rebuild unless the member has since become ineligible.
+_ROSTER_SQL = """
+    WITH e AS (SELECT id, org_id, year, kind FROM enrollments WHERE id = %(id)s),
+    verdict AS (
+      SELECT e.id AS enrollment_id, m.member_no,
+        CASE WHEN m.employment_status = 'deceased' THEN 'deceased'
+             WHEN m.employment_status = 'retired'
+                  AND (m.retirement_date IS NULL OR m.retirement_date < %(coverage_start)s) THEN 'retired'
+             WHEN m.card_no IS NULL OR m.card_status NOT IN ('issued', 'activated', 'registered', 'lost')
+                  THEN 'no_card'
+             WHEN NOT m.social_insured THEN 'awaiting'
+             ELSE 'enrolled' END AS category
+      FROM members m JOIN e ON m.org_id = e.org_id
+      WHERE e.kind = 'regular' OR NOT EXISTS (
+        SELECT 1 FROM enrollment_members x JOIN enrollments y ON y.id = x.enrollment_id
+        WHERE x.member_no = m.member_no AND y.year = e.year AND y.id <> e.id AND x.category = 'enrolled'
+          AND y.status NOT IN ('failed_unpaid', 'cancelled')))
+    INSERT INTO enrollment_members (enrollment_id, member_no, category, confirmed)
+    SELECT enrollment_id, member_no, category, false FROM verdict
+    ON CONFLICT (enrollment_id, member_no) DO UPDATE SET category = CASE
+        WHEN EXCLUDED.category IN ('deceased', 'retired', 'no_card') THEN EXCLUDED.category
+        WHEN enrollment_members.category = 'removed' THEN 'removed'
+        WHEN enrollment_members.confirmed THEN 'enrolled'
+        ELSE EXCLUDED.category END"""
+
+_COUNTS_SQL = """
+    SELECT count(*), count(*) FILTER (WHERE category = 'enrolled'), count(*) FILTER (WHERE category = 'awaiting'),
+           count(*) FILTER (WHERE category = 'no_card'), count(*) FILTER (WHERE category = 'retired'),
+           count(*) FILTER (WHERE category = 'deceased'), count(*) FILTER (WHERE category = 'removed')
+    FROM enrollment_members WHERE enrollment_id = %s"""
+
+
+def roster_counts(conn: psycopg.Connection, enrollment_id: int) -> RosterCounts:
+    row = conn.execute(_COUNTS_SQL, (enrollment_id,)).fetchone()
+    assert row is not None
+    counts = RosterCounts(*row)
+    conn.execute(
+        """UPDATE enrollments SET members_total = %s, enrolled = %s, awaiting_confirmation = %s, no_card = %s,
+                  retired = %s, deceased = %s, removed = %s, updated_at = now() WHERE id = %s""",
+        (*row, enrollment_id),
+    )
+    return counts
+
+
+class EnrollmentActivities:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def _config(self, conn: psycopg.Connection, year: int) -> ProgrammeYearConfig:
+        config = read_config(conn, year)
+        if config is None:
+            raise ApplicationError(f"{year}年度的参保计划尚未配置", type="programme_year_missing", non_retryable=True)
+        return config
+
+    def _enrollment(self, conn: psycopg.Connection, enrollment_id: int) -> tuple[int, int, str, str, str | None]:
+        row = conn.execute(
+            "SELECT org_id, year, district_code, kind, protection_type FROM enrollments WHERE id = %s FOR UPDATE",
+            (enrollment_id,),
+        ).fetchone()
+        if row is None:
+            raise ApplicationError("enrollment not found", type="enrollment_not_found", non_retryable=True)
+        return row[0], row[1], row[2], row[3], row[4]
+
+    @activity.defn(name="build_roster")
+    def build_roster(self, enrollment_id: int) -> RosterCounts:
+        with self.db.connect() as conn, conn.transaction():
+            _, year, *_ = self._enrollment(conn, enrollment_id)
+            config = self._config(conn, year)
+            conn.execute(
+                """DELETE FROM enrollment_members x WHERE x.enrollment_id = %s AND NOT EXISTS (
+                     SELECT 1 FROM members m JOIN enrollments e ON e.org_id = m.org_id
+                     WHERE e.id = x.enrollment_id AND m.member_no = x.member_no)""",
+                (enrollment_id,),
+            )
+            conn.execute(_ROSTER_SQL, {"id": enrollment_id, "coverage_start": config.coverage.start})
+            return roster_counts(conn, enrollment_id)
+
+    @activity.defn(name="edit_roster")
+    def edit_roster(self, edit: RosterEdit) -> RosterEditResult:
+        """Confirm members awaiting confirmation, or take unconfirmed members off the roster;
+        all or nothing: members who cannot be are named and nothing changes."""
+        with self.db.connect() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT items, everything FROM member_selections WHERE id = %s", (edit.selection_id,)
+            ).fetchone()
+            if row is None:
+                raise ApplicationError("selection not found", type="selection_not_found", non_retryable=True)
+            items, everything = list(row[0]), bool(row[1])
+            if edit.action == "confirm":
+                ok = "x.category = 'awaiting' OR (x.category = 'enrolled' AND x.confirmed)"
+                change = "category = 'enrolled', confirmed = true"
+                todo = "x.category = 'awaiting'"
+            else:
+                ok = "x.category IN ('enrolled', 'awaiting') AND NOT x.confirmed"
+                change = "category = 'removed'"
+                todo = ok
+            if not everything:
+                refused = conn.execute(
+                    f"""SELECT n FROM unnest(%s::text[]) AS n WHERE NOT EXISTS (
+                          SELECT 1 FROM enrollment_members x WHERE x.enrollment_id = %s AND x.member_no = n
+                          AND ({ok}))""",
+                    (items, edit.enrollment_id),
+                ).fetchall()
+                if refused:
+                    return RosterEditResult(refused=sorted(r[0] for r in refused))
+            chosen = "" if everything else "AND x.member_no = ANY(%s)"
+            args = (edit.enrollment_id,) if everything else (edit.enrollment_id, items)
+            changed = conn.execute(
+                f"UPDATE enrollment_members x SET {change} WHERE x.enrollment_id = %s AND ({todo}) {chosen}", args
+            ).rowcount
+            conn.execute("DELETE FROM member_selections WHERE id = %s", (edit.selection_id,))
+            return RosterEditResult(changed=changed, counts=roster_counts(conn, edit.enrollment_id))
+
+    @activity.defn(name="price_enrollment")
+    def price_enrollment(self, req: PriceRequest) -> Fee:
+        """The fee for the roster's enrolled members and its split by the district's ratios."""
+        with self.db.connect() as conn, conn.transaction():
+            org_id, year, district_code, _, _ = self._enrollment(conn, req.enrollment_id)
+            config = self._config(conn, year)
+            protection = config.protection(req.protection_type)
+            if protection is None:
+                raise ApplicationError(
+                    f"保障类型 {req.protection_type} 不在{year}年度计划中", type="unknown_protection_type",
+                    non_retryable=True,
+                )  # fmt: skip
+            chosen = conn.execute(
+                """SELECT protection_type FROM enrollments WHERE org_id = %s AND year = %s AND id <> %s
+                   AND protection_type IS NOT NULL AND status NOT IN ('cancelled', 'draft') LIMIT 1""",
+                (org_id, year, req.enrollment_id),
+            ).fetchone()
+            if chosen and chosen[0] != req.protection_type:
+                raise ApplicationError(
+                    f"同一保障年度只能选择一个保障类型（本年度已选 {chosen[0]}）", type="protection_type_fixed",
+                    non_retryable=True,
+                )  # fmt: skip
+            members = roster_counts(conn, req.enrollment_id).enrolled
+            total = to_fen(protection.price) * members
+            city, district, grassroots = split_fee(total, district_split(conn, config, district_code, year))
+            conn.execute(
+                """UPDATE enrollments SET protection_type = %s, total_fen = %s, city_fen = %s, district_fen = %s,
+                          grassroots_fen = %s, submitted_at = now() WHERE id = %s""",
+                (req.protection_type, total, city, district, grassroots, req.enrollment_id),
+            )
+            return Fee(req.protection_type, members, total, city, district, grassroots)
+
+    @activity.defn(name="record_payment")
+    def record_payment(self, payment: RecordPayment) -> str:
+        with self.db.connect() as conn, conn.transaction():
+            conn.execute(
+                """UPDATE enrollments SET paid_fen = %s, payment_ref = %s, paid_at = coalesce(paid_at, now())
+                   WHERE id = %s""",
+                (payment.amount_fen, payment.reference[:80], payment.enrollment_id),
+            )
+            if payment.transfer_event_id:
+                conn.execute(
+                    "UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (payment.transfer_event_id,)
+                )
+            return payment.reference
+
+    @activity.defn(name="check_transfer")
+    def check_transfer(self, check: TransferCheck) -> int:
+        """The amount of a stored bank transfer in fen (-1 when unreadable); a wrong amount is audited."""
+        with self.db.connect() as conn, conn.transaction():
+            row = conn.execute("SELECT body FROM bank_callbacks WHERE event_id = %s", (check.event_id,)).fetchone()
+            if row is None:
+                raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
+            try:
+                amount = to_fen(Decimal(str(row[0].get("amount"))))
+            except (InvalidOperation, ValueError):
+                amount = -1
+            if amount != check.expected_fen:
+                audit_row(
+                    conn,
+                    "enrollment",
+                    str(check.enrollment_id),
+                    "enrollment.transfer_refused",
+                    (None, None),
+                    (None, "bank"),
+                    f"银行转账金额 {row[0].get('amount')} 元与应缴金额 {check.expected_fen / 100:.2f} 元不符，未登记",
+                )
+                conn.execute("UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (check.event_id,))
+            return amount
+
+    @activity.defn(name="set_coverage")
+    def set_coverage(self, coverage: Coverage) -> str:
+        """Regular: the plan's coverage; instant: from the day after enrollment to coverage end."""
+        with self.db.connect() as conn, conn.transaction():
+            _, year, _, _, protection_type = self._enrollment(conn, coverage.enrollment_id)
+            window = self._config(conn, year).coverage_of(protection_type or "")
+            start = window.start
+            if coverage.instant:
+                start = max(start, today(self.settings.timezone) + timedelta(days=1))
+            conn.execute(
+                "UPDATE enrollments SET coverage_start = %s, coverage_end = %s WHERE id = %s",
+                (start, window.end, coverage.enrollment_id),
+            )
+            return f"{start.isoformat()}/{window.end.isoformat()}"
+
+    @activity.defn(name="file_enrollments")
+    def file_enrollments(self, filing_id: int) -> FilingTotals:
+        """Every paid regular enrollment of the district and year joins the filing (kept on retry)."""
+        with self.db.connect() as conn, conn.transaction():
+            conn.execute(
+                """UPDATE enrollments e SET filing_id = f.id FROM district_filings f
+                   WHERE f.id = %s AND e.district_code = f.district_code AND e.year = f.year
+                     AND e.kind = 'regular' AND e.status = 'paid' AND e.filing_id IS NULL""",
+                (filing_id,),
+            )
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(enrolled), 0), coalesce(sum(total_fen), 0) FROM enrollments"
+                " WHERE filing_id = %s",
+                (filing_id,),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                """UPDATE district_filings SET enrollments = %s, members = %s, total_fen = %s,
+                          submitted_at = coalesce(submitted_at, now()) WHERE id = %s""",
+                (*row, filing_id),
+            )
+            return FilingTotals(int(row[0]), int(row[1]), int(row[2]))
+
+
+class FanOutActivities:
+    """Activities that talk to Temporal itself: one signal per filed enrollment."""
+
+    def __init__(self, db: Database, client: Client) -> None:
+        self.db = db
+        self.client = client
+
+    def _workflow_ids(self, filing_id: int) -> list[str]:
+        with self.db.connect() as conn:
+            return [
+                r[0] for r in conn.execute("SELECT workflow_id FROM enrollments WHERE filing_id = %s", (filing_id,))
+            ]
+
+    @activity.defn(name="signal_enrollments")
+    async def signal_enrollments(self, fan: FanOut) -> int:
+        ids = await asyncio.to_thread(self._workflow_ids, fan.filing_id)
+        gate = asyncio.Semaphore(50)
+
+        async def one(workflow_id: str) -> int:
+            async with gate:
+                try:
+                    await self.client.get_workflow_handle(workflow_id).signal(fan.signal, FilingNotice(fan.filing_id))
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                    return 0
+                return 1
+
+        sent = 0
+        for start in range(0, len(ids), 500):
+            sent += sum(await asyncio.gather(*(one(w) for w in ids[start : start + 500])))
+            activity.heartbeat(start)
+        return sent

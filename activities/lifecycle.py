@@ -1,0 +1,70 @@
+"""Projecting a workflow's transition: the row's status and what it waits for, plus one audit row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+from temporalio import activity
+
+from core.db import Database
+from workflows.common import Step
+
+# entity -> (table, key column, whether the table tracks who is awaited)
+_TABLES: dict[str, tuple[str, str, bool]] = {
+    "enrollment": ("enrollments", "id", True),
+    "district_filing": ("district_filings", "id", False),
+    "registration": ("registrations", "id", False),
+    "card_loss": ("card_losses", "card_no", False),
+}
+
+
+def audit_row(
+    conn: psycopg.Connection,
+    entity: str,
+    key: str,
+    action: str,
+    states: tuple[str | None, str | None],
+    actor: tuple[int | None, str],
+    summary: str,
+) -> None:
+    """An audit row for ``entity`` ``key``, with the organisation its row belongs to."""
+    table, column, _ = _TABLES[entity]
+    conn.execute(
+        f"""INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
+                                      from_state, to_state, summary)
+            SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column}::text = %s""",
+        (datetime.now(UTC), actor[0], actor[1], action, entity, key, states[0], states[1], summary[:500], key),
+    )
+
+
+class LifecycleActivities:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @activity.defn(name="project_step")
+    def project_step(self, step: Step) -> None:
+        table, column, tracks_awaiting = _TABLES[step.entity]
+        with self.db.connect() as conn, conn.transaction():
+            if tracks_awaiting:
+                conn.execute(
+                    f"""UPDATE {table} SET status = %s, awaiting = %s, updated_at = now(),
+                               awaiting_org_id = (SELECT id FROM organisations WHERE code = %s),
+                               return_reason = CASE WHEN %s = 'return_' THEN %s ELSE return_reason END
+                        WHERE {column}::text = %s""",
+                    (step.to_status, step.awaiting, step.awaiting_org, step.event, step.reason, step.key),
+                )
+            else:
+                conn.execute(
+                    f"UPDATE {table} SET status = %s, updated_at = now() WHERE {column}::text = %s",
+                    (step.to_status, step.key),
+                )
+            audit_row(
+                conn,
+                step.entity,
+                step.key,
+                f"{step.entity}.{step.event.rstrip('_')}",
+                (step.from_status, step.to_status),
+                (step.actor_id, step.actor_name),
+                step.reason or "",
+            )

@@ -1,0 +1,152 @@
+"""How an enrollment is shown: counts, fee and split in yuan, what the caller may do, the history,
+and the notice letter built from it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from core.audit import audit_public
+from core.auth import Actor
+from core.notices import Notice, NoticeLine, yuan
+from core.programme import get_config
+from models.audit import AuditEvent, AuditPublic
+from models.enrollment import Enrollment
+from models.org import Organisation
+from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
+from workflows.machines import allowed
+
+S = EnrollmentStatus
+
+
+class RosterMember(BaseModel):
+    member_no: str
+    name: str
+    category: RosterCategory
+    confirmed: bool
+
+
+class EnrollmentView(BaseModel):
+    id: int
+    org_code: str
+    org_name: str
+    year: int
+    kind: EnrollmentKind
+    status: EnrollmentStatus
+    awaiting: str | None
+    protection_type: str | None
+    members_total: int
+    enrolled: int
+    awaiting_confirmation: int
+    no_card: int
+    retired: int
+    deceased: int
+    removed: int
+    total: str
+    city_share: str
+    district_share: str
+    grassroots_share: str
+    paid: str | None
+    payment_ref: str | None
+    return_reason: str | None
+    coverage_start: date | None
+    coverage_end: date | None
+    actions: list[str]
+    history: list[AuditPublic]
+
+
+def enrollment_actions(actor: Actor, org: Organisation, e: Enrollment, secondary_code: str | None) -> list[str]:
+    events = allowed(e.status.value, "enrollment")
+    out: list[str] = []
+    if actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id):
+        if "edit" in events:
+            out += ["confirm", "remove", "refresh"]
+        elif "reopen" in events and e.awaiting_confirmation:
+            out.append("confirm")
+        out += [a for a in ("submit", "cancel") if a in events]
+    reviewer = actor.is_admin or actor.role is Role.REVIEWER
+    if reviewer and e.status is S.SECONDARY_REVIEW and (actor.is_admin or actor.org_code == secondary_code):
+        out += ["approve", "return"]
+    if reviewer and (actor.is_admin or actor.org_code == e.district_code):
+        if e.status is S.DISTRICT_REVIEW:
+            out += ["approve", "return"]
+        if e.status is S.APPROVED:
+            out.append("record_payment")
+    return out
+
+
+def enrollment_view(
+    session: Session, e: Enrollment, org: Organisation, actor: Actor, *, history: bool = True
+) -> EnrollmentView:
+    parent = session.get(Organisation, e.secondary_org_id) if e.secondary_org_id else None
+    events = (
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "enrollment", AuditEvent.entity_id == str(e.id))
+            .order_by(col(AuditEvent.id))
+        ).all()
+        if history
+        else []
+    )
+    return EnrollmentView(
+        id=e.id or 0,
+        org_code=org.code,
+        org_name=org.name,
+        year=e.year,
+        kind=e.kind,
+        status=e.status,
+        awaiting=e.awaiting,
+        protection_type=e.protection_type,
+        members_total=e.members_total,
+        enrolled=e.enrolled,
+        awaiting_confirmation=e.awaiting_confirmation,
+        no_card=e.no_card,
+        retired=e.retired,
+        deceased=e.deceased,
+        removed=e.removed,
+        total=yuan(e.total_fen),
+        city_share=yuan(e.city_fen),
+        district_share=yuan(e.district_fen),
+        grassroots_share=yuan(e.grassroots_fen),
+        paid=yuan(e.paid_fen) if e.paid_fen is not None else None,
+        payment_ref=e.payment_ref,
+        return_reason=e.return_reason,
+        coverage_start=e.coverage_start,
+        coverage_end=e.coverage_end,
+        actions=enrollment_actions(
+            actor, org, e, parent.code if parent and parent.level.value == "secondary" else None
+        ),
+        history=[audit_public(ev, org.code) for ev in events],
+    )
+
+
+def notice_for(session: Session, e: Enrollment, org: Organisation) -> Notice:
+    config = get_config(session, e.year)
+    protection = config.protection(e.protection_type or "")
+    coverage = config.coverage_of(e.protection_type or "")
+    issued = e.submitted_at.date() if e.submitted_at else date.today()
+    return Notice(
+        addressee=org.name,
+        year=e.year,
+        plan_name=config.plan_name,
+        lines=[
+            NoticeLine(
+                protection_type=e.protection_type or "",
+                type_name=protection.name if protection else "",
+                members=e.enrolled,
+                total_fen=e.total_fen,
+            )
+        ],
+        total_fen=e.total_fen,
+        city_fen=e.city_fen,
+        district_fen=e.district_fen,
+        grassroots_fen=e.grassroots_fen,
+        payment_deadline=config.payment_deadline,
+        coverage_start=e.coverage_start or coverage.start,
+        coverage_end=e.coverage_end or coverage.end,
+        issuer="市总工会职工保障互助中心",
+        issued_on=issued,
+        reference=f"enrollment {e.id}",
+    )

@@ -1,0 +1,321 @@
+"""A district's yearly filing with the Mutual Aid Center: submission inside the district window,
+the payment voucher and the center's decision, and the statistics sheet (集中参保统计表)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response, UploadFile
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.workflow_calls import actor_ref, run_update
+from core.audit import audit_public
+from core.auth import Actor, require
+from core.enrollment_sheets import StatisticsRow, statistics_xlsx
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.notices import yuan
+from core.orgs import get_org
+from core.programme import bounds, get_config
+from core.settings import Settings
+from models.audit import AuditEvent, AuditPublic
+from models.enrollment import DistrictFiling, Enrollment
+from models.org import Organisation
+from models.states import DistrictFilingStatus, OrgLevel, Role
+from workflows.common import Act, Decision
+from workflows.district_filing import (
+    DistrictFilingInput,
+    DistrictFilingWorkflow,
+    FilingSummary,
+    district_filing_workflow_id,
+)
+
+router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+VOUCHER_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+VOUCHER_MAX_BYTES = 10 * 1024 * 1024
+
+
+class EnrollmentLine(BaseModel):
+    enrollment_id: int
+    org_code: str
+    org_name: str
+    status: str
+    protection_type: str | None
+    enrolled: int
+    total: str
+    grassroots_share: str
+
+
+class FilingView(BaseModel):
+    district_code: str
+    year: int
+    status: DistrictFilingStatus
+    enrollments: int
+    members: int
+    total: str
+    voucher_name: str | None
+    reject_reason: str | None
+    window: str
+    actions: list[str]
+    lines: list[EnrollmentLine]
+    history: list[AuditPublic]
+
+
+class VoucherDecision(BaseModel):
+    approve: bool
+    reason: str | None = Field(None, max_length=300)
+
+
+def _district(session: Session, code: str, actor: Actor) -> Organisation:
+    org = get_org(session, code)
+    if org.level is not OrgLevel.DISTRICT:
+        raise Conflict("not_a_district", f"{org.name}不是区局（产业）工会")
+    require(actor, org)
+    return org
+
+
+def _filing(session: Session, code: str, year: int) -> DistrictFiling | None:
+    return session.exec(
+        select(DistrictFiling).where(DistrictFiling.district_code == code, DistrictFiling.year == year)
+    ).first()
+
+
+def _actions(actor: Actor, org: Organisation, status: DistrictFilingStatus) -> list[str]:
+    out = []
+    district = actor.is_admin or (actor.role is Role.REVIEWER and actor.org_id == org.id)
+    if district and status is DistrictFilingStatus.OPEN:
+        out.append("submit")
+    if district and status in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
+        out.append("upload_voucher")
+    if (actor.is_admin or actor.role is Role.CENTER_REVIEWER) and status is DistrictFilingStatus.VOUCHER_UPLOADED:
+        out.append("decide_voucher")
+    return out
+
+
+def _view(session: Session, org: Organisation, year: int, actor: Actor) -> FilingView:
+    config = get_config(session, year)
+    filing = _filing(session, org.code, year)
+    rows = session.exec(
+        select(Enrollment, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
+        .where(Enrollment.district_code == org.code, Enrollment.year == year)
+        .order_by(col(Organisation.code))
+    ).all()
+    events = (
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "district_filing", AuditEvent.entity_id == str(filing.id))
+            .order_by(col(AuditEvent.id))
+        ).all()
+        if filing
+        else []
+    )
+    status = filing.status if filing else DistrictFilingStatus.OPEN
+    return FilingView(
+        district_code=org.code,
+        year=year,
+        status=status,
+        enrollments=filing.enrollments if filing else 0,
+        members=filing.members if filing else 0,
+        total=yuan(filing.total_fen if filing else 0),
+        voucher_name=filing.voucher_name if filing else None,
+        reject_reason=filing.reject_reason if filing else None,
+        window=config.district_window.label(),
+        actions=_actions(actor, org, status),
+        lines=[
+            EnrollmentLine(
+                enrollment_id=e.id or 0,
+                org_code=o.code,
+                org_name=o.name,
+                status=e.status.value,
+                protection_type=e.protection_type,
+                enrolled=e.enrolled,
+                total=yuan(e.total_fen),
+                grassroots_share=yuan(e.grassroots_fen),
+            )
+            for e, o in rows
+        ],
+        history=[audit_public(ev, org.code) for ev in events],
+    )
+
+
+@router.get("")
+def read_filing(code: str, year: int, session: SessionDep, actor: CurrentActor) -> FilingView:
+    """The district's filing for the year and every enrollment of its unions."""
+    return _view(session, _district(session, code, actor), year, actor)
+
+
+async def _ensure_workflow(
+    session: Session, settings: Settings, temporal: Any, org: Organisation, year: int
+) -> DistrictFiling:
+    config = get_config(session, year)
+    filing = _filing(session, org.code, year)
+    if filing is None:
+        filing = DistrictFiling(
+            district_code=org.code,
+            org_id=org.id or 0,
+            year=year,
+            workflow_id=district_filing_workflow_id(org.code, year),
+        )
+        session.add(filing)
+        session.commit()
+    opens, closes = bounds(config.district_window, settings.timezone)
+    await temporal.start_workflow(
+        DistrictFilingWorkflow.run,
+        DistrictFilingInput(
+            filing.id or 0,
+            org.code,
+            org.code,
+            org.path,
+            year,
+            opens.isoformat(),
+            closes.isoformat(),
+            config.district_window.label(),
+        ),
+        id=filing.workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return filing
+
+
+async def _update(
+    session: Session, settings: Settings, temporal: Any, filing: DistrictFiling, update: Any, arg: Any
+) -> None:
+    await run_update(
+        temporal,
+        filing.workflow_id,
+        update,
+        arg,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=FilingSummary,
+    )
+    session.expire_all()
+
+
+@router.post("/submit")
+async def submit_filing(
+    code: str, year: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> FilingView:
+    """File every approved and paid enrollment with the Mutual Aid Center, inside the district
+    window only; afterwards nothing in the filing changes."""
+    org = _district(session, code, actor)
+    require(actor, org, Role.REVIEWER)
+    filing = await _ensure_workflow(session, settings, temporal, org, year)
+    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.submit, Act(actor_ref(actor)))
+    return _view(session, org, year, actor)
+
+
+@router.post("/voucher")
+async def upload_voucher(
+    code: str,
+    year: int,
+    file: UploadFile,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> FilingView:
+    """The district's payment voucher (PDF, JPEG or PNG, up to 10 MB) after paying the center."""
+    org = _district(session, code, actor)
+    require(actor, org, Role.REVIEWER)
+    filing = _filing(session, code, year)
+    if filing is None or filing.status not in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
+        raise Conflict("not_allowed_now", "提交至职保中心后（或凭证被退回后）才能上传缴费凭证")
+    if (file.content_type or "") not in VOUCHER_TYPES:
+        raise Invalid("voucher_type", "缴费凭证须为 PDF、JPEG 或 PNG 文件", details={"field": "file"})
+    body = await file.read(VOUCHER_MAX_BYTES + 1)
+    if not body or len(body) > VOUCHER_MAX_BYTES:
+        raise Invalid("voucher_size", "缴费凭证不能为空，且不超过10MB", details={"field": "file"})
+    filing.voucher, filing.voucher_name, filing.voucher_type = (
+        body,
+        (file.filename or "voucher")[:200],
+        file.content_type,
+    )
+    session.add(filing)
+    session.commit()
+    act = Act(actor_ref(actor), f"上传缴费凭证 {filing.voucher_name}")
+    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.upload_voucher, act)
+    return _view(session, org, year, actor)
+
+
+@router.get("/voucher", response_class=Response)
+def download_voucher(code: str, year: int, session: SessionDep, actor: CurrentActor) -> Response:
+    org = _district(session, code, actor)
+    if actor.role is Role.CLERK:
+        raise Forbidden("role_not_allowed", "缴费凭证仅供区局和职保中心查看")
+    filing = _filing(session, org.code, year)
+    if filing is None or filing.voucher is None:
+        raise NotFound("voucher_not_found", "尚未上传缴费凭证")
+    return Response(
+        filing.voucher,
+        media_type=filing.voucher_type or "application/octet-stream",
+        headers={"Content-Disposition": f"attachment; filename=voucher-{code}-{year}"},
+    )
+
+
+@router.post("/voucher/decision")
+async def decide_voucher(
+    code: str,
+    year: int,
+    data: VoucherDecision,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> FilingView:
+    """The Mutual Aid Center approves the voucher (the enrollments complete) or rejects it."""
+    org = _district(session, code, actor)
+    filing = _filing(session, code, year)
+    if filing is None:
+        raise Conflict("not_allowed_now", "该区局尚未提交")
+    decision = Decision(actor_ref(actor), data.approve, data.reason or "")
+    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.decide_voucher, decision)
+    if not data.approve:
+        filing.reject_reason = data.reason
+        session.add(filing)
+        session.commit()
+    return _view(session, org, year, actor)
+
+
+@router.get("/statistics.xlsx", response_class=Response)
+def statistics(code: str, year: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """集中参保统计表: one row per union with its status, type, count, fee and split."""
+    org = _district(session, code, actor)
+    if actor.role is Role.CLERK:
+        raise Forbidden("role_not_allowed", "统计表仅供区局、二级工会和职保中心下载")
+    parent_names = {
+        o.id: o.name for o in session.exec(select(Organisation).where(Organisation.level == OrgLevel.SECONDARY))
+    }
+    rows = session.exec(
+        select(Enrollment, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
+        .where(Enrollment.district_code == org.code, Enrollment.year == year)
+        .order_by(col(Organisation.code))
+    ).all()
+    lines = [
+        StatisticsRow(
+            org_code=o.code,
+            org_name=o.name,
+            secondary_name=parent_names.get(o.parent_id),
+            status=e.status.value,
+            protection_type=e.protection_type,
+            members=e.enrolled,
+            total_fen=e.total_fen,
+            city_fen=e.city_fen,
+            district_fen=e.district_fen,
+            grassroots_fen=e.grassroots_fen,
+            paid_on=e.paid_at.date() if isinstance(e.paid_at, datetime) else None,
+        )
+        for e, o in rows
+        if e.status.value not in ("cancelled", "draft")
+    ]
+    return Response(
+        statistics_xlsx(org.name, year, lines),
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=statistics-{code}-{year}.xlsx"},
+    )

@@ -1,0 +1,385 @@
+"""Group insurance enrollment (集中参保): roster, confirmation, submission, review, payment, notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.enrollment_views import EnrollmentView, RosterMember, enrollment_view, notice_for
+from api.workflow_calls import actor_ref, run_update
+from core.auth import Actor, require
+from core.errors import Conflict, Invalid, NotFound
+from core.notices import notice_html, notice_pdf
+from core.orgs import get_org, require_card_work
+from core.programme import bounds, end_of, get_config, to_fen
+from core.settings import Settings
+from models.enrollment import Enrollment, EnrollmentMember, MemberSelection
+from models.member import Member
+from models.org import Organisation
+from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
+from workflows.common import Act, Decision, Selection
+from workflows.enrollment import (
+    EnrollmentInput,
+    EnrollmentSummary,
+    EnrollmentWorkflow,
+    Payment,
+    RosterCounts,
+    RosterEditResult,
+    SubmitEnrollment,
+    enrollment_workflow_id,
+)
+
+router = APIRouter(tags=["enrollments"])
+
+
+class EnrollmentCreate(BaseModel):
+    year: int = Field(ge=2000, le=2100, description="The coverage year.")
+    kind: EnrollmentKind = EnrollmentKind.REGULAR
+
+
+class MembersChoice(BaseModel):
+    member_nos: list[str] = Field(default_factory=list, max_length=20000)
+    all: bool = Field(False, description="every member awaiting confirmation")
+
+
+class SubmitBody(BaseModel):
+    protection_type: str = Field(min_length=1, max_length=8)
+
+
+class ReviewBody(BaseModel):
+    approve: bool
+    reason: str | None = Field(None, max_length=300)
+
+
+class PaymentBody(BaseModel):
+    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="CNY received from the union")
+    reference: str = Field(min_length=1, max_length=80, description="Transfer reference or receipt number")
+
+
+class CancelBody(BaseModel):
+    reason: str | None = Field(None, max_length=300)
+
+
+def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[Enrollment, Organisation]:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound("enrollment_not_found", f"参保记录 {enrollment_id} 不存在")
+    org = session.get(Organisation, enrollment.org_id)
+    assert org is not None
+    require(actor, org)
+    return enrollment, org
+
+
+def _fresh(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView:
+    session.expire_all()
+    enrollment, org = load_enrollment(session, enrollment_id, actor)
+    return enrollment_view(session, enrollment, org, actor)
+
+
+def _workflow_input(session: Session, settings: Settings, org: Organisation, enrollment: Enrollment) -> EnrollmentInput:
+    config = get_config(session, enrollment.year)
+    parent = session.get(Organisation, org.parent_id) if org.parent_id else None
+    secondary = parent.code if parent and parent.level is OrgLevel.SECONDARY else None
+    opens, closes = bounds(config.submission_window, settings.timezone)
+    return EnrollmentInput(
+        enrollment_id=enrollment.id or 0,
+        org_code=org.code,
+        org_path=org.path,
+        district_code=org.district_code or "",
+        district_org_code=org.district_code or "",
+        secondary_code=secondary,
+        year=enrollment.year,
+        kind=enrollment.kind.value,
+        submission_opens=opens.isoformat(),
+        submission_closes=closes.isoformat(),
+        payment_due=end_of(config.payment_deadline, settings.timezone).isoformat(),
+        coverage_ends=end_of(config.coverage.end, settings.timezone).isoformat(),
+        submission_label=config.submission_window.label(),
+        payment_due_label=config.payment_deadline.isoformat(),
+    )
+
+
+def _check_instant_allowed(session: Session, settings: Settings, org: Organisation, year: int) -> None:
+    config = get_config(session, year)
+    _, closes = bounds(config.submission_window, settings.timezone)
+    _, coverage_ends = bounds(config.coverage, settings.timezone)
+    now = datetime.now(UTC)
+    if now < closes:
+        raise Conflict(
+            "use_regular_enrollment",
+            f"集中参保提交期（{config.submission_window.label()}）内请办理集中参保，期满后可办理即时参保",
+        )
+    if now >= coverage_ends:
+        raise Conflict("coverage_over", f"{year}年度保障期已结束")
+
+
+@router.post("/orgs/{code}/enrollments", status_code=status.HTTP_201_CREATED)
+async def create_enrollment(
+    code: str,
+    data: EnrollmentCreate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """Open the union's enrollment for a coverage year (one regular enrollment per union and year;
+    instant enrollments after the submission window). The roster is built at once."""
+    org = get_org(session, code)
+    require(actor, org, Role.CLERK)
+    require_card_work(org)
+    get_config(session, data.year)
+    if data.kind is EnrollmentKind.REGULAR:
+        existing = session.exec(
+            select(Enrollment).where(
+                Enrollment.org_id == org.id, Enrollment.year == data.year, Enrollment.kind == EnrollmentKind.REGULAR
+            )
+        ).first()
+        if existing is not None:
+            raise Conflict(
+                "enrollment_exists", f"本单位{data.year}年度已有集中参保", details={"enrollment_id": existing.id}
+            )
+    else:
+        _check_instant_allowed(session, settings, org, data.year)
+    enrollment = Enrollment(
+        org_id=org.id or 0,
+        year=data.year,
+        kind=data.kind,
+        district_code=org.district_code or "",
+        secondary_org_id=org.parent_id if org.parent_id else None,
+        workflow_id="",
+        created_by=actor.user_id,
+    )
+    session.add(enrollment)
+    session.flush()
+    enrollment.workflow_id = enrollment_workflow_id(org.code, data.year, data.kind.value, enrollment.id or 0)
+    inp = _workflow_input(session, settings, org, enrollment)
+    session.commit()
+    await temporal.start_workflow(
+        EnrollmentWorkflow.run, inp, id=enrollment.workflow_id, task_queue=settings.task_queue
+    )
+    await run_update(
+        temporal,
+        enrollment.workflow_id,
+        EnrollmentWorkflow.roster_ready,
+        None,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=RosterCounts,
+    )
+    return _fresh(session, enrollment.id or 0, actor)
+
+
+@router.get("/orgs/{code}/enrollments")
+def list_enrollments(
+    code: str,
+    session: SessionDep,
+    actor: CurrentActor,
+    year: int | None = None,
+    status: str | None = None,
+    page: int = Query(1, ge=1),
+    size: int = Query(50, ge=1, le=500),
+) -> list[EnrollmentView]:
+    """Enrollments of a union, or of every union below the organisation."""
+    org = get_org(session, code)
+    require(actor, org)
+    below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
+    query = select(Enrollment, Organisation).join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
+    query = query.where(col(Enrollment.org_id).in_(below))
+    if year:
+        query = query.where(Enrollment.year == year)
+    if status:
+        query = query.where(col(Enrollment.status) == status)
+    rows = session.exec(query.order_by(col(Enrollment.id).desc()).offset((page - 1) * size).limit(size)).all()
+    return [enrollment_view(session, e, o, actor, history=False) for e, o in rows]
+
+
+@router.get("/enrollments/{enrollment_id}")
+def read_enrollment(enrollment_id: int, session: SessionDep, actor: CurrentActor) -> EnrollmentView:
+    """Status, roster counts, fee and split, the caller's actions, and the history."""
+    enrollment, org = load_enrollment(session, enrollment_id, actor)
+    return enrollment_view(session, enrollment, org, actor)
+
+
+@router.get("/enrollments/{enrollment_id}/members")
+def roster_members(
+    enrollment_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    category: RosterCategory | None = None,
+    page: int = Query(1, ge=1),
+    size: int = Query(100, ge=1, le=1000),
+) -> list[RosterMember]:
+    """The roster by category: enrolled, awaiting (confirmation), no_card, retired, deceased, removed."""
+    load_enrollment(session, enrollment_id, actor)
+    query = select(EnrollmentMember, Member.name).join(Member, col(Member.member_no) == col(EnrollmentMember.member_no))
+    query = query.where(EnrollmentMember.enrollment_id == enrollment_id)
+    if category:
+        query = query.where(EnrollmentMember.category == category)
+    rows = session.exec(query.order_by(col(EnrollmentMember.member_no)).offset((page - 1) * size).limit(size))
+    return [RosterMember(member_no=m.member_no, name=n, category=m.category, confirmed=m.confirmed) for m, n in rows]
+
+
+async def _update(
+    session: Session,
+    temporal: Any,
+    settings: Settings,
+    actor: Actor,
+    enrollment_id: int,
+    update: Any,
+    arg: Any,
+    rt: Any,
+) -> EnrollmentView:
+    enrollment, _ = load_enrollment(session, enrollment_id, actor)
+    await run_update(
+        temporal, enrollment.workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=rt
+    )
+    return _fresh(session, enrollment_id, actor)
+
+
+async def _roster_edit(
+    session: Session, temporal: Any, settings: Settings, actor: Actor, enrollment_id: int, data: MembersChoice, how: str
+) -> EnrollmentView:
+    if not data.member_nos and not data.all:
+        raise Invalid("members_required", "请选择会员，或选择全部")
+    load_enrollment(session, enrollment_id, actor)
+    selection = MemberSelection(purpose=how, items=data.member_nos, everything=data.all, created_by=actor.user_id)
+    session.add(selection)
+    session.commit()
+    update = EnrollmentWorkflow.confirm if how == "confirm" else EnrollmentWorkflow.remove
+    arg = Selection(actor_ref(actor), selection.id or 0)
+    return await _update(session, temporal, settings, actor, enrollment_id, update, arg, RosterEditResult)
+
+
+@router.post("/enrollments/{enrollment_id}/confirm")
+async def confirm_members(
+    enrollment_id: int,
+    data: MembersChoice,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """Confirm members without social insurance (one, several or all). Confirmed members cannot be
+    removed; confirming after submission takes the enrollment back to draft (submit again)."""
+    return await _roster_edit(session, temporal, settings, actor, enrollment_id, data, "confirm")
+
+
+@router.post("/enrollments/{enrollment_id}/remove")
+async def remove_members(
+    enrollment_id: int,
+    data: MembersChoice,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """Take members who are not confirmed off the roster (e.g. retired since the last update)."""
+    if data.all:
+        raise Invalid("members_required", "请逐个选择要移出的会员")
+    return await _roster_edit(session, temporal, settings, actor, enrollment_id, data, "remove")
+
+
+@router.post("/enrollments/{enrollment_id}/refresh")
+async def refresh_roster(
+    enrollment_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> EnrollmentView:
+    """Build the roster again from the registry, keeping confirmations and removals."""
+    arg = Act(actor_ref(actor))
+    return await _update(
+        session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.refresh, arg, RosterCounts
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/submit")
+async def submit_enrollment(
+    enrollment_id: int,
+    data: SubmitBody,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """Submit with the year's protection type: the fee and split are computed, the notice produced."""
+    enrollment, _ = load_enrollment(session, enrollment_id, actor)
+    config = get_config(session, enrollment.year)
+    if config.protection(data.protection_type) is None:
+        codes = "、".join(t.code for t in config.protection_types)
+        raise Invalid("unknown_protection_type", f"保障类型须为以下之一：{codes}", details={"field": "protection_type"})
+    arg = SubmitEnrollment(actor_ref(actor), data.protection_type)
+    return await _update(
+        session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.submit, arg, EnrollmentSummary
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/review")
+async def review_enrollment(
+    enrollment_id: int,
+    data: ReviewBody,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """The secondary union (if any), then the district: approve, or return with a reason."""
+    arg = Decision(actor_ref(actor), data.approve, data.reason or "")
+    return await _update(
+        session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.review, arg, EnrollmentSummary
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/payment")
+async def record_payment(
+    enrollment_id: int,
+    data: PaymentBody,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    """The district records the grassroots share as received (the exact amount, before the deadline)."""
+    arg = Payment(actor_ref(actor), to_fen(data.amount), data.reference)
+    return await _update(
+        session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.record_payment, arg, EnrollmentSummary
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/cancel")
+async def cancel_enrollment(
+    enrollment_id: int,
+    data: CancelBody,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> EnrollmentView:
+    arg = Act(actor_ref(actor), data.reason)
+    return await _update(
+        session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.cancel, arg, EnrollmentSummary
+    )
+
+
+@router.get("/enrollments/{enrollment_id}/notice", response_class=Response)
+def notice(
+    enrollment_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    format: str = Query("html", pattern="^(html|pdf)$"),
+) -> Response:
+    """The notice letter (告知书): count, total and split, the payment deadline and coverage."""
+    enrollment, org = load_enrollment(session, enrollment_id, actor)
+    if not enrollment.protection_type:
+        raise Conflict("not_submitted", "提交集中参保后才有告知书")
+    letter = notice_for(session, enrollment, org)
+    name = f"notice-{enrollment.year}-{org.code}"
+    if format == "pdf":
+        return Response(
+            notice_pdf(letter),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f"attachment; filename={name}.pdf"},
+        )
+    return Response(notice_html(letter), media_type="text/html; charset=utf-8")

@@ -1,0 +1,105 @@
+"""Group insurance enrollment (集中参保): per union and year, its roster, the district's filing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, text
+from sqlmodel import Field, SQLModel
+
+from models.base import enum_type, utcnow
+from models.states import DistrictFilingStatus, EnrollmentKind, EnrollmentStatus, RosterCategory
+
+
+class Enrollment(SQLModel, table=True):
+    """The projection of one enrollment workflow (the workflow owns the process state)."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index("ux_enrollments_regular", "org_id", "year", unique=True, postgresql_where=text("kind = 'regular'")),
+        Index("ix_enrollments_district_year", "district_code", "year"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    year: int
+    kind: EnrollmentKind = Field(default=EnrollmentKind.REGULAR, sa_type=enum_type(EnrollmentKind))
+    status: EnrollmentStatus = Field(default=EnrollmentStatus.DRAFT, sa_type=enum_type(EnrollmentStatus))
+    district_code: str = Field(max_length=3)
+    secondary_org_id: int | None = Field(default=None, foreign_key="organisations.id")
+    awaiting_org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    awaiting: str | None = Field(default=None, max_length=40, description="What the enrollment waits for.")
+    protection_type: str | None = Field(default=None, max_length=8)
+    members_total: int = 0
+    enrolled: int = 0
+    awaiting_confirmation: int = 0
+    no_card: int = 0
+    retired: int = 0
+    deceased: int = 0
+    removed: int = 0
+    total_fen: int = 0
+    city_fen: int = 0
+    district_fen: int = 0
+    grassroots_fen: int = 0
+    paid_fen: int | None = None
+    payment_ref: str | None = Field(default=None, max_length=80)
+    paid_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    return_reason: str | None = Field(default=None, max_length=300)
+    coverage_start: date | None = None
+    coverage_end: date | None = None
+    filing_id: int | None = Field(default=None, foreign_key="district_filings.id")
+    workflow_id: str = Field(max_length=80)
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class EnrollmentMember(SQLModel, table=True):
+    """Every member of the union with the roster's verdict on them."""
+
+    __tablename__ = "enrollment_members"
+    __table_args__ = (Index("ix_enrollment_members_member", "member_no"),)
+
+    enrollment_id: int = Field(foreign_key="enrollments.id", primary_key=True)
+    member_no: str = Field(foreign_key="members.member_no", primary_key=True, max_length=10)
+    category: RosterCategory = Field(sa_type=enum_type(RosterCategory))
+    confirmed: bool = False  # confirmed by the clerk: cannot be removed
+
+
+class DistrictFiling(SQLModel, table=True):
+    """A district's yearly submission to the Mutual Aid Center, with its payment voucher."""
+
+    __tablename__ = "district_filings"
+    __table_args__ = (Index("ux_district_filings", "district_code", "year", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district_code: str = Field(max_length=3)
+    org_id: int = Field(foreign_key="organisations.id")
+    year: int
+    status: DistrictFilingStatus = Field(default=DistrictFilingStatus.OPEN, sa_type=enum_type(DistrictFilingStatus))
+    enrollments: int = 0
+    members: int = 0
+    total_fen: int = 0
+    submitted_by_name: str | None = Field(default=None, max_length=60)
+    voucher_name: str | None = Field(default=None, max_length=200)
+    voucher_type: str | None = Field(default=None, max_length=100)
+    voucher: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    reject_reason: str | None = Field(default=None, max_length=300)
+    workflow_id: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class MemberSelection(SQLModel, table=True):
+    """A clerk's chosen members or cards, staged so that a workflow's history carries only this id."""
+
+    __tablename__ = "member_selections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=30)  # confirm, remove, register
+    items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    everything: bool = False
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

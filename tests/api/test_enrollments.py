@@ -1,0 +1,253 @@
+"""Group insurance enrollment over HTTP: configuration, fee split window, roster, review level by
+level, payment, the district's filing, the voucher and the center's decision, notice, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from core.db import Database
+from tests.conftest import auth
+from tests.enrollment_setup import (
+    ADMIN,
+    CENTER,
+    DISTRICT,
+    SECONDARY,
+    carded_members,
+    config_2014_rules,
+    config_2024_round,
+    config_around,
+    fresh_union,
+    put_year,
+)
+
+TODAY = date.today()
+
+
+async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
+    r = await api.request(method, url, headers=auth(token), **kw)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def until(api: httpx.AsyncClient, token: str, url: str, status: str, seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = (await api.get(url, headers=auth(token))).json()
+        if view["status"] == status:
+            return view
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.1)
+
+
+def shape(db: Database, nos: list[str]) -> None:
+    """Member 0 without social insurance, 1 retired before coverage, 2 deceased, 3 without a card."""
+    with db.connect() as conn:
+        conn.execute("UPDATE members SET social_insured = false, social_insurance_start = NULL WHERE member_no = %s",
+                     (nos[0],))  # fmt: skip
+        conn.execute(
+            "UPDATE members SET employment_status = 'retired', retirement_date = %s WHERE member_no = %s",
+            (TODAY, nos[1]),
+        )
+        conn.execute("UPDATE members SET employment_status = 'deceased' WHERE member_no = %s", (nos[2],))
+        conn.execute("UPDATE members SET card_status = 'none', card_no = NULL WHERE member_no = %s", (nos[3],))
+        conn.commit()
+
+
+async def test_programme_years_both_seed_rules_and_refusals(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    await put_year(api, tokens, 2024, config_2024_round())
+    await put_year(api, tokens, 2014, config_2014_rules())
+    got = await call(api, tokens[ADMIN], "GET", "/programme-years/2014", 200)
+    half = next(t for t in got["config"]["protection_types"] if t["code"] == "H")
+    assert half["price"] == "12.00" or half["price"] == "12"
+    assert half["coverage"] == {"start": "2015-01-01", "end": "2015-06-30"}
+    bad = config_2024_round()
+    bad["coverage"] = {"start": "2024-12-31", "end": "2024-01-01"}
+    r = await api.put("/programme-years/2099", json=bad, headers=auth(tokens[ADMIN]))
+    assert r.status_code == 422 and "coverage" in r.text
+    bad = config_2024_round()
+    bad["protection_types"][0]["price"] = "-1"
+    r = await api.put("/programme-years/2099", json=bad, headers=auth(tokens[ADMIN]))
+    assert r.status_code == 422 and "price" in r.text
+    bad = config_2024_round()
+    bad["payment_deadline"] = "2024-02-01"  # after the district window closes
+    r = await api.put("/programme-years/2099", json=bad, headers=auth(tokens[ADMIN]))
+    assert r.status_code == 422
+    r = await api.put("/programme-years/2099", json=config_2024_round(), headers=auth(tokens[DISTRICT]))
+    assert r.status_code == 403
+    assert (await api.get("/programme-years/2099", headers=auth(tokens[DISTRICT]))).status_code == 404
+
+
+async def test_fee_split_only_inside_the_window(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    await put_year(api, tokens, 2040, config_around(TODAY))
+    await put_year(api, tokens, 2041, config_around(TODAY, shares=("50", "50", "0"), split=(-10, -5)))
+    split = {"city": "40", "district": "40", "grassroots": "20"}
+    assert (await call(api, tokens[DISTRICT], "PUT", "/districts/101/fee-split/2040", 200, json=split))["city"]
+    got = await call(api, tokens[SECONDARY], "GET", "/districts/101/fee-split/2040", 403)
+    assert got["error"]["code"] == "outside_scope"
+    refused = await call(api, tokens[DISTRICT], "PUT", "/districts/101/fee-split/2041", 409, json=split)
+    assert refused["error"]["code"] == "outside_window" and refused["error"]["details"]["window"]
+    bad = await call(api, tokens[DISTRICT], "PUT", "/districts/101/fee-split/2040", 422,
+                     json={"city": "50", "district": "50", "grassroots": "10"})  # fmt: skip
+    assert bad["error"]["code"]
+    assert (await call(api, tokens[DISTRICT], "GET", "/districts/101/fee-split/2041", 200))["district"] in (
+        "50",
+        "50.00",
+    )
+
+
+async def test_enrollment_from_roster_to_completed(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    year = 2042
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101-S01")
+    nos = await carded_members(api, db, clerk, org, tmp_path, 6, seed=4201)
+    shape(db, nos)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    url = f"/enrollments/{e['id']}"
+    e = await until(api, clerk, url, "draft")
+    e = await call(api, clerk, "GET", url, 200)
+    assert (e["members_total"], e["enrolled"], e["awaiting_confirmation"]) == (6, 2, 1)
+    assert (e["retired"], e["deceased"], e["no_card"]) == (1, 1, 1)
+    awaiting = await call(api, clerk, "GET", f"{url}/members", 200, params={"category": "awaiting"})
+    assert [m["member_no"] for m in awaiting] == [nos[0]]
+    await call(api, clerk, "POST", f"{url}/confirm", 200, json={"member_nos": [nos[0]]})
+    refused = await call(api, clerk, "POST", f"{url}/remove", 409, json={"member_nos": [nos[0]]})
+    assert refused["error"]["code"] == "members_unavailable" and nos[0] in refused["error"]["message"]
+    assert (await call(api, clerk, "GET", url, 200))["enrolled"] == 3
+    bad = await call(api, clerk, "POST", f"{url}/submit", 422, json={"protection_type": "Z"})
+    assert bad["error"]["code"] == "unknown_protection_type"
+    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    assert e["status"] == "secondary_review" and e["total"] == "78.00"
+    assert (e["city_share"], e["district_share"], e["grassroots_share"]) == ("39.00", "23.40", "15.60")
+    html = await api.get(f"{url}/notice", headers=auth(clerk))
+    assert html.status_code == 200 and "78.00" in html.text and "3 人" in html.text
+    pdf = await api.get(f"{url}/notice", params={"format": "pdf"}, headers=auth(clerk))
+    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+
+    wrong = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 403, json={"approve": True})
+    assert wrong["error"]["code"] == "wrong_level"
+    assert (await call(api, clerk, "POST", f"{url}/review", 403, json={"approve": True}))["error"]["code"]
+    no_reason = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 422, json={"approve": False})
+    assert no_reason["error"]["code"] == "reason_required"
+    e = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 200, json={"approve": False, "reason": "人数有误"})
+    assert e["status"] == "returned" and e["return_reason"] == "人数有误"
+    tasks = await call(api, clerk, "GET", "/tasks", 200)
+    assert any(t["entity_id"] == e["id"] and t["kind"] == "enrollment_returned" for t in tasks)
+    await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    assert any(t["entity_id"] == e["id"] for t in await call(api, tokens[SECONDARY], "GET", "/tasks", 200))
+    e = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 200, json={"approve": True})
+    assert e["status"] == "district_review" and e["awaiting"] == "district_reviewer"
+    assert any(t["entity_id"] == e["id"] for t in await call(api, tokens[DISTRICT], "GET", "/tasks", 200))
+    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    assert e["status"] == "approved" and "record_payment" in e["actions"]
+    short = await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 422, json={"amount": "15", "reference": "x"})
+    assert short["error"]["code"] == "amount_mismatch"
+    e = await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 200, json={"amount": "15.60", "reference": "R1"})
+    assert e["status"] == "paid" and e["paid"] == "15.60"
+    await file_and_complete(api, tokens, year, url, clerk)
+
+
+async def file_and_complete(api: httpx.AsyncClient, tokens: dict[str, str], year: int, url: str, clerk: str) -> None:
+    district = f"/districts/101/enrollments/{year}"
+    filing = await call(api, tokens[DISTRICT], "POST", f"{district}/submit", 200)
+    assert filing["status"] == "submitted" and filing["enrollments"] == 1 and filing["members"] == 3
+    await until(api, clerk, url, "filed")
+    again = await call(api, tokens[DISTRICT], "POST", f"{district}/submit", 409)
+    assert again["error"]["code"] == "not_allowed_now"
+    bad = await call(api, tokens[DISTRICT], "POST", f"{district}/voucher", 422,
+                     files={"file": ("v.txt", b"hello", "text/plain")})  # fmt: skip
+    assert bad["error"]["code"] == "voucher_type"
+    pdf = b"%PDF-1.4 voucher"
+    up = await call(api, tokens[DISTRICT], "POST", f"{district}/voucher", 200,
+                    files={"file": ("voucher.pdf", pdf, "application/pdf")})  # fmt: skip
+    assert up["status"] == "voucher_uploaded"
+    assert any(t["kind"] == "voucher_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
+    decision = f"{district}/voucher/decision"
+    assert (await call(api, tokens[DISTRICT], "POST", decision, 403, json={"approve": True}))["error"]["code"]
+    await call(api, tokens[CENTER], "POST", decision, 422, json={"approve": False})
+    rejected = await call(api, tokens[CENTER], "POST", decision, 200, json={"approve": False, "reason": "凭证模糊"})
+    assert rejected["status"] == "voucher_rejected" and rejected["reject_reason"] == "凭证模糊"
+    await call(api, tokens[DISTRICT], "POST", f"{district}/voucher", 200,
+               files={"file": ("voucher2.pdf", pdf, "application/pdf")})  # fmt: skip
+    assert (await api.get(f"{district}/voucher", headers=auth(tokens[CENTER]))).content == pdf
+    approved = await call(api, tokens[CENTER], "POST", decision, 200, json={"approve": True})
+    assert approved["status"] == "approved"
+    done = await until(api, clerk, url, "completed")
+    assert (
+        done["coverage_start"]
+        == (await call(api, clerk, "GET", f"/programme-years/{year}", 200))["config"]["coverage"]["start"]
+    )
+    sheet = await api.get(f"{district}/statistics.xlsx", headers=auth(tokens[DISTRICT]))
+    assert sheet.status_code == 200
+    ws = load_workbook(io.BytesIO(sheet.content)).worksheets[0]
+    values = [c for row in ws.iter_rows(values_only=True) for c in row]
+    assert done["org_code"] in values and "参保完成" in values
+    assert (await api.get(f"{district}/statistics.xlsx", headers=auth(clerk))).status_code == 403
+
+
+async def test_confirming_after_submission_needs_submitting_again(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    year = 2043
+    await put_year(api, tokens, year, config_around(TODAY, shares=("50", "50", "0")))
+    org, clerk = await fresh_union(api, tokens, "101")
+    nos = await carded_members(api, db, clerk, org, tmp_path, 5, seed=4301)
+    shape(db, nos)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    url = f"/enrollments/{e['id']}"
+    dup = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 409, json={"year": year})
+    assert dup["error"]["code"] == "enrollment_exists"
+    instant = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 409, json={"year": year, "kind": "instant"})
+    assert instant["error"]["code"] == "use_regular_enrollment"
+    await until(api, clerk, url, "draft")
+    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "B+"})
+    assert e["status"] == "district_review" and e["enrolled"] == 1  # no secondary union above it
+    e = await call(api, clerk, "POST", f"{url}/confirm", 200, json={"all": True})
+    assert e["status"] == "draft" and e["enrolled"] == 2
+    assert any("重新提交" in h["summary"] for h in e["history"])
+    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "B+"})
+    assert e["status"] == "district_review" and e["total"] == "200.00"
+    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    assert e["status"] == "paid" and e["grassroots_share"] == "0.00"  # nothing to pay: paid at approval
+    other = await call(api, clerk, "POST", f"{url}/submit", 409, json={"protection_type": "A"})
+    assert other["error"]["code"] == "not_allowed_now"
+
+
+async def test_submission_outside_the_window_is_refused(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    year = 2044
+    await put_year(api, tokens, year, config_around(TODAY, submission=(2, 4), deadline=6))
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 2, seed=4401)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    await until(api, clerk, f"/enrollments/{e['id']}", "draft")
+    refused = await call(api, clerk, "POST", f"/enrollments/{e['id']}/submit", 409, json={"protection_type": "A"})
+    assert refused["error"]["code"] == "outside_window" and "至" in refused["error"]["message"]
+    filing = await call(api, tokens[DISTRICT], "POST", f"/districts/101/enrollments/{year}/submit", 409)
+    assert filing["error"]["code"] in ("outside_window", "nothing_to_file")
+    missing = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 404, json={"year": 2098})
+    assert missing["error"]["code"] == "programme_year_not_found"
+
+
+@pytest.mark.parametrize("who", [SECONDARY, "clerk@101-0001"])
+async def test_others_cannot_act_on_an_enrollment(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, who: str
+) -> None:
+    year = 2045
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 2, seed=4501 + len(who))
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    r = await api.post(f"/enrollments/{e['id']}/submit", json={"protection_type": "A"}, headers=auth(tokens[who]))
+    assert r.status_code == 403
