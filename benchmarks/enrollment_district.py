@@ -111,10 +111,10 @@ async def one_union(api: httpx.AsyncClient, code: str, reviewer: str, gate: asyn
     async with gate:
         clerk = {"Authorization": f"Bearer {_token(code)}"}
         r = await api.post(f"/orgs/{code}/enrollments", json={"year": YEAR}, headers=clerk)
-        r.raise_for_status()
+        assert r.status_code == 201, r.text
         enrollment_id: int = r.json()["id"]
         r = await api.post(f"/enrollments/{enrollment_id}/submit", json={"protection_type": "A"}, headers=clerk)
-        r.raise_for_status()
+        assert r.status_code == 200, r.text
         r = await api.post(
             f"/enrollments/{enrollment_id}/review",
             json={"approve": True},

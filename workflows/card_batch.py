@@ -21,7 +21,9 @@ from temporalio.exceptions import ApplicationError
 from models.states import CardBatchStatus as S
 from workflows import search
 from workflows.common import Act, ActorRef, BankFile, Decision
-from workflows.machines import allowed, fire
+
+with workflow.unsafe.imports_passed_through():  # built once per worker, not once per workflow run
+    from workflows.machines import allowed, fire
 
 T = TypeVar("T")
 _DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))

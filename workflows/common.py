@@ -13,7 +13,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows import search
-from workflows.machines import allowed, fire
+
+with workflow.unsafe.imports_passed_through():  # built once per worker, not once per workflow run
+    from workflows.machines import allowed, fire
 
 T = TypeVar("T")
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
