@@ -12,11 +12,14 @@ from temporalio.worker import Worker
 
 from activities.bank import BankActivities
 from activities.card_batch import CardBatchActivities
+from activities.card_loss import CardLossActivities
 from activities.enrollment import EnrollmentActivities, FanOutActivities
 from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
+from activities.registration import RegistrationActivities
 from core.db import Database
 from core.logging import configure_logging, get_logger
+from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from core.temporal import connect, register_search_attributes
 from workflows import WORKFLOWS
@@ -34,11 +37,14 @@ class ActivitySet:
         self.enrollments = EnrollmentActivities(db, settings)
         self.batches = CardBatchActivities(db, settings)
         self.bank = BankActivities(db, settings)
+        self.settings = settings
+        self.card_losses = CardLossActivities(db, settings)
 
     def functions(self, client: Client) -> list[Any]:
         """Every activity; those that talk to Temporal itself get ``client``."""
         i, b, e = self.imports, self.batches, self.enrollments
         fan_out = FanOutActivities(self.db, client)
+        r = RegistrationActivities(self.db, self.settings, client)
         return [
             self.lifecycle.project_step,
             e.build_roster, e.edit_roster, e.price_enrollment, e.record_payment, e.check_transfer, e.set_coverage,
@@ -47,6 +53,8 @@ class ActivitySet:
             b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,
             b.apply_bank_files, b.record_transition,
             self.bank.send_batch_to_bank,
+            r.register_cards, r.lapse_unregistered_cards, r.open_registrations, self.card_losses.apply_replacement,
+            self.bank.block_card, self.bank.request_card_replacement,
         ]  # fmt: skip
 
     def warm_up(self) -> None:
@@ -76,6 +84,9 @@ async def run(settings: Settings) -> None:
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", names=added)
+    created = await ensure_schedules(client, settings)  # not on the time-skipping test server: it has none
+    if created:
+        log.info("schedules created", names=created)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -82,3 +82,27 @@ class BankActivities:
             )
         log.info("batch sent to bank", batch_id=batch_id, batch_no=body["batch_no"], members=len(body["members"]))
         return str(body["batch_no"])
+
+    def _post_card(self, card_no: str, action: str, body: dict[str, Any]) -> None:
+        """POST ``/cards/{card_no}/{action}``: the bank answers a repeat the same way, so retries are safe."""
+        try:
+            response = self.client.post(f"{self.settings.bank_url}/cards/{card_no}/{action}", json=body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
+        if response.status_code >= 500:
+            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"bank refused card {action}: {response.status_code}", type="bank_refused", non_retryable=True
+            )
+        log.info("card request sent to bank", card_no=card_no, action=action)
+
+    @activity.defn(name="block_card")
+    def block_card(self, card_no: str) -> None:
+        """A reported loss: the bank blocks the card, payouts to it fail from now on."""
+        self._post_card(card_no, "block", {})
+
+    @activity.defn(name="request_card_replacement")
+    def request_card_replacement(self, card_no: str) -> None:
+        """Ask for a new card for a lost one; the new number comes back as a card.replaced callback."""
+        self._post_card(card_no, "replace", {"callback_url": self.settings.callback_url})

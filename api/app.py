@@ -18,6 +18,7 @@ from api.routes import (
     audit,
     bank,
     card_batches,
+    cards,
     districts,
     enrollments,
     health,
@@ -25,6 +26,7 @@ from api.routes import (
     members,
     orgs,
     programme,
+    registrations,
     tasks,
     users,
 )
@@ -62,6 +64,7 @@ def create_app(
     app.state.temporal = temporal
     for module in (
         health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
+        cards, registrations,
     ):  # fmt: skip
         app.include_router(module.router)
     _install_error_handlers(app)

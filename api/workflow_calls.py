@@ -30,6 +30,7 @@ _STATUS = {
     "protection_type_fixed": Conflict,
     "nothing_to_file": Conflict,
     "programme_year_missing": Conflict,
+    "cards_unavailable": Conflict,
 }
 
 
@@ -55,7 +56,8 @@ async def run_update(
             cause = cause.cause  # an activity's refusal (e.g. an unknown protection type)
         if isinstance(cause, ApplicationError):
             error_type = _STATUS.get(cause.type or "", Conflict)
-            raise error_type(cause.type or "refused", cause.message) from None
+            details = cause.details[0] if cause.details else None  # e.g. the refused card numbers
+            raise error_type(cause.type or "refused", cause.message, details=details) from None
         raise AppError("update_failed", str(cause or exc), status=500) from None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.UNAVAILABLE):

@@ -58,6 +58,16 @@ class PayoutIn(BaseModel):
     callback_url: str
 
 
+class ReplaceIn(BaseModel):
+    callback_url: str
+
+
+class TransferIn(BaseModel):
+    reference: str = Field(description="What the payment is for, e.g. an enrollment workflow id.")
+    amount: str = Field(description="CNY, as a decimal string")
+    callback_url: str
+
+
 class Bank:
     def __init__(self, secret: str, config: BankConfig) -> None:
         self.secret = secret
@@ -66,6 +76,8 @@ class Bank:
         self.cards: dict[str, tuple[str, str]] = {}  # card number -> (member number, callback url)
         self.payouts: dict[str, PayoutIn] = {}
         self.blocked_cards: set[str] = set()  # reported lost: payouts to them fail
+        self.replacements: dict[str, str] = {}  # lost card number -> its replacement
+        self.transfers: list[TransferIn] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent: list[dict[str, Any]] = []
         self.client = httpx.AsyncClient(timeout=10)
@@ -133,6 +145,13 @@ class Bank:
                     "results": files[i],
                 },
             )
+
+    async def later(self, url: str, event: dict[str, Any]) -> None:
+        """Deliver ``event`` after the configured delay (and while ``hold`` lasts, not at all)."""
+        await asyncio.sleep(self.config.delay_seconds)
+        while self.config.hold:  # noqa: ASYNC110  (the config may change at any time)
+            await asyncio.sleep(0.5)
+        await self.deliver(url, event)
 
     def start(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -209,6 +228,37 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
         """A loss report reached the bank: payouts to the card fail from now on."""
         bank.blocked_cards.add(card_no)
         return {"status": "blocked", "card_no": card_no}
+
+    @app.post("/cards/{card_no}/replace", status_code=202)
+    async def replace(card_no: str, request: ReplaceIn) -> JSONResponse:
+        """A new card for a lost one, once per lost card; its number comes as a signed callback."""
+        found = bank.cards.get(card_no)
+        if found is None:
+            raise HTTPException(404, "no such card")
+        if card_no in bank.replacements:
+            return JSONResponse({"status": "already_received", "card_no": card_no}, status_code=200)
+        new_card_no = bank.card_number()
+        bank.replacements[card_no] = new_card_no
+        bank.blocked_cards.add(card_no)
+        bank.cards[new_card_no] = (found[0], request.callback_url)
+        event = {
+            "event_id": f"replaced-{card_no}",
+            "kind": "card.replaced",
+            "old_card_no": card_no,
+            "new_card_no": new_card_no,
+            "member_no": found[0],
+        }
+        bank.start(bank.later(request.callback_url, event))
+        return JSONResponse({"status": "received", "card_no": card_no}, status_code=202)
+
+    @app.post("/transfers", status_code=202)
+    async def transfer(t: TransferIn) -> dict[str, str]:
+        """A union pays money (e.g. its share of an enrollment); the credit comes as a signed callback."""
+        event_id = f"transfer-{uuid.uuid4().hex}"
+        bank.transfers.append(t)
+        event = {"event_id": event_id, "kind": "transfer.received", "reference": t.reference, "amount": t.amount}
+        bank.start(bank.later(t.callback_url, event))
+        return {"status": "received", "event_id": event_id}
 
     @app.get("/config")
     async def read_config() -> BankConfig:

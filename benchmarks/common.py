@@ -90,7 +90,7 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
             "error",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(data_dir / "temporal.log").open("wb"),
         start_new_session=True,
     )
     env = {
@@ -133,6 +133,9 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
                 proc.wait(15)
         with contextlib.suppress(Exception), psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        log = data_dir / "temporal.log"
+        if log.exists() and log.stat().st_size:
+            sys.stderr.write("temporal server log (tail):\n" + log.read_text(errors="replace")[-3000:])
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -38,9 +38,20 @@ class Database:
         with Session(self.engine) as session:
             yield session
 
-    def connect(self) -> psycopg.Connection:
-        """A raw psycopg connection (caller closes it), used for COPY and bulk SQL."""
-        return psycopg.connect(self.url)
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A psycopg connection from the engine's pool, for COPY and set-based SQL: committed when
+        the block ends, rolled back when it raises, then returned to the pool."""
+        pooled = self.engine.raw_connection()
+        conn: psycopg.Connection = pooled.driver_connection  # type: ignore[assignment]
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            pooled.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

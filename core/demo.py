@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 from core.orgs import create_org
 from core.users import create_user
 from models.org import Organisation, OrgCreate
+from models.programme import DateWindow, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProtectionType
 from models.states import GrassrootsType, OrgLevel, Role
 
 DEMO_ORGS: tuple[tuple[str, str, OrgLevel, str | None, GrassrootsType | None], ...] = (
@@ -32,6 +35,39 @@ DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
     ("百货经办人", "101-S01-0001", Role.CLERK),
     ("漕河泾经办人", "104-0001", Role.CLERK),
 )
+
+
+def demo_programme_year(today: date) -> tuple[int, ProgrammeYearConfig]:
+    """Next year's programme, shaped like the 2024 round of seed 002 but with its windows placed
+    around ``today`` so that the tour can be walked at once."""
+
+    def window(start: int, end: int) -> DateWindow:
+        return DateWindow(start=today + timedelta(days=start), end=today + timedelta(days=end))
+
+    year = today.year + 1
+    return year, ProgrammeYearConfig(
+        plan_name=f"{year}年度上海工会会员专享基本保障计划（演示）",
+        protection_types=[
+            ProtectionType(code="A", name="A类会员专享基本保障", price=Decimal(26)),
+            ProtectionType(code="B", name="B类会员专享基本保障", price=Decimal(50)),
+            ProtectionType(code="A+", name="A+类会员专享基本保障", price=Decimal(76)),
+            ProtectionType(code="B+", name="B+类会员专享基本保障", price=Decimal(100)),
+        ],
+        default_split=FeeSplit(city=Decimal(50), district=Decimal(30), grassroots=Decimal(20)),
+        split_window=window(-1, 6),
+        submission_window=window(-1, 30),
+        payment_deadline=today + timedelta(days=33),
+        district_window=window(0, 40),
+        coverage=window(45, 409),
+    )
+
+
+def seed_demo_year(session: Session, today: date) -> None:
+    """The demo programme year, once (an admin changes it with PUT /programme-years/{year})."""
+    if session.exec(select(ProgrammeYear)).first() is None:
+        year, config = demo_programme_year(today)
+        session.add(ProgrammeYear(year=year, config=config.model_dump(mode="json")))
+        session.commit()
 
 
 def seed_demo(session: Session, tokens_file: Path) -> list[dict[str, str]]:

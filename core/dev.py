@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from core.db import Database, ensure_database, migrate, start_embedded_postgres
-from core.demo import seed_demo
+from core.demo import seed_demo, seed_demo_year
+from core.programme import today
 from core.settings import Settings
 
 DB_NAME = "unioncard"
@@ -121,6 +122,7 @@ def run_dev(settings: Settings) -> None:
     db = Database(url)
     with db.session() as session:
         tokens = seed_demo(session, settings.data_dir / "demo-tokens.json")
+        seed_demo_year(session, today(settings.timezone))
     db.dispose()
     procs: list[subprocess.Popen[bytes]] = []
     stopping = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from core.errors import Invalid, Unauthorized, Unavailable
 from core.logging import get_logger
 from workflows.card_batch import CardBatchWorkflow
+from workflows.card_loss import CardLossWorkflow, card_loss_workflow_id
 from workflows.common import BankFile
 
 router = APIRouter(prefix="/bank", tags=["bank"])
@@ -24,7 +26,8 @@ log = get_logger("bank_callbacks")
 async def bank_callback(
     request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict[str, str]:
-    """A bank event (batch.acknowledged, batch.results, card.activated), HMAC-signed over
+    """A bank event (batch.acknowledged, batch.results, card.activated, card.replaced,
+    transfer.received), HMAC-signed over
     ``timestamp.body``. Answered 200 only once it is stored and handed on; a repeat is
     acknowledged without acting twice."""
     body = await request.body()
@@ -65,5 +68,23 @@ async def bank_callback(
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise Unavailable("temporal_unavailable", "暂时无法处理，请稍后重试") from None
             log.warning("bank file for a finished batch", event_id=event_id)
+    if kind == "card.replaced":
+        loss = temporal.get_workflow_handle(card_loss_workflow_id(str(event.get("old_card_no"))))
+        await _hand_on(loss.signal(CardLossWorkflow.bank_replacement, BankFile(event_id)), event_id)
+    reference = str(event.get("reference") or "")
+    if kind == "transfer.received" and reference.startswith("enrollment-"):
+        transfer = temporal.get_workflow_handle(reference).signal("bank_transfer", BankFile(event_id))
+        await _hand_on(transfer, event_id)
     log.info("bank callback", event_id=event_id, kind=kind, duplicate=not inserted)
     return {"status": "stored" if inserted else "duplicate", "event_id": event_id}
+
+
+async def _hand_on(signal: Awaitable[None], event_id: str) -> None:
+    """Signal a stored callback to its workflow (every time: the workflow ignores repeats); a
+    workflow that is gone is logged and the callback acknowledged."""
+    try:
+        await signal
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise Unavailable("temporal_unavailable", "暂时无法处理，请稍后重试") from None
+        log.warning("bank callback for no running workflow", event_id=event_id)

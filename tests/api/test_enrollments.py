@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from datetime import date
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,10 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from bank_sim.app import Bank
 from core.db import Database
+from core.programme import today
+from core.settings import Settings
 from tests.conftest import auth
 from tests.enrollment_setup import (
     ADMIN,
@@ -29,7 +32,7 @@ from tests.enrollment_setup import (
     put_year,
 )
 
-TODAY = date.today()
+TODAY = today("Asia/Shanghai")  # the programme's day (the settings' time zone)
 
 
 async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
@@ -251,3 +254,55 @@ async def test_others_cannot_act_on_an_enrollment(
     e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
     r = await api.post(f"/enrollments/{e['id']}/submit", json={"protection_type": "A"}, headers=auth(tokens[who]))
     assert r.status_code == 403
+
+
+async def test_instant_enrollment_after_the_window_covers_from_the_next_day(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    year = 2046
+    await put_year(
+        api, tokens, year,
+        config_around(TODAY, split=(-6, -5), submission=(-5, -1), deadline=-1, district=(-1, 10), coverage=(-1, 300)),
+    )  # fmt: skip
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 2, seed=4601)
+    late = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    refused = await call(api, clerk, "POST", f"/enrollments/{late['id']}/submit", 409, json={"protection_type": "A"})
+    assert refused["error"]["code"] == "outside_window"
+    await call(api, clerk, "POST", f"/enrollments/{late['id']}/cancel", 200, json={"reason": "改为即时参保"})
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year, "kind": "instant"})
+    assert e["kind"] == "instant" and e["enrolled"] == 2
+    url = f"/enrollments/{e['id']}"
+    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    assert e["status"] == "approved" and e["grassroots_share"] == "10.40"  # 52.00 x 20%
+    await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 200, json={"amount": "10.40", "reference": "即时"})
+    done = await until(api, clerk, url, "completed")
+    assert done["coverage_start"] == (TODAY + timedelta(days=1)).isoformat()
+    assert done["coverage_end"] == (TODAY + timedelta(days=300)).isoformat()
+
+
+async def test_a_signed_bank_transfer_of_the_exact_amount_pays_the_enrollment(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, live_api: str,
+    settings: Settings,
+) -> None:  # fmt: skip
+    year = 2047
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 2, seed=4701)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    url = f"/enrollments/{e['id']}"
+    await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    workflow_id = f"enrollment-{org}-{year}"
+    async with httpx.AsyncClient(base_url=settings.bank_url) as sim:
+        early = {"reference": workflow_id, "amount": "10.40", "callback_url": settings.callback_url}
+        assert (await sim.post("/transfers", json=early)).status_code == 202  # before approval: kept for later
+        e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+        paid = await until(api, clerk, url, "paid")
+        assert paid["paid"] == "10.40" and paid["payment_ref"] == "银行转账"
+        wrong = {"reference": workflow_id, "amount": "1.00", "callback_url": settings.callback_url}
+        assert (await sim.post("/transfers", json=wrong)).status_code == 202
+    with db.connect() as conn:
+        stored = conn.execute("SELECT count(*) FROM bank_callbacks WHERE kind = 'transfer.received' "
+                              "AND body->>'reference' = %s", (workflow_id,)).fetchone()  # fmt: skip
+    assert stored is not None and stored[0] >= 1
