@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_members.py
 	$(BIN)/python benchmarks/card_batch.py
+	$(BIN)/python benchmarks/enrollment_district.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -136,7 +136,8 @@ class EnrollmentActivities:
                           AND ({ok}))""",
                     (items, edit.enrollment_id),
                 ).fetchall()
-                if refused:
+                if refused:  # nothing changes; the staged selection is not needed any more
+                    conn.execute("DELETE FROM member_selections WHERE id = %s", (edit.selection_id,))
                     return RosterEditResult(refused=sorted(r[0] for r in refused))
             chosen = "" if everything else "AND x.member_no = ANY(%s)"
             args = (edit.enrollment_id,) if everything else (edit.enrollment_id, items)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,10 +39,31 @@ def actor_ref(actor: Actor) -> ActorRef:
     return ActorRef(actor.user_id, actor.name, actor.role.value, actor.org_code, actor.org_path)
 
 
+def release(session: Session | None) -> None:
+    """End the request's read transaction so that its pooled connection is not held while
+    Temporal answers (objects reload on their next use)."""
+    if session is not None:
+        session.commit()
+
+
+async def start_workflow(session: Session, client: Client, run: Any, arg: Any, **options: Any) -> Any:
+    """Start a workflow without holding a database connection while Temporal answers."""
+    release(session)
+    return await client.start_workflow(run, arg, **options)
+
+
 async def run_update(
-    client: Client, workflow_id: str, update: Any, arg: Any, *, rpc_seconds: float, result_type: Any
+    client: Client,
+    workflow_id: str,
+    update: Any,
+    arg: Any,
+    *,
+    rpc_seconds: float,
+    result_type: Any,
+    session: Session | None = None,
 ) -> Any:
     """Execute an update and wait for its result; a refusal becomes a 4xx with the workflow's code."""
+    release(session)
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await handle.execute_update(
@@ -59,6 +81,8 @@ async def run_update(
             details = cause.details[0] if cause.details else None  # e.g. the refused card numbers
             raise error_type(cause.type or "refused", cause.message, details=details) from None
         raise AppError("update_failed", str(cause or exc), status=500) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise Unavailable("worker_unavailable", "工作流暂时无人处理，请稍后再试") from None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.UNAVAILABLE):
             raise Unavailable("worker_unavailable", "工作流暂时无人处理，请稍后再试") from None

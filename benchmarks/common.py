@@ -89,8 +89,8 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
             "--log-level",
             "error",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "temporal.log").open("wb"),
+        stdout=(data_dir / "temporal.log").open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     env = {

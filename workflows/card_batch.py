@@ -18,11 +18,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from models.states import CardBatchStatus as S
 from workflows import search
 from workflows.common import Act, ActorRef, BankFile, Decision
 
-with workflow.unsafe.imports_passed_through():  # built once per worker, not once per workflow run
+with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
+    from models.states import CardBatchStatus as S
     from workflows.machines import allowed, fire
 
 T = TypeVar("T")

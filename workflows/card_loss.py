@@ -14,8 +14,10 @@ from types import NoneType
 
 from temporalio import workflow
 
-from models.states import CardLossStatus as S
 from workflows.common import BANK_RETRY, Act, ActorRef, BankFile, Lifecycle, activity
+
+with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
+    from models.states import CardLossStatus as S
 
 
 def card_loss_workflow_id(card_no: str) -> str:

@@ -15,8 +15,10 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from models.states import DistrictFilingStatus as S
 from workflows.common import Act, Decision, Lifecycle, activity, reason_required
+
+with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
+    from models.states import DistrictFilingStatus as S
 
 
 def district_filing_workflow_id(district_code: str, year: int) -> str:

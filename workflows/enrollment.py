@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from models.states import EnrollmentStatus as S
 from workflows.common import Act, ActorRef, BankFile, Decision, Lifecycle, Selection, activity, reason_required
+
+with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
+    from models.states import EnrollmentStatus as S
 
 UNPAID = (S.DRAFT, S.RETURNED, S.SUBMITTED, S.SECONDARY_REVIEW, S.DISTRICT_REVIEW, S.APPROVED)
 COVERED = (S.PAID, S.FILED, S.COMPLETED)

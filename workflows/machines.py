@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from models.states import CardBatchStatus, CardLossStatus, DistrictFilingStatus, EnrollmentStatus, RegistrationStatus
-
 with workflow.unsafe.imports_passed_through():
     from statemachine import StateMachine
     from statemachine.states import States
+
+    from models.states import (
+        CardBatchStatus,
+        CardLossStatus,
+        DistrictFilingStatus,
+        EnrollmentStatus,
+        RegistrationStatus,
+    )
 
 
 class CardBatchMachine(StateMachine):

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from models.states import RegistrationStatus as S
 from workflows.common import Lifecycle, Selection, activity, sleep_until
+
+with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
+    from models.states import RegistrationStatus as S
 
 with workflow.unsafe.imports_passed_through():
     from workflows.dated_inputs import RegistrationInput

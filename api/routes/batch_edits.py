@@ -33,6 +33,7 @@ async def edit_batch(
         EditMembers(actor_ref(actor), request.id or 0),
         rpc_seconds=settings.update_timeout_seconds,
         result_type=EditResult,
+        session=session,
     )
     return result
 

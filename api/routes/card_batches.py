@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
-from api.workflow_calls import actor_ref, run_update
+from api.workflow_calls import actor_ref, run_update, start_workflow
 from core.audit import audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
@@ -175,7 +175,9 @@ async def create_batch(
     session.flush()
     batch.workflow_id = card_batch_workflow_id(batch.id or 0)
     session.commit()
-    await temporal.start_workflow(
+    await start_workflow(
+        session,
+        temporal,
         CardBatchWorkflow.run,
         CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days, org.district_code or ""),
         id=batch.workflow_id,
@@ -311,7 +313,13 @@ async def _act(
 ) -> BatchView:
     batch, _ = _load(session, batch_id, actor)
     await run_update(
-        temporal, batch.workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=result_type
+        temporal,
+        batch.workflow_id,
+        update,
+        arg,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=result_type,
+        session=session,
     )
     return _fresh(session, batch_id, actor)
 

@@ -124,7 +124,10 @@ def list_cards(
 async def _start_loss(temporal: Client, settings: Settings, inp: CardLossInput) -> None:
     try:
         await temporal.start_workflow(
-            CardLossWorkflow.run, inp, id=card_loss_workflow_id(inp.card_no), task_queue=settings.task_queue
+            CardLossWorkflow.run,
+            inp,
+            id=card_loss_workflow_id(inp.card_no),
+            task_queue=settings.task_queue,
         )
     except WorkflowAlreadyStartedError:
         pass
@@ -201,6 +204,7 @@ async def request_replacement(
         Act(actor_ref(actor), data.reason),
         rpc_seconds=settings.update_timeout_seconds,
         result_type=CardLossSummary,
+        session=session,
     )
     session.expire_all()
     return _view(session, *_load(session, card_no, actor), actor)

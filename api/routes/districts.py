@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update
+from api.workflow_calls import actor_ref, run_update, start_workflow
 from core.audit import audit_public
 from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
@@ -164,7 +164,9 @@ async def _ensure_workflow(
         session.add(filing)
         session.commit()
     opens, closes = bounds(config.district_window, settings.timezone)
-    await temporal.start_workflow(
+    await start_workflow(
+        session,
+        temporal,
         DistrictFilingWorkflow.run,
         DistrictFilingInput(
             filing.id or 0,
@@ -193,6 +195,7 @@ async def _update(
         arg,
         rpc_seconds=settings.update_timeout_seconds,
         result_type=FilingSummary,
+        session=session,
     )
     session.expire_all()
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.enrollment_views import EnrollmentView, RosterMember, enrollment_view, notice_for
-from api.workflow_calls import actor_ref, run_update
+from api.workflow_calls import actor_ref, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.notices import notice_html, notice_pdf
@@ -160,8 +160,8 @@ async def create_enrollment(
     enrollment.workflow_id = enrollment_workflow_id(org.code, data.year, data.kind.value, enrollment.id or 0)
     inp = _workflow_input(session, settings, org, enrollment)
     session.commit()
-    await temporal.start_workflow(
-        EnrollmentWorkflow.run, inp, id=enrollment.workflow_id, task_queue=settings.task_queue
+    await start_workflow(
+        session, temporal, EnrollmentWorkflow.run, inp, id=enrollment.workflow_id, task_queue=settings.task_queue
     )
     await run_update(
         temporal,
@@ -170,6 +170,7 @@ async def create_enrollment(
         None,
         rpc_seconds=settings.update_timeout_seconds,
         result_type=RosterCounts,
+        session=session,
     )
     return _fresh(session, enrollment.id or 0, actor)
 
@@ -236,7 +237,13 @@ async def _update(
 ) -> EnrollmentView:
     enrollment, _ = load_enrollment(session, enrollment_id, actor)
     await run_update(
-        temporal, enrollment.workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=rt
+        temporal,
+        enrollment.workflow_id,
+        update,
+        arg,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=rt,
+        session=session,
     )
     return _fresh(session, enrollment_id, actor)
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.routes.members import XLSX
+from api.workflow_calls import start_workflow
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import AppError, Invalid, NotFound, Unavailable
@@ -111,7 +112,9 @@ async def create_import(
     )
     session.commit()
     try:
-        await temporal.start_workflow(
+        await start_workflow(
+            session,
+            temporal,
             MemberImportWorkflow.run,
             ImportInput(imp.id or 0, settings.import_heartbeat_seconds),
             id=imp.workflow_id,

@@ -122,18 +122,20 @@ async def register_cards(
     )
     session.add(selection)
     session.commit()
+    selection_id = selection.id or 0
     try:
         result: RegisterResult = await run_update(
             temporal,
             registration.workflow_id,
             RegistrationWorkflow.register,
-            Selection(actor_ref(actor), selection.id or 0),
+            Selection(actor_ref(actor), selection_id),
             rpc_seconds=settings.update_timeout_seconds,
             result_type=RegisterResult,
+            session=session,
         )
     except AppError as exc:
         if exc.status_code < 500:  # refused: the staged selection is not needed any more
-            session.exec(delete(MemberSelection).where(col(MemberSelection.id) == selection.id))
+            session.exec(delete(MemberSelection).where(col(MemberSelection.id) == selection_id))
             session.commit()
         raise
     session.expire_all()

@@ -92,6 +92,30 @@ def dev_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     yield data, env
 
 
+def enroll_demo_year(api: str, tokens: dict[str, str]) -> None:
+    """The seeded demo programme year: the union's carded members enroll, the district approves
+    and records the grassroots share as paid, and the notice letter renders."""
+    clerk = {"Authorization": f"Bearer {tokens['clerk@101-0001']}"}
+    reviewer = {"Authorization": f"Bearer {tokens['reviewer@101']}"}
+    years = httpx.get(f"{api}/programme-years", headers=clerk, timeout=10).json()
+    assert len(years) == 1
+    year = years[0]["year"]
+    r = httpx.post(f"{api}/orgs/101-0001/enrollments", json={"year": year}, headers=clerk, timeout=30)
+    assert r.status_code == 201, r.text
+    e = r.json()
+    assert e["members_total"] == 41 and e["no_card"] == 0 and e["enrolled"] > 0
+    url = f"{api}/enrollments/{e['id']}"
+    e = httpx.post(f"{url}/submit", json={"protection_type": "A"}, headers=clerk, timeout=30).json()
+    assert e["status"] == "district_review", e
+    e = httpx.post(f"{url}/review", json={"approve": True}, headers=reviewer, timeout=30).json()
+    assert e["status"] == "approved", e
+    paid = {"amount": e["grassroots_share"].replace(",", ""), "reference": "e2e"}
+    e = httpx.post(f"{url}/payment", json=paid, headers=reviewer, timeout=30).json()
+    assert e["status"] == "paid", e
+    pdf = httpx.get(f"{url}/notice", params={"format": "pdf"}, headers=clerk, timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
 def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     data, env = dev_env
     api = f"http://127.0.0.1:{env['UNIONCARD_API_PORT']}"
@@ -157,6 +181,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
             assert time.monotonic() < deadline, view
             time.sleep(0.3)
         assert view["issued"] == 41 and view["batch_no"].startswith("101")
+        enroll_demo_year(api, tokens)
 
         user = subprocess.run(
             [
