@@ -59,6 +59,9 @@ def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials
         user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0, org_code=org.code, org_path=org.path
     )
     structlog.contextvars.bind_contextvars(actor=user.id, role=user.role.value, org=org.code)
+    # End the read transaction: the connection goes back to the pool until the handler needs one
+    # (an async handler must not wait for a connection that requests queued behind it hold).
+    session.commit()
     return actor
 
 

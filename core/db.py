@@ -31,7 +31,9 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = psycopg_url(url)
-        self.engine: Engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # Up to 50 connections: more than the API's thread pool (40), so requests queued in threads
+        # can never take every connection while an async handler waits for one on the event loop.
+        self.engine: Engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=40)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
