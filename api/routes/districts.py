@@ -19,15 +19,15 @@ from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notices import yuan
 from core.orgs import get_org
-from core.programme import bounds, get_config
+from core.programme import get_config
 from core.settings import Settings
+from core.workflow_inputs import district_filing_input
 from models.audit import AuditEvent, AuditPublic
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
 from workflows.common import Act, Decision
 from workflows.district_filing import (
-    DistrictFilingInput,
     DistrictFilingWorkflow,
     FilingSummary,
     district_filing_workflow_id,
@@ -163,21 +163,14 @@ async def _ensure_workflow(
         )
         session.add(filing)
         session.commit()
-    opens, closes = bounds(config.district_window, settings.timezone)
+    inp = district_filing_input(
+        config, settings.timezone, filing_id=filing.id or 0, district=(org.code, org.path), year=year
+    )
     await start_workflow(
         session,
         temporal,
         DistrictFilingWorkflow.run,
-        DistrictFilingInput(
-            filing.id or 0,
-            org.code,
-            org.code,
-            org.path,
-            year,
-            opens.isoformat(),
-            closes.isoformat(),
-            config.district_window.label(),
-        ),
+        inp,
         id=filing.workflow_id,
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

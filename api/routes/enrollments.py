@@ -17,8 +17,9 @@ from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.notices import notice_html, notice_pdf
 from core.orgs import get_org, require_card_work
-from core.programme import bounds, end_of, get_config, to_fen
+from core.programme import bounds, get_config, to_fen
 from core.settings import Settings
+from core.workflow_inputs import enrollment_input
 from models.enrollment import Enrollment, EnrollmentMember, MemberSelection
 from models.member import Member
 from models.org import Organisation
@@ -83,25 +84,16 @@ def _fresh(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView
 
 
 def _workflow_input(session: Session, settings: Settings, org: Organisation, enrollment: Enrollment) -> EnrollmentInput:
-    config = get_config(session, enrollment.year)
     parent = session.get(Organisation, org.parent_id) if org.parent_id else None
-    secondary = parent.code if parent and parent.level is OrgLevel.SECONDARY else None
-    opens, closes = bounds(config.submission_window, settings.timezone)
-    return EnrollmentInput(
+    return enrollment_input(
+        get_config(session, enrollment.year),
+        settings.timezone,
         enrollment_id=enrollment.id or 0,
-        org_code=org.code,
-        org_path=org.path,
+        org=(org.code, org.path),
         district_code=org.district_code or "",
-        district_org_code=org.district_code or "",
-        secondary_code=secondary,
+        secondary_code=parent.code if parent and parent.level is OrgLevel.SECONDARY else None,
         year=enrollment.year,
         kind=enrollment.kind.value,
-        submission_opens=opens.isoformat(),
-        submission_closes=closes.isoformat(),
-        payment_due=end_of(config.payment_deadline, settings.timezone).isoformat(),
-        coverage_ends=end_of(config.coverage.end, settings.timezone).isoformat(),
-        submission_label=config.submission_window.label(),
-        payment_due_label=config.payment_deadline.isoformat(),
     )
 
 

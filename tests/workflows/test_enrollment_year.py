@@ -17,14 +17,14 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import Database
-from core.programme import bounds, end_of
 from core.settings import Settings
+from core.workflow_inputs import district_filing_input, enrollment_input
 from models.programme import ProgrammeYearConfig
 from tests.enrollment_setup import carded_members, config_around, fresh_union, put_year
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
 from workflows.common import Act, ActorRef, Decision
-from workflows.district_filing import DistrictFilingInput, DistrictFilingWorkflow, FilingSummary
+from workflows.district_filing import DistrictFilingWorkflow, FilingSummary
 from workflows.enrollment import EnrollmentInput, EnrollmentSummary, EnrollmentWorkflow, Payment, SubmitEnrollment
 
 
@@ -44,7 +44,7 @@ def clerk_of(db: Database, code: str) -> ActorRef:
     return user(db, "clerk", code)
 
 
-def enrollment_input(db: Database, settings: Settings, code: str, year: int, clerk: ActorRef) -> EnrollmentInput:
+def staged_enrollment(db: Database, settings: Settings, code: str, year: int, clerk: ActorRef) -> EnrollmentInput:
     org_id, path = org_row(db, code)
     with db.connect() as conn:
         config = ProgrammeYearConfig.model_validate(
@@ -61,22 +61,15 @@ def enrollment_input(db: Database, settings: Settings, code: str, year: int, cle
         assert row is not None
         conn.execute("UPDATE enrollments SET workflow_id = %s WHERE id = %s", (f"ts-enrollment-{row[0]}", row[0]))
         conn.commit()
-    opens, closes = bounds(config.submission_window, settings.timezone)
-    return EnrollmentInput(
+    return enrollment_input(
+        config,
+        settings.timezone,
         enrollment_id=int(row[0]),
-        org_code=code,
-        org_path=path,
+        org=(code, path),
         district_code="101",
-        district_org_code="101",
         secondary_code=None,
         year=year,
         kind="regular",
-        submission_opens=opens.isoformat(),
-        submission_closes=closes.isoformat(),
-        payment_due=end_of(config.payment_deadline, settings.timezone).isoformat(),
-        coverage_ends=end_of(config.coverage.end, settings.timezone).isoformat(),
-        submission_label=config.submission_window.label(),
-        payment_due_label=config.payment_deadline.isoformat(),
     )
 
 
@@ -89,7 +82,7 @@ async def approved_enrollment(
     year: int,
 ) -> WorkflowHandle[EnrollmentWorkflow, EnrollmentSummary]:
     code, clerk = union
-    inp = enrollment_input(db, settings, code, year, clerk)
+    inp = staged_enrollment(db, settings, code, year, clerk)
     handle = await env.client.start_workflow(
         EnrollmentWorkflow.run, inp, id=f"ts-enrollment-{inp.enrollment_id}", task_queue=queue
     )
@@ -212,10 +205,7 @@ async def district_filing(
         ).fetchone()
         conn.commit()
     assert row is not None
-    opens, closes = bounds(config.district_window, settings.timezone)
-    inp = DistrictFilingInput(
-        int(row[0]), "101", "101", path, year, opens.isoformat(), closes.isoformat(), config.district_window.label()
-    )
+    inp = district_filing_input(config, settings.timezone, filing_id=int(row[0]), district=("101", path), year=year)
     return await env.client.start_workflow(
         DistrictFilingWorkflow.run, inp, id=f"ts-district-101-{year}", task_queue=queue
     )
