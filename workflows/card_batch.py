@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows import search
-from workflows.common import Act, ActorRef, BankFile, Decision
+from workflows.common import ROLE_LABELS, Act, ActorRef, BankFile, Decision
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
     from models.states import CardBatchStatus as S
@@ -126,7 +126,9 @@ class CardBatchWorkflow:
     def _require(self, event: str, actor: ActorRef, *roles: str) -> None:
         if actor.role != "admin":
             if roles and actor.role not in roles:
-                raise ApplicationError(f"角色 {actor.role} 不能执行此操作", type="role_not_allowed")
+                raise ApplicationError(
+                    f"{ROLE_LABELS.get(actor.role, actor.role)}不能执行此操作", type="role_not_allowed"
+                )
             own = actor.org_code == self.inp.org_code
             covers = self.inp.org_path.startswith(actor.org_path)
             if (actor.role == "clerk" and not own) or (actor.role != "clerk" and not covers):

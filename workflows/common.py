@@ -94,6 +94,9 @@ async def sleep_until(when: datetime) -> None:
         await workflow.sleep(remaining)
 
 
+ROLE_LABELS = {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "互助中心审核人", "admin": "管理员"}
+
+
 class Lifecycle:
     """A workflow moved by one machine: ``status``, ``require`` for validators, ``move``."""
 
@@ -110,7 +113,8 @@ class Lifecycle:
         """Refuse before history: the wrong role, outside the caller's scope, or a wrong state."""
         if actor.role != "admin":
             if roles and actor.role not in roles:
-                raise ApplicationError(f"角色 {actor.role} 不能执行此操作", type="role_not_allowed")
+                label = ROLE_LABELS.get(actor.role, actor.role)
+                raise ApplicationError(f"{label}不能执行此操作", type="role_not_allowed")
             own = actor.org_code == self.org_code
             covers = self.org_path.startswith(actor.org_path)
             if (own_org and not own) or not covers:
