@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/import_members.py
 	$(BIN)/python benchmarks/card_batch.py
 	$(BIN)/python benchmarks/enrollment_district.py
+	$(BIN)/python benchmarks/claims.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.bank import BankActivities
 from activities.card_batch import CardBatchActivities
 from activities.card_loss import CardLossActivities
+from activities.claims import ClaimActivities
 from activities.enrollment import EnrollmentActivities, FanOutActivities
 from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
@@ -35,6 +36,7 @@ class ActivitySet:
         self.imports = MemberImportActivities(db, settings)
         self.lifecycle = LifecycleActivities(db)
         self.enrollments = EnrollmentActivities(db, settings)
+        self.claims = ClaimActivities(db, settings)
         self.batches = CardBatchActivities(db, settings)
         self.bank = BankActivities(db, settings)
         self.settings = settings
@@ -49,6 +51,7 @@ class ActivitySet:
             self.lifecycle.project_step,
             e.build_roster, e.edit_roster, e.price_enrollment, e.record_payment, e.check_transfer, e.set_coverage,
             e.file_enrollments, fan_out.signal_enrollments,
+            self.claims.check_claim, self.claims.apply_payout_result, self.bank.send_payout,
             i.prepare_import, i.import_slice, i.finish_import,
             b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,
             b.apply_bank_files, b.record_transition,

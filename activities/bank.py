@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import Database
 from core.logging import get_logger
 from core.settings import Settings
+from workflows.claim import PayoutRequest, PayoutSent
 
 log = get_logger(__name__)
 _MEMBER_FIELDS = (
@@ -106,3 +107,43 @@ class BankActivities:
     def request_card_replacement(self, card_no: str) -> None:
         """Ask for a new card for a lost one; the new number comes back as a card.replaced callback."""
         self._post_card(card_no, "replace", {"callback_url": self.settings.callback_url})
+
+    @activity.defn(name="send_payout")
+    def send_payout(self, req: PayoutRequest) -> PayoutSent:
+        """Pay a claim's amount onto the member's current card with payout id ``claim-<id>-<attempt>``
+        (the bank pays an id once). A repeated attempt resends to the card chosen the first time;
+        a new attempt needs a valid card other than the one that failed (empty answer otherwise)."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                """SELECT c.amount_fen, c.payout_attempt, c.payout_card_no, m.card_no, m.card_status
+                   FROM claims c JOIN members m ON m.member_no = c.member_no WHERE c.id = %s FOR UPDATE OF c""",
+                (req.claim_id,),
+            ).fetchone()
+            if row is None:
+                raise ApplicationError("claim not found", type="claim_not_found", non_retryable=True)
+            amount_fen, attempt, chosen, current, status = row
+            if not (attempt == req.attempt and chosen):
+                payable = current and status in ("issued", "activated", "registered")
+                if not payable or (req.attempt > 0 and current == chosen):
+                    return PayoutSent("")
+                chosen = current
+                conn.execute(
+                    "UPDATE claims SET payout_attempt = %s, payout_card_no = %s, updated_at = now() WHERE id = %s",
+                    (req.attempt, chosen, req.claim_id),
+                )
+        body = {
+            "payout_id": f"claim-{req.claim_id}-{req.attempt}",
+            "card_no": chosen,
+            "amount": f"{amount_fen / 100:.2f}",
+            "callback_url": self.settings.callback_url,
+        }
+        try:
+            response = self.client.post(f"{self.settings.bank_url}/payouts", json=body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
+        if response.status_code >= 500:
+            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
+        if response.status_code >= 400:
+            raise ApplicationError(f"bank refused the payout: {response.status_code}", type="bank_refused")
+        log.info("payout sent to bank", claim_id=req.claim_id, attempt=req.attempt)
+        return PayoutSent(str(chosen))

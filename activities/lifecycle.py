@@ -16,6 +16,7 @@ _TABLES: dict[str, tuple[str, str, bool]] = {
     "district_filing": ("district_filings", "id", False),
     "registration": ("registrations", "id", False),
     "card_loss": ("card_losses", "card_no", False),
+    "claim": ("claims", "id", True),
 }
 
 

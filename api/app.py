@@ -19,6 +19,7 @@ from api.routes import (
     bank,
     card_batches,
     cards,
+    claims,
     districts,
     enrollments,
     health,
@@ -64,6 +65,7 @@ def create_app(
     app.state.temporal = temporal
     for module in (
         health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
+        claims,
         cards, registrations,
     ):  # fmt: skip
         app.include_router(module.router)

@@ -31,6 +31,8 @@ _STATUS = {
     "protection_type_fixed": Conflict,
     "nothing_to_file": Conflict,
     "programme_year_missing": Conflict,
+    "own_application": Forbidden,
+    "invalid_decision": Invalid,
     "cards_unavailable": Conflict,
 }
 

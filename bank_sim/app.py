@@ -41,6 +41,7 @@ class BankConfig(BaseModel):
     fail_submissions: int = Field(0, ge=0, description="Answer this many next submissions with HTTP 500.")
     acknowledge: bool = Field(True, description="Send a batch.acknowledged callback first.")
     hold: bool = Field(False, description="Keep batches without answering (a bank that never answers).")
+    pay_any_card: bool = Field(False, description="Pay cards this simulator did not issue (for load tests).")
 
 
 class BatchIn(BaseModel):
@@ -211,7 +212,8 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
         if p.payout_id in bank.payouts:
             return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
         bank.payouts[p.payout_id] = p
-        paid = p.card_no in bank.cards and p.card_no not in bank.blocked_cards
+        known = p.card_no in bank.cards or bank.config.pay_any_card
+        paid = known and p.card_no not in bank.blocked_cards
         event = {
             "event_id": f"payout-{p.payout_id}",
             "kind": "payout.paid" if paid else "payout.failed",

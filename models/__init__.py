@@ -3,6 +3,7 @@
 from models.audit import AuditEvent
 from models.card_batch import BankCallback, BatchNumberCounter, Card, CardBatch, CardBatchMember, CardBatchRequest
 from models.card_lifecycle import CardLoss, CardRegistration, Registration
+from models.claim import Claim, ClaimEvidence
 from models.enrollment import DistrictFiling, Enrollment, EnrollmentMember, MemberSelection
 from models.member import Member, MemberNumberCounter
 from models.member_import import ImportRowError, MemberImport
@@ -20,6 +21,8 @@ __all__ = [
     "CardBatchRequest",
     "CardLoss",
     "CardRegistration",
+    "Claim",
+    "ClaimEvidence",
     "DistrictFeeSplit",
     "DistrictFiling",
     "Enrollment",

@@ -185,3 +185,33 @@ class ClaimKind(StrEnum):
     CRITICAL_ILLNESS = "critical_illness"
     ACCIDENTAL_DISABILITY = "accidental_disability"
     ACCIDENTAL_DEATH = "accidental_death"
+
+
+class Illness(StrEnum):
+    """The four critical illnesses of the programme (seed 004)."""
+
+    MALIGNANT_TUMOUR = "malignant_tumour"  # 恶性肿瘤
+    END_STAGE_RENAL = "end_stage_renal"  # 终末期肾病
+    BENIGN_BRAIN_TUMOUR = "benign_brain_tumour"  # 良性脑肿瘤
+    TRANSPLANT = "transplant"  # 重大器官移植术或造血干细胞移植术
+
+
+class ClaimStatus(StrEnum):
+    """A benefit claim (保障给付) from application to payout onto the member's card."""
+
+    APPLIED = "applied"  # eligibility being checked
+    UNDER_REVIEW = "under_review"  # at one of the review levels
+    RETURNED = "returned"  # back to the clerk for more information
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    PAYOUT_PENDING = "payout_pending"  # sent to the bank, waiting for its answer
+    PAYOUT_FAILED = "payout_failed"  # the card could not be paid: waits for the member's new card
+    PAID = "paid"
+    CLOSED = "closed"  # a return left unanswered
+
+
+class ClaimLevel(StrEnum):
+    GRASSROOTS = "grassroots"
+    SECONDARY = "secondary"
+    DISTRICT = "district"
+    CENTER = "center"

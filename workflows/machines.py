@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.states import (
         CardBatchStatus,
         CardLossStatus,
+        ClaimStatus,
         DistrictFilingStatus,
         EnrollmentStatus,
         RegistrationStatus,
@@ -103,12 +104,33 @@ class DistrictFilingMachine(StateMachine):
     reject_voucher = s.VOUCHER_UPLOADED.to(s.VOUCHER_REJECTED)
 
 
+class ClaimMachine(StateMachine):
+    s = States.from_enum(
+        ClaimStatus,
+        initial=ClaimStatus.APPLIED,
+        final=[ClaimStatus.REJECTED, ClaimStatus.PAID, ClaimStatus.CLOSED],
+        use_enum_instance=False,
+    )
+    eligible = s.APPLIED.to(s.UNDER_REVIEW)
+    ineligible = s.APPLIED.to(s.REJECTED)
+    approve_level = s.UNDER_REVIEW.to.itself()  # to the next level
+    approve = s.UNDER_REVIEW.to(s.APPROVED)  # the last level
+    return_ = s.UNDER_REVIEW.to(s.RETURNED)
+    reject = s.UNDER_REVIEW.to(s.REJECTED)
+    resubmit = s.RETURNED.to(s.APPLIED)
+    close = s.RETURNED.to(s.CLOSED)
+    pay = s.APPROVED.to(s.PAYOUT_PENDING) | s.PAYOUT_FAILED.to(s.PAYOUT_PENDING)
+    paid = s.PAYOUT_PENDING.to(s.PAID)
+    payout_failed = s.APPROVED.to(s.PAYOUT_FAILED) | s.PAYOUT_PENDING.to(s.PAYOUT_FAILED)
+
+
 MACHINES: dict[str, type[StateMachine]] = {
     "card_batch": CardBatchMachine,
     "registration": RegistrationMachine,
     "card_loss": CardLossMachine,
     "enrollment": EnrollmentMachine,
     "district_filing": DistrictFilingMachine,
+    "claim": ClaimMachine,
 }
 
 

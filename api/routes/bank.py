@@ -75,6 +75,10 @@ async def bank_callback(
     if kind == "transfer.received" and reference.startswith("enrollment-"):
         transfer = temporal.get_workflow_handle(reference).signal("bank_transfer", BankFile(event_id))
         await _hand_on(transfer, event_id)
+    payout_id = str(event.get("payout_id") or "")
+    if kind in ("payout.paid", "payout.failed") and payout_id.startswith("claim-"):
+        claim = temporal.get_workflow_handle("-".join(payout_id.split("-")[:2]))  # claim-<id>-<attempt>
+        await _hand_on(claim.signal("payout_result", BankFile(event_id)), event_id)
     log.info("bank callback", event_id=event_id, kind=kind, duplicate=not inserted)
     return {"status": "stored" if inserted else "duplicate", "event_id": event_id}
 

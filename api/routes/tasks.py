@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from api.deps import CurrentActor, SessionDep
 from core.auth import Actor
 from models.card_batch import CardBatch
+from models.claim import Claim
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
 from models.states import CardBatchStatus, DistrictFilingStatus, Role
@@ -119,7 +120,41 @@ def _revocation_tasks(session: SessionDep, actor: Actor) -> list[Task]:
     ]
 
 
+def _claim_tasks(session: SessionDep, actor: Actor) -> list[Task]:
+    query = select(Claim, Organisation).join(Organisation, col(Organisation.id) == col(Claim.org_id))
+    if actor.role is Role.CENTER_REVIEWER:
+        query = query.where(Claim.awaiting == "center_reviewer")
+    elif actor.role is Role.CLERK:
+        query = query.where(
+            Claim.org_id == actor.org_id,
+            col(Claim.awaiting).in_(["clerk", "grassroots_reviewer"]),
+            or_(Claim.awaiting == "clerk", Claim.created_by != actor.user_id),
+        )
+    elif actor.role is Role.REVIEWER:
+        query = query.where(Claim.awaiting_org_id == actor.org_id)
+    else:
+        query = query.where(col(Claim.awaiting).is_not(None))
+    return [
+        Task(
+            kind="claim_returned" if c.awaiting == "clerk" else "claim_review",
+            entity_type="claim",
+            entity_id=c.id or 0,
+            org_code=org.code,
+            org_name=org.name,
+            status=c.status.value,
+            summary=f"会员 {c.member_no} 的{c.kind.value}给付申请（{c.amount_fen / 100:.2f} 元）",
+            link=f"/claims/{c.id}",
+        )
+        for c, org in session.exec(query.order_by(col(Claim.updated_at)).limit(500)).all()
+    ]
+
+
 @router.get("/tasks")
 def my_tasks(session: SessionDep, actor: CurrentActor) -> list[Task]:
     """Everything waiting for the caller's decision or action, oldest first within each kind."""
-    return _enrollment_tasks(session, actor) + _filing_tasks(session, actor) + _revocation_tasks(session, actor)
+    return (
+        _enrollment_tasks(session, actor)
+        + _filing_tasks(session, actor)
+        + _revocation_tasks(session, actor)
+        + _claim_tasks(session, actor)
+    )

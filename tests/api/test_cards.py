@@ -27,7 +27,7 @@ from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from tests.workflows.recording import record
 from workflows import search
-from workflows.card_loss import CardLossSummary, CardLossWorkflow
+from workflows.card_loss import CardLossSummary
 
 TODAY = today("Asia/Shanghai")
 
@@ -166,7 +166,7 @@ async def test_a_lost_card_is_blocked_and_its_replacement_becomes_the_members_ca
     assert await pay(bank, settings, new) == "payout.paid"  # payouts go to the current card
     r = await api.post(f"/cards/{lost}/replacement", json={}, headers=auth(clerk))
     assert r.status_code == 409
-    handle = temporal_client.get_workflow_handle_for(CardLossWorkflow.run, f"card-loss-{lost}")
+    handle = temporal_client.get_workflow_handle(f"card-loss-{lost}", result_type=CardLossSummary)
     assert await handle.result() == CardLossSummary(lost, "replaced", new)
     attributes = (await handle.describe()).typed_search_attributes
     assert (attributes.get(search.WORKFLOW_TYPE), attributes.get(search.STATUS), attributes.get(search.ORG)) == (

@@ -1,0 +1,353 @@
+"""Benefit claims (保障给付): application with evidence, review level by level, payout to the card."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, UploadFile, status
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.workflow_calls import actor_ref, run_update, start_workflow
+from core.audit import audit_action, audit_public
+from core.auth import Actor, require
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.notices import yuan
+from core.orgs import get_org
+from core.programme import today
+from core.settings import Settings
+from models.audit import AuditEvent, AuditPublic
+from models.claim import Claim, ClaimEvidence
+from models.member import Member
+from models.org import Organisation
+from models.programme import ProgrammeYear, ProgrammeYearConfig
+from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
+from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, claim_workflow_id
+from workflows.common import Act
+from workflows.machines import allowed
+
+router = APIRouter(tags=["claims"])
+EVIDENCE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+
+
+class ClaimCreate(BaseModel):
+    kind: ClaimKind
+    illness: Illness | None = Field(None, description="critical_illness: one of the four illnesses")
+    hospitalised: bool = Field(False, description="critical_illness: treated in hospital")
+    event_date: date = Field(description="Date of first diagnosis, of the accident, or of death")
+    description: str = Field(min_length=2, max_length=1000)
+    beneficiary_name: str | None = Field(None, min_length=2, max_length=60, description="accidental_death")
+    beneficiary_relation: str | None = Field(None, min_length=1, max_length=20, description="accidental_death")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ClaimCreate:
+        if self.kind is ClaimKind.CRITICAL_ILLNESS and self.illness is None:
+            raise ValueError("重大疾病申请须选择疾病（illness）")
+        if self.kind is ClaimKind.ACCIDENTAL_DEATH and not (self.beneficiary_name and self.beneficiary_relation):
+            raise ValueError("意外身故申请须填写受益人姓名和关系（beneficiary_name, beneficiary_relation）")
+        return self
+
+
+class ClaimAmend(BaseModel):
+    description: str = Field(min_length=2, max_length=1000)
+
+
+class ReviewBody(BaseModel):
+    decision: str = Field(pattern="^(approve|return|reject)$")
+    reason: str | None = Field(None, max_length=300)
+
+
+class EvidencePublic(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    uploaded_at: str
+
+
+class ClaimView(BaseModel):
+    id: int
+    member_no: str
+    member_name: str
+    org_code: str
+    kind: ClaimKind
+    illness: Illness | None
+    event_date: date
+    description: str
+    status: ClaimStatus
+    awaiting: str | None
+    amount: str
+    reasons: list[str]
+    return_reason: str | None
+    actions: list[str]
+    evidence: list[EvidencePublic]
+    history: list[AuditPublic]
+
+
+def _load(session: Session, claim_id: int, actor: Actor) -> tuple[Claim, Organisation]:
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound("claim_not_found", f"给付申请 {claim_id} 不存在")
+    org = session.get(Organisation, claim.org_id)
+    assert org is not None
+    require(actor, org)
+    return claim, org
+
+
+def _actions(actor: Actor, org: Organisation, claim: Claim) -> list[str]:
+    events = allowed(claim.status.value, "claim")
+    out: list[str] = []
+    own_clerk = actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id)
+    if own_clerk and "resubmit" in events:
+        out += ["amend", "resubmit", "add_evidence"]
+    elif own_clerk and claim.status in (ClaimStatus.APPLIED, ClaimStatus.UNDER_REVIEW):
+        out.append("add_evidence")
+    if "approve" in events and _may_review(actor, claim):
+        out += ["approve", "return", "reject"]
+    return out
+
+
+def _may_review(actor: Actor, claim: Claim) -> bool:
+    if actor.is_admin:
+        return True
+    if claim.awaiting == "center_reviewer":
+        return actor.role is Role.CENTER_REVIEWER
+    if claim.awaiting == "grassroots_reviewer":
+        return (
+            actor.org_id == claim.org_id
+            and actor.user_id != claim.created_by
+            and actor.role is not Role.CENTER_REVIEWER
+        )
+    return actor.role is Role.REVIEWER and actor.org_id == claim.awaiting_org_id
+
+
+def _view(session: Session, claim: Claim, org: Organisation, actor: Actor) -> ClaimView:
+    member = session.get(Member, claim.member_no)
+    evidence = session.exec(select(ClaimEvidence).where(ClaimEvidence.claim_id == claim.id)).all()
+    events = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "claim", AuditEvent.entity_id == str(claim.id))
+        .order_by(col(AuditEvent.id))
+    ).all()
+    return ClaimView(
+        id=claim.id or 0,
+        member_no=claim.member_no,
+        member_name=member.name if member else "",
+        org_code=org.code,
+        kind=claim.kind,
+        illness=claim.illness,
+        event_date=claim.event_date,
+        description=claim.description,
+        status=claim.status,
+        awaiting=claim.awaiting,
+        amount=yuan(claim.amount_fen),
+        reasons=list(claim.reasons),
+        return_reason=claim.return_reason,
+        actions=_actions(actor, org, claim),
+        evidence=[
+            EvidencePublic(
+                id=e.id or 0,
+                filename=e.filename,
+                content_type=e.content_type,
+                size=e.size,
+                uploaded_at=e.uploaded_at.isoformat(),
+            )
+            for e in evidence
+        ],
+        history=[audit_public(e, org.code) for e in events],
+    )
+
+
+def _fresh(session: Session, claim_id: int, actor: Actor) -> ClaimView:
+    session.expire_all()
+    claim, org = _load(session, claim_id, actor)
+    return _view(session, claim, org, actor)
+
+
+def _return_timeout(session: Session, year: int) -> int:
+    row = session.get(ProgrammeYear, year)
+    return ProgrammeYearConfig.model_validate(row.config).return_timeout_days if row else 30
+
+
+@router.post("/members/{member_no}/claims", status_code=status.HTTP_201_CREATED)
+async def apply(
+    member_no: str,
+    data: ClaimCreate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> ClaimView:
+    """A clerk of the member's union applies; eligibility is checked at once and every reason named."""
+    member = session.get(Member, member_no)
+    if member is None:
+        raise NotFound("member_not_found", f"会员 {member_no} 不存在")
+    org = session.get(Organisation, member.org_id)
+    assert org is not None
+    require(actor, org, Role.CLERK)
+    if data.event_date > today(settings.timezone):
+        raise Invalid("event_in_future", "事发日期不能晚于今天", details={"field": "event_date"})
+    parent = session.get(Organisation, org.parent_id) if org.parent_id else None
+    claim = Claim(
+        member_no=member_no,
+        org_id=org.id or 0,
+        district_code=org.district_code or "",
+        workflow_id="",
+        created_by=actor.user_id,
+        **data.model_dump(),
+    )
+    session.add(claim)
+    session.flush()
+    claim.workflow_id = claim_workflow_id(claim.id or 0)
+    inp = ClaimInput(
+        claim.id or 0,
+        org.code,
+        org.path,
+        org.district_code or "",
+        parent.code if parent and parent.level is OrgLevel.SECONDARY else None,
+        actor.user_id,
+        _return_timeout(session, data.event_date.year),
+    )
+    claim_id, workflow_id = claim.id or 0, claim.workflow_id
+    session.commit()
+    await start_workflow(session, temporal, ClaimWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue)
+    return _fresh(session, claim_id, actor)
+
+
+@router.get("/claims/{claim_id}")
+def read_claim(claim_id: int, session: SessionDep, actor: CurrentActor) -> ClaimView:
+    """Status, level, amount, eligibility reasons, the caller's actions, evidence and history."""
+    claim, org = _load(session, claim_id, actor)
+    return _view(session, claim, org, actor)
+
+
+@router.get("/orgs/{code}/claims")
+def org_claims(
+    code: str,
+    session: SessionDep,
+    actor: CurrentActor,
+    status: ClaimStatus | None = None,
+    page: int = Query(1, ge=1),
+    size: int = Query(50, ge=1, le=500),
+) -> list[ClaimView]:
+    """Claims of a union, or of every union below the organisation."""
+    org = get_org(session, code)
+    require(actor, org)
+    below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
+    query = select(Claim, Organisation).join(Organisation, col(Organisation.id) == col(Claim.org_id))
+    query = query.where(col(Claim.org_id).in_(below))
+    if status:
+        query = query.where(Claim.status == status)
+    rows = session.exec(query.order_by(col(Claim.id).desc()).offset((page - 1) * size).limit(size)).all()
+    return [_view(session, c, o, actor) for c, o in rows]
+
+
+@router.get("/members/{member_no}/claims")
+def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> list[ClaimView]:
+    member = session.get(Member, member_no)
+    if member is None:
+        raise NotFound("member_not_found", f"会员 {member_no} 不存在")
+    org = session.get(Organisation, member.org_id)
+    assert org is not None
+    require(actor, org)
+    claims = session.exec(select(Claim).where(Claim.member_no == member_no).order_by(col(Claim.id))).all()
+    return [_view(session, c, org, actor) for c in claims]
+
+
+async def _update(
+    session: Session, temporal: Any, settings: Settings, actor: Actor, claim_id: int, update: Any, arg: Any
+) -> ClaimView:
+    claim, _ = _load(session, claim_id, actor)
+    await run_update(
+        temporal,
+        claim.workflow_id,
+        update,
+        arg,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=ClaimSummary,
+        session=session,
+    )
+    return _fresh(session, claim_id, actor)
+
+
+@router.post("/claims/{claim_id}/review")
+async def review(
+    claim_id: int, data: ReviewBody, session: SessionDep, actor: CurrentActor, settings: SettingsDep,
+    temporal: TemporalDep,
+) -> ClaimView:  # fmt: skip
+    """The level whose turn it is approves (to the next level, or approved for payout), returns
+    for more information, or rejects; return and reject need a reason."""
+    arg = ClaimDecision(actor_ref(actor), data.decision, data.reason or "")
+    return await _update(session, temporal, settings, actor, claim_id, ClaimWorkflow.review, arg)
+
+
+@router.patch("/claims/{claim_id}")
+def amend(claim_id: int, data: ClaimAmend, session: SessionDep, actor: CurrentActor) -> ClaimView:
+    """The clerk amends a returned claim's description (then adds evidence and resubmits)."""
+    claim, org = _load(session, claim_id, actor)
+    require(actor, org, Role.CLERK)
+    if claim.status is not ClaimStatus.RETURNED:
+        raise Conflict("not_allowed_now", "只有退回的申请可以修改")
+    claim.description = data.description
+    session.add(claim)
+    audit_action(session, actor, "claim.amended", ("claim", claim_id), "修改申请说明", org_id=org.id)
+    session.commit()
+    return _fresh(session, claim_id, actor)
+
+
+@router.post("/claims/{claim_id}/resubmit")
+async def resubmit(
+    claim_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+) -> ClaimView:
+    """A returned claim goes back through eligibility and on to the level that returned it."""
+    return await _update(session, temporal, settings, actor, claim_id, ClaimWorkflow.resubmit, Act(actor_ref(actor)))
+
+
+@router.post("/claims/{claim_id}/evidence", status_code=status.HTTP_201_CREATED)
+async def add_evidence(claim_id: int, file: UploadFile, session: SessionDep, actor: CurrentActor) -> EvidencePublic:
+    """A diagnosis, hospital record, accident report or death certificate (PDF, JPEG, PNG; 10 MB)."""
+    claim, org = _load(session, claim_id, actor)
+    require(actor, org, Role.CLERK)
+    if claim.status in (ClaimStatus.REJECTED, ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.APPROVED):
+        raise Conflict("not_allowed_now", "申请已审结，不能再添加材料")
+    if (file.content_type or "") not in EVIDENCE_TYPES:
+        raise Invalid("evidence_type", "证明材料须为 PDF、JPEG 或 PNG 文件", details={"field": "file"})
+    body = await file.read(EVIDENCE_MAX_BYTES + 1)
+    if not body or len(body) > EVIDENCE_MAX_BYTES:
+        raise Invalid("evidence_size", "证明材料不能为空，且不超过10MB", details={"field": "file"})
+    evidence = ClaimEvidence(
+        claim_id=claim_id,
+        filename=(file.filename or "evidence")[:200],
+        content_type=file.content_type or "",
+        size=len(body),
+        data=body,
+        uploaded_by=actor.user_id,
+    )
+    session.add(evidence)
+    audit_action(
+        session, actor, "claim.evidence_added", ("claim", claim_id), f"上传材料 {evidence.filename}", org_id=org.id
+    )
+    session.commit()
+    return EvidencePublic(
+        id=evidence.id or 0, filename=evidence.filename, content_type=evidence.content_type, size=evidence.size,
+        uploaded_at=evidence.uploaded_at.isoformat(),
+    )  # fmt: skip
+
+
+@router.get("/claims/{claim_id}/evidence/{evidence_id}", response_class=Response)
+def download_evidence(claim_id: int, evidence_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+    """For the people who may see the claim (its union, the reviewers above it, the center)."""
+    _load(session, claim_id, actor)
+    evidence = session.get(ClaimEvidence, evidence_id)
+    if evidence is None or evidence.claim_id != claim_id:
+        raise NotFound("evidence_not_found", "材料不存在")
+    if actor.role is Role.ADMIN:
+        raise Forbidden("role_not_allowed", "证明材料仅供经办人和审核人查看")
+    return Response(
+        evidence.data,
+        media_type=evidence.content_type,
+        headers={"Content-Disposition": f"attachment; filename=evidence-{evidence_id}"},
+    )

@@ -1,0 +1,230 @@
+"""Claims through every approval level and payout over the HTTP API, and in the same run the raw
+Temporal update round trip (SDK client to a trivial workflow) at the same concurrency.
+
+Prints JSON: throughput, p50/p99 of an approval request until its state change (the HTTP
+answer comes after the workflow has moved), the raw update's p50/p99, and their ratio.
+Target: our approval p99 at most 2x the raw update p99.
+
+Usage: python benchmarks/claims.py [--claims 1000] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import Service, running_service
+
+YEAR = 2092
+ORG = "101-S01-0001"
+REVIEWERS = ("grassroots", "reviewer@101-S01", "reviewer@101", "center_reviewer@SH")
+
+
+@dataclass
+class Ping:
+    n: int
+
+
+@workflow.defn
+class TrivialWorkflow:
+    """The baseline: an update that answers at once."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update
+    async def ping(self, p: Ping) -> int:
+        return p.n
+
+    @workflow.signal
+    def stop(self) -> None:
+        self.done = True
+
+
+def config(today: date) -> dict[str, Any]:
+    def on(days: int) -> str:
+        return (today + timedelta(days=days)).isoformat()
+
+    return {
+        "plan_name": "基准测试保障计划",
+        "protection_types": [{"code": "A", "name": "A类", "price": "26"}],
+        "default_split": {"city": "50", "district": "50", "grassroots": "0"},
+        "split_window": {"start": on(-100), "end": on(-95)},
+        "submission_window": {"start": on(-95), "end": on(-90)},
+        "payment_deadline": on(-90),
+        "district_window": {"start": on(-90), "end": on(-85)},
+        "coverage": {"start": on(-60), "end": on(300)},
+    }
+
+
+def seed(conn: psycopg.Connection, claims: int, today: date) -> tuple[list[str], str]:
+    """Members of ORG with registered cards and a completed enrollment covering today, plus a
+    reviewer of the union (the grassroots level). Returns member numbers and that reviewer's token."""
+    org_id, district = conn.execute("SELECT id, district_code FROM organisations WHERE code = %s", (ORG,)).fetchone()  # type: ignore[misc]
+    conn.execute(
+        """INSERT INTO members (member_no, org_id, district_code, name, id_type, id_number, id_long_term, gender,
+               phone, work_address, social_insured, card_type, employment_status, affiliation, special_channel,
+               card_status, card_no, created_at, updated_at)
+           SELECT '1019' || lpad(n::text, 6, '0'), %s, %s, '会员' || n, 'resident_id', 'C' || lpad(n::text, 12, '0'),
+                  true, 'male', '166' || lpad(n::text, 8, '0'), '上海市某区某路一百号大楼', true, 'debit', 'in_service',
+                  'enterprise', false, 'registered', '62228866' || lpad(n::text, 11, '0'), now(), now()
+           FROM generate_series(1, %s) n""",
+        (org_id, district, claims),
+    )
+    conn.execute(
+        """INSERT INTO cards (card_no, member_no, status, issued_at)
+           SELECT card_no, member_no, 'registered', now() FROM members WHERE member_no LIKE '1019%%'"""
+    )
+    conn.execute(
+        """INSERT INTO card_registrations (card_no, year, member_no, registered_at)
+           SELECT card_no, %s, member_no, now() FROM members WHERE member_no LIKE '1019%%'""",
+        (today.year,),
+    )
+    enrollment = conn.execute(
+        """INSERT INTO enrollments (org_id, year, kind, status, district_code, members_total, enrolled,
+               awaiting_confirmation, no_card, retired, deceased, removed, total_fen, city_fen, district_fen,
+               grassroots_fen, coverage_start, coverage_end, workflow_id, created_by, created_at, updated_at)
+           VALUES (%s, %s, 'instant', 'completed', %s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, %s, %s, 'bench', 1,
+                   now(), now()) RETURNING id""",
+        (org_id, YEAR, district, today - timedelta(days=60), today + timedelta(days=300)),
+    ).fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        """INSERT INTO enrollment_members (enrollment_id, member_no, category, confirmed)
+           SELECT %s, member_no, 'enrolled', false FROM members WHERE member_no LIKE '1019%%'""",
+        (enrollment,),
+    )
+    token = f"uc_bench_{uuid.uuid4().hex}"
+    conn.execute(
+        "INSERT INTO users (name, org_id, role, token_hash, active, created_at)"
+        " VALUES (%s, %s, 'reviewer', %s, true, now())",
+        ("单位审核人", org_id, hashlib.sha256(token.encode()).hexdigest()),
+    )
+    conn.commit()
+    return [f"1019{n:06d}" for n in range(1, claims + 1)], token
+
+
+async def status_is(api: httpx.AsyncClient, url: str, auth: dict[str, str], status: str, every: float) -> None:
+    for _ in range(int(300 / every)):
+        if (await api.get(url, headers=auth)).json()["status"] == status:
+            return
+        await asyncio.sleep(every)
+    raise SystemExit(f"{url} never reached {status}")
+
+
+async def one_claim(
+    api: httpx.AsyncClient, tokens: dict[str, str], member_no: str, gate: asyncio.Semaphore, lat: list[float]
+) -> None:
+    body = {"kind": "accidental_disability", "description": "意外致全残", "event_date": date.today().isoformat()}
+    async with gate:
+        clerk = {"Authorization": f"Bearer {tokens['clerk@' + ORG]}"}
+        r = await api.post(f"/members/{member_no}/claims", json=body, headers=clerk)
+        assert r.status_code == 201, r.text
+        url = f"/claims/{r.json()['id']}"
+        await status_is(api, url, clerk, "under_review", 0.05)
+        for who in REVIEWERS:
+            start = time.perf_counter()
+            r = await api.post(
+                f"{url}/review", json={"decision": "approve"}, headers={"Authorization": f"Bearer {tokens[who]}"}
+            )
+            lat.append(time.perf_counter() - start)
+            assert r.status_code == 200, r.text
+    await status_is(api, url, clerk, "paid", 0.2)
+
+
+async def ours(service: Service, tokens: dict[str, str], members: list[str], concurrency: int) -> dict[str, Any]:
+    gate, lat = asyncio.Semaphore(concurrency), list[float]()
+    async with httpx.AsyncClient(base_url=service.api_url, timeout=120) as api:
+        start = time.perf_counter()
+        await asyncio.gather(*(one_claim(api, tokens, m, gate, lat) for m in members))
+        elapsed = time.perf_counter() - start
+    return {"wall_s": elapsed, "latencies": lat}
+
+
+async def raw_updates(service: Service, count: int, concurrency: int) -> list[float]:
+    client = await Client.connect(service.temporal_address)
+    queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    lat: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
+        handles = [
+            await client.start_workflow(TrivialWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
+            for i in range(concurrency)
+        ]
+
+        async def one(i: int) -> None:
+            async with gate:
+                start = time.perf_counter()
+                await handles[i % len(handles)].execute_update(TrivialWorkflow.ping, Ping(i))
+                lat.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+        for h in handles:
+            await h.signal(TrivialWorkflow.stop)
+    return lat
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(statistics.quantiles(values, n=100)[int(q) - 1] * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with running_service() as service:
+        httpx.put(f"{service.bank_url}/config", json={"delay_seconds": 0, "pay_any_card": True}).raise_for_status()
+        admin = {"Authorization": f"Bearer {service.tokens['admin@SH']}"}
+        httpx.put(
+            f"{service.api_url}/programme-years/{YEAR}", json=config(date.today()), headers=admin
+        ).raise_for_status()
+        with psycopg.connect(service.db_url) as conn:
+            members, grassroots = seed(conn, args.claims, date.today())
+        tokens = {**service.tokens, "grassroots": grassroots}
+        run = asyncio.run(ours(service, tokens, members, args.concurrency))
+        raw = asyncio.run(raw_updates(service, len(run["latencies"]), args.concurrency))
+    lat = run["latencies"]
+    print(
+        json.dumps(
+            {
+                "benchmark": "claims",
+                "claims": args.claims,
+                "concurrency": args.concurrency,
+                "wall_s": round(run["wall_s"], 2),
+                "claims_per_s": round(args.claims / run["wall_s"], 2),
+                "approval_p50_ms": pct(lat, 50),
+                "approval_p99_ms": pct(lat, 99),
+                "raw_update_p50_ms": pct(raw, 50),
+                "raw_update_p99_ms": pct(raw, 99),
+                "p99_ratio": round(pct(lat, 99) / pct(raw, 99), 2),
+                "target_p99_ratio": 2,
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Benefit claims over HTTP: eligibility with reasons, review level by level (grassroots,
+secondary, district, Mutual Aid Center), return and resubmission, payout through the bank
+simulator's signed callbacks, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bank_sim.app import Bank, BankConfig
+from core.db import Database
+from core.programme import today
+from core.settings import Settings
+from tests.conftest import auth
+from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY, carded_members, config_around, fresh_union
+from tests.enrollment_setup import put_year as put_programme_year
+
+TODAY = today("Asia/Shanghai")
+YEAR = 2061
+
+
+async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
+    r = await api.request(method, url, headers=auth(token), **kw)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def until(api: httpx.AsyncClient, token: str, url: str, status: str, seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = (await api.get(url, headers=auth(token))).json()
+        if view["status"] == status:
+            return view
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.1)
+
+
+def cover(db: Database, member_no: str, card_no: str, *, registered: bool = True, enrolled: bool = True) -> None:
+    """The member's card registered for this year and a completed enrollment covering today (as
+    the registration and enrollment workflows leave them)."""
+    with db.connect() as conn:
+        if registered:
+            conn.execute(
+                "INSERT INTO card_registrations (card_no, year, member_no, registered_at) VALUES (%s, %s, %s, now())",
+                (card_no, TODAY.year, member_no),
+            )
+            conn.execute("UPDATE cards SET status = 'registered' WHERE card_no = %s", (card_no,))
+            conn.execute("UPDATE members SET card_status = 'registered' WHERE member_no = %s", (member_no,))
+        if enrolled:
+            row = conn.execute(
+                """INSERT INTO enrollments (org_id, year, kind, status, district_code, members_total, enrolled,
+                       awaiting_confirmation, no_card, retired, deceased, removed, total_fen, city_fen, district_fen,
+                       grassroots_fen, coverage_start, coverage_end, workflow_id, created_by, created_at, updated_at)
+                   SELECT m.org_id, %s, 'instant', 'completed', m.district_code, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                          %s, %s, 'fixture', 1, now(), now() FROM members m WHERE m.member_no = %s RETURNING id""",
+                (YEAR, TODAY - timedelta(days=60), TODAY + timedelta(days=300), member_no),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO enrollment_members (enrollment_id, member_no, category, confirmed) "
+                "VALUES (%s, %s, 'enrolled', false)",
+                (row[0], member_no),
+            )
+
+
+async def claimant(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp: Path, bank: Bank, seed: int, **cover_kw: bool
+) -> tuple[str, str, str, str]:
+    """A union under the secondary union 101-S01 with its clerk and a second reviewer-clerk, and one
+    covered member whose card the bank knows: (union, clerk token, grassroots reviewer token, member)."""
+    org, clerk = await fresh_union(api, tokens, "101-S01")
+    second = await call(api, tokens[ADMIN], "POST", "/users", 201,
+                        json={"name": "单位审核人", "org_code": org, "role": "reviewer"})  # fmt: skip
+    (member_no,) = await carded_members(api, db, clerk, org, tmp, 1, seed=seed)
+    with db.connect() as conn:
+        card = conn.execute("SELECT card_no FROM members WHERE member_no = %s", (member_no,)).fetchone()
+    assert card is not None
+    bank.cards[card[0]] = (member_no, "")
+    cover(db, member_no, card[0], **cover_kw)
+    return org, clerk, str(second["token"]), member_no
+
+
+ILLNESS = {
+    "kind": "critical_illness",
+    "illness": "malignant_tumour",
+    "hospitalised": True,
+    "description": "首次确诊恶性肿瘤并住院治疗",
+}
+
+
+@pytest.fixture(autouse=True)
+async def programme_year(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    config = config_around(
+        TODAY, split=(-95, -90), submission=(-90, -80), deadline=-79, district=(-79, -70), coverage=(-60, 300)
+    )
+    await put_programme_year(api, tokens, YEAR, config)
+
+
+async def test_a_claim_through_every_level_is_paid_once(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, live_api: str,
+    settings: Settings,
+) -> None:  # fmt: skip
+    bank.config = BankConfig(delay_seconds=0.1, duplicate_callbacks=True)
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6101)
+    body = {**ILLNESS, "event_date": (TODAY - timedelta(days=10)).isoformat()}
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    url = f"/claims/{claim['id']}"
+    claim = await until(api, clerk, url, "under_review")
+    assert claim["amount"] == "10,000.00" and claim["reasons"] == [] and claim["awaiting"] == "grassroots_reviewer"
+    pdf = b"%PDF-1.4 diagnosis"
+    ev = await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("诊断.pdf", pdf, "application/pdf")})
+    assert (await api.get(f"{url}/evidence/{ev['id']}", headers=auth(tokens[CENTER]))).content == pdf
+    own = await call(api, clerk, "POST", f"{url}/review", 403, json={"decision": "approve"})
+    assert own["error"]["code"] == "own_application"
+    early = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 403, json={"decision": "approve"})
+    assert early["error"]["code"] == "wrong_level"
+    assert any(t["entity_id"] == claim["id"] for t in await call(api, grassroots, "GET", "/tasks", 200))
+    for token, awaiting in ((grassroots, "secondary_reviewer"), (tokens[SECONDARY], "district_reviewer"),
+                            (tokens[DISTRICT], "center_reviewer")):  # fmt: skip
+        claim = await call(api, token, "POST", f"{url}/review", 200, json={"decision": "approve"})
+        assert claim["status"] == "under_review" and claim["awaiting"] == awaiting
+    assert any(t["kind"] == "claim_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
+    await call(api, tokens[CENTER], "POST", f"{url}/review", 200, json={"decision": "approve"})
+    paid = await until(api, clerk, url, "paid")
+    assert paid["amount"] == "10,000.00"
+    await asyncio.sleep(0.5)  # the duplicated callback arrives too
+    assert [p for p in bank.payouts if p.startswith(f"claim-{claim['id']}-")] == [f"claim-{claim['id']}-0"]
+    history = [h["action"] for h in paid["history"]]
+    assert history.count("claim.paid") == 1 and "claim.pay" in history
+    again = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    rejected = await until(api, clerk, f"/claims/{again['id']}", "rejected")
+    assert any("只给付一次" in r for r in rejected["reasons"])
+    listed = await call(api, clerk, "GET", f"/members/{member_no}/claims", 200)
+    assert [c["status"] for c in listed] == ["paid", "rejected"]
+
+
+async def test_an_ineligible_claim_names_every_reason(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank
+) -> None:
+    _, clerk, _, member_no = await claimant(
+        api, tokens, db, tmp_path, bank, seed=6201, registered=False, enrolled=False
+    )
+    body = {**ILLNESS, "hospitalised": False, "event_date": (TODAY - timedelta(days=3)).isoformat()}
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    rejected = await until(api, clerk, f"/claims/{claim['id']}", "rejected")
+    reasons = "；".join(rejected["reasons"])
+    assert "未注册" in reasons and "保障期" in reasons and "住院" in reasons
+    future = {**ILLNESS, "event_date": (TODAY + timedelta(days=1)).isoformat()}
+    assert (await call(api, clerk, "POST", f"/members/{member_no}/claims", 422, json=future))["error"]["code"]
+    death = {"kind": "accidental_death", "description": "意外身故", "event_date": TODAY.isoformat()}
+    assert (await call(api, clerk, "POST", f"/members/{member_no}/claims", 422, json=death))["error"]["code"]
+    other = await call(api, tokens["clerk@101-0001"], "POST", f"/members/{member_no}/claims", 403, json=body)
+    assert other["error"]["code"] == "outside_scope"
+
+
+async def test_a_returned_claim_is_amended_and_resubmitted(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank
+) -> None:
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6301)
+    body = {"kind": "accidental_disability", "description": "工伤致全残", "event_date": TODAY.isoformat()}
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    url = f"/claims/{claim['id']}"
+    await until(api, clerk, url, "under_review")
+    no_reason = await call(api, grassroots, "POST", f"{url}/review", 422, json={"decision": "return"})
+    assert no_reason["error"]["code"] == "reason_required"
+    returned = await call(
+        api, grassroots, "POST", f"{url}/review", 200, json={"decision": "return", "reason": "缺伤残鉴定"}
+    )
+    assert returned["status"] == "returned" and returned["return_reason"] == "缺伤残鉴定"
+    assert returned["actions"] == []  # the reviewer's view: nothing for them to do now
+    assert "resubmit" in (await call(api, clerk, "GET", url, 200))["actions"]
+    assert any(t["kind"] == "claim_returned" for t in await call(api, clerk, "GET", "/tasks", 200))
+    await call(api, clerk, "PATCH", url, 200, json={"description": "工伤致全残，附伤残鉴定书"})
+    await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", b"\x89PNG..", "image/png")})
+    again = await call(api, clerk, "POST", f"{url}/resubmit", 200)
+    assert again["status"] in ("applied", "under_review")
+    back = await until(api, clerk, url, "under_review")
+    assert back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
+    rejected = await call(
+        api, grassroots, "POST", f"{url}/review", 200, json={"decision": "reject", "reason": "非意外"}
+    )
+    assert rejected["status"] == "rejected"
+    late = await call(api, clerk, "POST", f"{url}/evidence", 409, files={"file": ("x.pdf", b"%PDF", "application/pdf")})
+    assert late["error"]["code"] == "not_allowed_now"

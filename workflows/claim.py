@@ -1,0 +1,257 @@
+"""A benefit claim (保障给付): eligibility, review level by level, payout onto the member's card.
+
+Eligibility is an activity that names every reason; the amount comes from the programme year
+and no reviewer changes it. Reviewers decide through updates with validators (grassroots union,
+secondary union when there is one, district, Mutual Aid Center). The payout goes to the
+member's current card with a payout id the bank deduplicates (``claim-<id>-<attempt>``); a new
+attempt is made only after the bank has reported the previous one failed, when the member has
+a new valid card, so a claim is never paid twice and a payout is never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.common import BANK_RETRY, Act, ActorRef, BankFile, Lifecycle, activity, reason_required
+
+with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
+    from models.states import ClaimLevel as L
+    from models.states import ClaimStatus as S
+
+LEVEL_NAMES = {
+    L.GRASSROOTS: "基层工会",
+    L.SECONDARY: "二级工会",
+    L.DISTRICT: "区局（产业）工会",
+    L.CENTER: "职工保障互助中心",
+}
+FINAL = (S.REJECTED, S.PAID, S.CLOSED)
+CARD_CHECK_EVERY = timedelta(days=1)  # while a payout waits for a new card
+
+
+def claim_workflow_id(claim_id: int) -> str:
+    return f"claim-{claim_id}"
+
+
+@dataclass
+class ClaimInput:
+    claim_id: int
+    org_code: str  # the member's grassroots union
+    org_path: str
+    district_code: str
+    secondary_code: str | None
+    applicant_id: int  # the clerk who applied never approves at the grassroots level
+    return_timeout_days: int = 30
+
+
+@dataclass
+class ClaimDecision:
+    actor: ActorRef
+    decision: str  # approve, return, reject
+    reason: str = ""
+
+
+@dataclass
+class Eligibility:
+    eligible: bool
+    reasons: list[str] = field(default_factory=list)
+    amount_fen: int = 0
+
+
+@dataclass
+class PayoutRequest:
+    claim_id: int
+    attempt: int
+
+
+@dataclass
+class PayoutSent:
+    card_no: str  # empty: the member has no card that can be paid now
+
+
+@dataclass
+class PayoutCallback:
+    claim_id: int
+    event_id: str
+    attempt: int
+
+
+@dataclass
+class PayoutOutcome:
+    outcome: str  # paid, failed, stale (an answer about an earlier attempt)
+    reason: str = ""
+
+
+@dataclass
+class ClaimSummary:
+    claim_id: int
+    status: str
+    level: str | None
+    amount_fen: int
+    reasons: list[str]
+
+
+@workflow.defn
+class ClaimWorkflow(Lifecycle):
+    machine = "claim"
+    entity = "claim"
+
+    @workflow.init
+    def __init__(self, inp: ClaimInput) -> None:
+        self.inp = inp
+        self.status = S.APPLIED.value
+        self.org_code, self.org_path = inp.org_code, inp.org_path
+        self.levels = [L.GRASSROOTS, *([L.SECONDARY] if inp.secondary_code else []), L.DISTRICT, L.CENTER]
+        self.level: L = L.GRASSROOTS
+        self.amount_fen = 0
+        self.reasons: list[str] = []
+        self.attempt = 0
+        self.results: list[str] = []
+        self.wakeups = 0
+
+    def key(self) -> str:
+        return str(self.inp.claim_id)
+
+    def awaited(self) -> tuple[str | None, str | None]:
+        if self.status == S.RETURNED:
+            return "clerk", self.inp.org_code
+        if self.status != S.UNDER_REVIEW:
+            return None, None
+        org = {
+            L.GRASSROOTS: self.inp.org_code,
+            L.SECONDARY: self.inp.secondary_code,
+            L.DISTRICT: self.inp.district_code,
+        }
+        return f"{self.level.value}_reviewer", org.get(self.level)
+
+    @workflow.query
+    def summary(self) -> ClaimSummary:
+        level = self.level.value if self.status == S.UNDER_REVIEW else None
+        return ClaimSummary(self.inp.claim_id, self.status, level, self.amount_fen, self.reasons)
+
+    # -- reviewers -------------------------------------------------------------------------
+    @workflow.update
+    async def review(self, d: ClaimDecision) -> ClaimSummary:
+        name = LEVEL_NAMES[self.level]
+        if d.decision == "return":
+            await self.move("return_", d.actor, d.reason)  # the reviewer's words, shown to the clerk
+        elif d.decision == "reject":
+            await self.move("reject", d.actor, f"{name}不予给付：{d.reason}")
+        elif self.level == self.levels[-1]:
+            await self.move("approve", d.actor, f"{name}审核通过，给付 {self.amount_fen / 100:.2f} 元")
+        else:
+            self.level = self.levels[self.levels.index(self.level) + 1]
+            await self.move("approve_level", d.actor, f"{name}审核通过，送{LEVEL_NAMES[self.level]}")
+        self.wakeups += 1
+        return self.summary()
+
+    @review.validator
+    def _check_review(self, d: ClaimDecision) -> None:
+        event = {"approve": "approve_level", "return": "return_", "reject": "reject"}.get(d.decision)
+        if event is None:
+            raise ApplicationError("审核结论须为 approve、return 或 reject", type="invalid_decision")
+        if d.decision != "approve":
+            reason_required(d.reason)
+        if self.level == L.CENTER:
+            self.require(event, d.actor, "center_reviewer")
+            return
+        self.require(event, d.actor, "reviewer", "clerk")
+        if d.actor.role == "admin":
+            return
+        expected = {L.GRASSROOTS: self.inp.org_code, L.SECONDARY: self.inp.secondary_code}.get(
+            self.level, self.inp.district_code
+        )
+        if d.actor.org_code != expected or (d.actor.role == "clerk" and self.level != L.GRASSROOTS):
+            raise ApplicationError(f"当前由{LEVEL_NAMES[self.level]}审核", type="wrong_level")
+        if d.actor.user_id == self.inp.applicant_id:
+            raise ApplicationError("申请人不能审核自己提交的申请", type="own_application")
+
+    # -- the clerk -------------------------------------------------------------------------
+    @workflow.update
+    async def resubmit(self, act: Act) -> ClaimSummary:
+        await self.move("resubmit", act.actor, act.reason or "补充材料后重新提交")
+        self.wakeups += 1
+        return self.summary()
+
+    @resubmit.validator
+    def _check_resubmit(self, act: Act) -> None:
+        self.require("resubmit", act.actor, "clerk", own_org=True)
+
+    # -- the bank --------------------------------------------------------------------------
+    @workflow.signal
+    def payout_result(self, file: BankFile) -> None:
+        if file.event_id not in self.results:
+            self.results.append(file.event_id)
+            self.wakeups += 1
+
+    @workflow.signal
+    def card_changed(self) -> None:
+        self.wakeups += 1
+
+    # -- the run ---------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: ClaimInput) -> ClaimSummary:
+        self.set_search_attributes("claim", inp.district_code)
+        while self.status not in FINAL:
+            if self.status == S.APPLIED:
+                await self._check()
+            elif self.status == S.APPROVED and not await self._send_payout(0):
+                await self.move("payout_failed", None, "会员当前没有可用的卡（已挂失或已失效），等待新卡")
+            elif self.status == S.PAYOUT_PENDING and self.results:
+                await self._apply_result(self.results.pop(0))
+            elif self.status == S.PAYOUT_FAILED:
+                await self._wait(CARD_CHECK_EVERY)  # a day, or the news of a new card
+                self.results.clear()  # late answers about the failed attempt change nothing
+                await self._send_payout(self.attempt + 1)
+            elif self.status == S.RETURNED:
+                if not await self._wait(timedelta(days=inp.return_timeout_days)):
+                    await self.move("close", None, f"退回后{inp.return_timeout_days}天未补充材料，申请关闭")
+            else:
+                await self._wait(None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.summary()
+
+    async def _wait(self, within: timedelta | None) -> bool:
+        seen = self.wakeups
+        try:
+            await workflow.wait_condition(lambda: self.wakeups != seen, timeout=within)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _check(self) -> None:
+        result = await activity("check_claim", self.inp.claim_id, Eligibility)
+        self.amount_fen, self.reasons = result.amount_fen, result.reasons
+        if not result.eligible:
+            await self.move("ineligible", None, "不符合给付条件：" + "；".join(result.reasons))
+        else:
+            await self.move(
+                "eligible", None, f"符合给付条件，金额 {self.amount_fen / 100:.2f} 元，送{LEVEL_NAMES[self.level]}审核"
+            )
+
+    async def _send_payout(self, attempt: int) -> bool:
+        """Pay onto the member's current card; False when there is none that can be paid (for a
+        new attempt: none other than the card that failed)."""
+        sent: PayoutSent = await workflow.execute_activity(
+            "send_payout",
+            PayoutRequest(self.inp.claim_id, attempt),
+            result_type=PayoutSent,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BANK_RETRY,
+        )
+        if not sent.card_no:
+            return False
+        self.attempt = attempt
+        await self.move("pay", None, f"第{attempt + 1}次付款，付至卡号尾号 {sent.card_no[-4:]}")
+        return True
+
+    async def _apply_result(self, event_id: str) -> None:
+        callback = PayoutCallback(self.inp.claim_id, event_id, self.attempt)
+        outcome = await activity("apply_payout_result", callback, PayoutOutcome)
+        if outcome.outcome == "paid":
+            await self.move("paid", None, f"银行已付款 {self.amount_fen / 100:.2f} 元")
+        elif outcome.outcome == "failed":
+            await self.move("payout_failed", None, f"银行付款失败：{outcome.reason}，等待会员的新卡")
