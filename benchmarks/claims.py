@@ -18,49 +18,23 @@ import statistics
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Service, running_service
+from benchmarks.trivial_workflow import Ping, TrivialWorkflow
 
 YEAR = 2092
 ORG = "101-S01-0001"
 REVIEWERS = ("grassroots", "reviewer@101-S01", "reviewer@101", "center_reviewer@SH")
-
-
-@dataclass
-class Ping:
-    n: int
-
-
-@workflow.defn
-class TrivialWorkflow:
-    """The baseline: an update that answers at once."""
-
-    def __init__(self) -> None:
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: self.done)
-
-    @workflow.update
-    async def ping(self, p: Ping) -> int:
-        return p.n
-
-    @workflow.signal
-    def stop(self) -> None:
-        self.done = True
 
 
 def config(today: date) -> dict[str, Any]:
