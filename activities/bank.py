@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import Database
 from core.logging import get_logger
 from core.settings import Settings
+from models.states import VALID_CARD_STATUSES
 from workflows.claim import PayoutRequest, PayoutSent
 
 log = get_logger(__name__)
@@ -67,35 +68,31 @@ class BankActivities:
             ],
         }
 
+    def _post(self, path: str, body: dict[str, Any], what: str, *, refusal_is_final: bool = True) -> None:
+        """POST to the bank. Unreachable or 5xx: raised to be retried with backoff (every call here
+        is one the bank answers the same way when repeated); 4xx: the bank refused ``what``."""
+        try:
+            response = self.client.post(f"{self.settings.bank_url}{path}", json=body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise RuntimeError(f"bank answered {response.status_code}")
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"bank refused {what}: {response.status_code}", type="bank_refused", non_retryable=refusal_is_final
+            )
+
     @activity.defn(name="send_batch_to_bank")
     def send_batch_to_bank(self, batch_id: int) -> str:
         """Send a submitted batch; the bank deduplicates by batch number, so retries are safe."""
         body = self._batch(batch_id)
-        try:
-            response = self.client.post(f"{self.settings.bank_url}/batches", json=body)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
-        if response.status_code >= 500:
-            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
-        if response.status_code >= 400:
-            raise ApplicationError(
-                f"bank refused the batch: {response.status_code}", type="bank_refused", non_retryable=True
-            )
+        self._post("/batches", body, "the batch")
         log.info("batch sent to bank", batch_id=batch_id, batch_no=body["batch_no"], members=len(body["members"]))
         return str(body["batch_no"])
 
     def _post_card(self, card_no: str, action: str, body: dict[str, Any]) -> None:
         """POST ``/cards/{card_no}/{action}``: the bank answers a repeat the same way, so retries are safe."""
-        try:
-            response = self.client.post(f"{self.settings.bank_url}/cards/{card_no}/{action}", json=body)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
-        if response.status_code >= 500:
-            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
-        if response.status_code >= 400:
-            raise ApplicationError(
-                f"bank refused card {action}: {response.status_code}", type="bank_refused", non_retryable=True
-            )
+        self._post(f"/cards/{card_no}/{action}", body, f"card {action}")
         log.info("card request sent to bank", card_no=card_no, action=action)
 
     @activity.defn(name="block_card")
@@ -123,7 +120,7 @@ class BankActivities:
                 raise ApplicationError("claim not found", type="claim_not_found", non_retryable=True)
             amount_fen, attempt, chosen, current, status = row
             if not (attempt == req.attempt and chosen):
-                payable = current and status in ("issued", "activated", "registered")
+                payable = current and status in VALID_CARD_STATUSES
                 if not payable or (req.attempt > 0 and current == chosen):
                     return PayoutSent("")
                 chosen = current
@@ -137,13 +134,6 @@ class BankActivities:
             "amount": f"{amount_fen / 100:.2f}",
             "callback_url": self.settings.callback_url,
         }
-        try:
-            response = self.client.post(f"{self.settings.bank_url}/payouts", json=body)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"bank unreachable: {type(exc).__name__}") from None  # retried with backoff
-        if response.status_code >= 500:
-            raise RuntimeError(f"bank answered {response.status_code}")  # retried with backoff
-        if response.status_code >= 400:
-            raise ApplicationError(f"bank refused the payout: {response.status_code}", type="bank_refused")
+        self._post("/payouts", body, "the payout", refusal_is_final=False)  # a payout is never given up
         log.info("payout sent to bank", claim_id=req.claim_id, attempt=req.attempt)
         return PayoutSent(str(chosen))

@@ -27,6 +27,14 @@ def get_org(session: Session, code: str) -> Organisation:
     return org
 
 
+def get_district(session: Session, code: str) -> Organisation:
+    """A district union (区局/产业工会) by its code; another level is refused."""
+    org = get_org(session, code)
+    if org.level is not OrgLevel.DISTRICT:
+        raise Conflict("not_a_district", f"{org.name}不是区局（产业）工会")
+    return org
+
+
 def card_work_supported(org: Organisation) -> bool:
     return org.grassroots_type not in CARD_WORK_UNSUPPORTED
 

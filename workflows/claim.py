@@ -203,24 +203,16 @@ class ClaimWorkflow(Lifecycle):
             elif self.status == S.PAYOUT_PENDING and self.results:
                 await self._apply_result(self.results.pop(0))
             elif self.status == S.PAYOUT_FAILED:
-                await self._wait(CARD_CHECK_EVERY)  # a day, or the news of a new card
+                await self.wait_for_news(CARD_CHECK_EVERY)  # a day, or the news of a new card
                 self.results.clear()  # late answers about the failed attempt change nothing
                 await self._send_payout(self.attempt + 1)
             elif self.status == S.RETURNED:
-                if not await self._wait(timedelta(days=inp.return_timeout_days)):
+                if not await self.wait_for_news(timedelta(days=inp.return_timeout_days)):
                     await self.move("close", None, f"退回后{inp.return_timeout_days}天未补充材料，申请关闭")
             else:
-                await self._wait(None)
+                await self.wait_for_news(None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.summary()
-
-    async def _wait(self, within: timedelta | None) -> bool:
-        seen = self.wakeups
-        try:
-            await workflow.wait_condition(lambda: self.wakeups != seen, timeout=within)
-        except TimeoutError:
-            return False
-        return True
 
     async def _check(self) -> None:
         result = await activity("check_claim", self.inp.claim_id, Eligibility)

@@ -105,6 +105,16 @@ class Lifecycle:
     status = ""
     org_code = ""
     org_path = ""
+    wakeups = 0  # handlers count up when something arrives that the run loop must look at
+
+    async def wait_for_news(self, within: timedelta | None) -> bool:
+        """Wait until a handler counts up ``wakeups``; False when ``within`` passed first."""
+        seen = self.wakeups
+        try:
+            await workflow.wait_condition(lambda: self.wakeups != seen, timeout=within)
+        except TimeoutError:
+            return False
+        return True
 
     def key(self) -> str:
         raise NotImplementedError

@@ -329,13 +329,8 @@ class EnrollmentWorkflow(Lifecycle):
 
     async def _wait(self, deadline: datetime | None) -> bool:
         """Wait for news; False when ``deadline`` came first."""
-        seen = self.wakeups
-        timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(seconds=1))
-        try:
-            await workflow.wait_condition(lambda: self.wakeups != seen, timeout=timeout)
-        except TimeoutError:
-            return False
-        return True
+        within = None if deadline is None else max(deadline - workflow.now(), timedelta(seconds=1))
+        return await self.wait_for_news(within)
 
     def _deadline(self) -> datetime | None:
         if self.status in UNPAID and self.inp.kind == "regular":

@@ -18,7 +18,7 @@ from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notices import yuan
-from core.orgs import get_org
+from core.orgs import get_district
 from core.programme import get_config
 from core.settings import Settings
 from core.workflow_inputs import district_filing_input
@@ -71,9 +71,7 @@ class VoucherDecision(BaseModel):
 
 
 def _district(session: Session, code: str, actor: Actor) -> Organisation:
-    org = get_org(session, code)
-    if org.level is not OrgLevel.DISTRICT:
-        raise Conflict("not_a_district", f"{org.name}不是区局（产业）工会")
+    org = get_district(session, code)
     require(actor, org)
     return org
 

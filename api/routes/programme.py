@@ -9,11 +9,10 @@ from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep
 from core.audit import audit_action
 from core.auth import require
 from core.errors import Conflict, Forbidden
-from core.orgs import get_org
+from core.orgs import get_district
 from core.programme import get_config, inside
-from models.org import Organisation
 from models.programme import DistrictFeeSplit, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProgrammeYearPublic
-from models.states import OrgLevel, Role
+from models.states import Role
 
 router = APIRouter(tags=["programme years"])
 
@@ -61,17 +60,10 @@ def read_programme_year(year: int, session: SessionDep, actor: CurrentActor) -> 
     return ProgrammeYearPublic(year=year, config=config, updated_at=row.updated_at)
 
 
-def _district(session: SessionDep, code: str) -> Organisation:
-    org = get_org(session, code)
-    if org.level is not OrgLevel.DISTRICT:
-        raise Conflict("not_a_district", f"{org.name}不是区局（产业）工会")
-    return org
-
-
 @router.get("/districts/{code}/fee-split/{year}")
 def read_fee_split(code: str, year: int, session: SessionDep, actor: CurrentActor) -> FeeSplit:
     """The district's split for the year, or the year's default when it has set none."""
-    org = _district(session, code)
+    org = get_district(session, code)
     require(actor, org)
     config = get_config(session, year)
     own = session.get(DistrictFeeSplit, (code, year))
@@ -85,7 +77,7 @@ def put_fee_split(
     code: str, year: int, data: FeeSplit, session: SessionDep, actor: CurrentActor, settings: SettingsDep
 ) -> FeeSplit:
     """A district reviewer sets its district's split, only inside the year's split window."""
-    org = _district(session, code)
+    org = get_district(session, code)
     require(actor, org, Role.REVIEWER)
     if not actor.is_admin and actor.org_id != org.id:
         raise Forbidden("wrong_level", "比例由区局（产业）工会自己设置")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,21 @@ async def imported(api: httpx.AsyncClient, token: str, org: str, path: Path) -> 
     body: dict[str, Any] = r.json()
     assert body["status"] == "completed", body
     return body
+
+
+async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
+    """A request as ``token``'s user; asserts the status and returns the JSON answer."""
+    r = await api.request(method, url, headers=auth(token), **kw)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def until(api: httpx.AsyncClient, token: str, url: str, status: str, seconds: float = 30) -> dict[str, Any]:
+    """Poll ``url`` until its ``status`` is ``status``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = (await api.get(url, headers=auth(token))).json()
+        if view["status"] == status:
+            return view
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.1)

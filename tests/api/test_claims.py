@@ -5,10 +5,8 @@ simulator's signed callbacks, exactly once."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,28 +15,13 @@ from bank_sim.app import Bank, BankConfig
 from core.db import Database
 from core.programme import today
 from core.settings import Settings
+from tests.api.helpers import call, until
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY, carded_members, config_around, fresh_union
 from tests.enrollment_setup import put_year as put_programme_year
 
 TODAY = today("Asia/Shanghai")
 YEAR = 2061
-
-
-async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
-    r = await api.request(method, url, headers=auth(token), **kw)
-    assert r.status_code == expect, r.text
-    return r.json()
-
-
-async def until(api: httpx.AsyncClient, token: str, url: str, status: str, seconds: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        view: dict[str, Any] = (await api.get(url, headers=auth(token))).json()
-        if view["status"] == status:
-            return view
-        assert time.monotonic() < deadline, view
-        await asyncio.sleep(0.1)
 
 
 def cover(db: Database, member_no: str, card_no: str, *, registered: bool = True, enrolled: bool = True) -> None:

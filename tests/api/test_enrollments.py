@@ -3,12 +3,9 @@ level, payment, the district's filing, the voucher and the center's decision, no
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +15,7 @@ from bank_sim.app import Bank
 from core.db import Database
 from core.programme import today
 from core.settings import Settings
+from tests.api.helpers import call, until
 from tests.conftest import auth
 from tests.enrollment_setup import (
     ADMIN,
@@ -33,22 +31,6 @@ from tests.enrollment_setup import (
 )
 
 TODAY = today("Asia/Shanghai")  # the programme's day (the settings' time zone)
-
-
-async def call(api: httpx.AsyncClient, token: str, method: str, url: str, expect: int, **kw: Any) -> Any:
-    r = await api.request(method, url, headers=auth(token), **kw)
-    assert r.status_code == expect, r.text
-    return r.json()
-
-
-async def until(api: httpx.AsyncClient, token: str, url: str, status: str, seconds: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        view: dict[str, Any] = (await api.get(url, headers=auth(token))).json()
-        if view["status"] == status:
-            return view
-        assert time.monotonic() < deadline, view
-        await asyncio.sleep(0.1)
 
 
 def shape(db: Database, nos: list[str]) -> None:

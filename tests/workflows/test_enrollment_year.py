@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import Database
+from core.programme import read_config
 from core.settings import Settings
 from core.workflow_inputs import district_filing_input, enrollment_input
 from models.programme import ProgrammeYearConfig
@@ -44,12 +45,16 @@ def clerk_of(db: Database, code: str) -> ActorRef:
     return user(db, "clerk", code)
 
 
+def year_config(db: Database, year: int) -> ProgrammeYearConfig:
+    with db.connect() as conn:
+        config = read_config(conn, year)
+    assert config is not None
+    return config
+
+
 def staged_enrollment(db: Database, settings: Settings, code: str, year: int, clerk: ActorRef) -> EnrollmentInput:
     org_id, path = org_row(db, code)
     with db.connect() as conn:
-        config = ProgrammeYearConfig.model_validate(
-            conn.execute("SELECT config FROM programme_years WHERE year = %s", (year,)).fetchone()[0]  # type: ignore[index]
-        )
         row = conn.execute(
             """INSERT INTO enrollments (org_id, year, kind, status, district_code, members_total, enrolled,
                    awaiting_confirmation, no_card, retired, deceased, removed, total_fen, city_fen, district_fen,
@@ -62,7 +67,7 @@ def staged_enrollment(db: Database, settings: Settings, code: str, year: int, cl
         conn.execute("UPDATE enrollments SET workflow_id = %s WHERE id = %s", (f"ts-enrollment-{row[0]}", row[0]))
         conn.commit()
     return enrollment_input(
-        config,
+        year_config(db, year),
         settings.timezone,
         enrollment_id=int(row[0]),
         org=(code, path),
@@ -194,9 +199,6 @@ async def district_filing(
 ) -> WorkflowHandle[DistrictFilingWorkflow, FilingSummary]:
     district_id, path = org_row(db, "101")
     with db.connect() as conn:
-        config = ProgrammeYearConfig.model_validate(
-            conn.execute("SELECT config FROM programme_years WHERE year = %s", (year,)).fetchone()[0]  # type: ignore[index]
-        )
         row = conn.execute(
             """INSERT INTO district_filings (district_code, org_id, year, status, enrollments, members, total_fen,
                    workflow_id, created_at, updated_at)
@@ -205,7 +207,9 @@ async def district_filing(
         ).fetchone()
         conn.commit()
     assert row is not None
-    inp = district_filing_input(config, settings.timezone, filing_id=int(row[0]), district=("101", path), year=year)
+    inp = district_filing_input(
+        year_config(db, year), settings.timezone, filing_id=int(row[0]), district=("101", path), year=year
+    )
     return await env.client.start_workflow(
         DistrictFilingWorkflow.run, inp, id=f"ts-district-101-{year}", task_queue=queue
     )
