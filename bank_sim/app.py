@@ -15,6 +15,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,8 +71,9 @@ class TransferIn(BaseModel):
 
 
 class Bank:
-    def __init__(self, secret: str, config: BankConfig) -> None:
+    def __init__(self, secret: str, config: BankConfig, state_file: Path | None = None) -> None:
         self.secret = secret
+        self.state_file = state_file  # the cards it issued, blocked and replaced, kept across restarts
         self.config = config
         self.batches: dict[str, BatchIn] = {}
         self.cards: dict[str, tuple[str, str]] = {}  # card number -> (member number, callback url)
@@ -82,6 +84,22 @@ class Bank:
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent: list[dict[str, Any]] = []
         self.client = httpx.AsyncClient(timeout=10)
+        if state_file is not None and state_file.exists():
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            self.cards = {k: (v[0], v[1]) for k, v in state["cards"].items()}
+            self.blocked_cards = set(state["blocked_cards"])
+            self.replacements = dict(state["replacements"])
+
+    def save(self) -> None:
+        """Keep the card register like a bank would (a simulator restarted by `unioncard dev`
+        still knows the cards it issued)."""
+        if self.state_file is None:
+            return
+        state = {"cards": self.cards, "blocked_cards": sorted(self.blocked_cards), "replacements": self.replacements}
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(self.state_file)
 
     def maybe_fail(self) -> None:
         """Answer HTTP 500 while ``fail_submissions`` lasts (batches and payouts alike)."""
@@ -131,6 +149,7 @@ class Bank:
                 card_no = self.card_number()
                 self.cards[card_no] = (m["member_no"], batch.callback_url)
                 results.append({"member_no": m["member_no"], "card_no": card_no, "reason": None})
+        self.save()
         n = min(self.config.files, max(len(results), 1))
         files = [results[i::n] for i in range(n)]
         order = list(range(n))[::-1] if self.config.out_of_order else list(range(n))
@@ -160,8 +179,8 @@ class Bank:
         task.add_done_callback(self.tasks.discard)
 
 
-def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
-    bank = Bank(secret, config or BankConfig())
+def create_bank_app(secret: str, config: BankConfig | None = None, state_file: Path | None = None) -> FastAPI:
+    bank = Bank(secret, config or BankConfig(), state_file)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -229,6 +248,7 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
     async def block(card_no: str) -> dict[str, str]:
         """A loss report reached the bank: payouts to the card fail from now on."""
         bank.blocked_cards.add(card_no)
+        bank.save()
         return {"status": "blocked", "card_no": card_no}
 
     @app.post("/cards/{card_no}/replace", status_code=202)
@@ -243,6 +263,7 @@ def create_bank_app(secret: str, config: BankConfig | None = None) -> FastAPI:
         bank.replacements[card_no] = new_card_no
         bank.blocked_cards.add(card_no)
         bank.cards[new_card_no] = (found[0], request.callback_url)
+        bank.save()
         event = {
             "event_id": f"replaced-{card_no}",
             "kind": "card.replaced",

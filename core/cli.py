@@ -59,7 +59,7 @@ def bank_sim() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(
-        create_bank_app(settings.bank_secret),
+        create_bank_app(settings.bank_secret, state_file=settings.data_dir / "bank-sim.json"),
         host=settings.api_host,
         port=settings.bank_sim_port,
         log_config=None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from bank_sim.app import BankConfig, create_bank_app
+from bank_sim.app import Bank, BankConfig, create_bank_app
 from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.conftest import free_port, serve
 
@@ -69,3 +70,19 @@ async def test_batches_are_answered_once_in_files_and_payouts_paid_once(
         await wait_events(received, 5)
     outcomes = {e["payout_id"]: e["kind"] for e in received if e["kind"].startswith("payout")}
     assert outcomes == {"claim-1": "payout.paid", "claim-2": "payout.failed"}
+
+
+async def test_a_restarted_simulator_still_knows_its_cards(tmp_path: Path) -> None:
+    """Like a bank, the simulator started by `unioncard dev` keeps its card register across restarts."""
+    state = tmp_path / "bank-sim.json"
+    first = Bank(SECRET, BankConfig(), state)
+    first.cards["6222880000000000001"] = ("1010000001", "http://x/cb")
+    first.blocked_cards.add("6222880000000000002")
+    first.replacements["6222880000000000002"] = "6222880000000000003"
+    first.save()
+    await first.client.aclose()
+    second = Bank(SECRET, BankConfig(), state)
+    await second.client.aclose()
+    assert second.cards == first.cards
+    assert second.blocked_cards == {"6222880000000000002"}
+    assert second.replacements == {"6222880000000000002": "6222880000000000003"}
