@@ -23,7 +23,7 @@ from core.logging import configure_logging, get_logger
 from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from core.temporal import connect, register_search_attributes
-from workflows import WORKFLOWS
+from workflows.registry import WORKFLOWS, sandbox_runner
 
 log = get_logger("worker")
 
@@ -73,6 +73,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=sandbox_runner(),
         activities=activities.functions(client),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,

@@ -20,6 +20,11 @@ _TABLES: dict[str, tuple[str, str, bool]] = {
 }
 
 
+def _typed(column: str, key: str) -> int | str:
+    """The key as its column's type, so that the lookup uses the primary key's index."""
+    return int(key) if column == "id" else key
+
+
 def audit_row(
     conn: psycopg.Connection,
     entity: str,
@@ -34,8 +39,19 @@ def audit_row(
     conn.execute(
         f"""INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
                                       from_state, to_state, summary)
-            SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column}::text = %s""",
-        (datetime.now(UTC), actor[0], actor[1], action, entity, key, states[0], states[1], summary[:500], key),
+            SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column} = %s""",
+        (
+            datetime.now(UTC),
+            actor[0],
+            actor[1],
+            action,
+            entity,
+            key,
+            states[0],
+            states[1],
+            summary[:500],
+            _typed(column, key),
+        ),
     )
 
 
@@ -46,19 +62,20 @@ class LifecycleActivities:
     @activity.defn(name="project_step")
     def project_step(self, step: Step) -> None:
         table, column, tracks_awaiting = _TABLES[step.entity]
+        key = _typed(column, step.key)
         with self.db.connect() as conn, conn.transaction():
             if tracks_awaiting:
                 conn.execute(
                     f"""UPDATE {table} SET status = %s, awaiting = %s, updated_at = now(),
                                awaiting_org_id = (SELECT id FROM organisations WHERE code = %s),
                                return_reason = CASE WHEN %s = 'return_' THEN %s ELSE return_reason END
-                        WHERE {column}::text = %s""",
-                    (step.to_status, step.awaiting, step.awaiting_org, step.event, step.reason, step.key),
+                        WHERE {column} = %s""",
+                    (step.to_status, step.awaiting, step.awaiting_org, step.event, step.reason, key),
                 )
             else:
                 conn.execute(
-                    f"UPDATE {table} SET status = %s, updated_at = now() WHERE {column}::text = %s",
-                    (step.to_status, step.key),
+                    f"UPDATE {table} SET status = %s, updated_at = now() WHERE {column} = %s",
+                    (step.to_status, key),
                 )
             audit_row(
                 conn,

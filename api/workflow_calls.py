@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.auth import Actor
 from core.errors import AppError, Conflict, Forbidden, Invalid, Unavailable
+from core.logging import get_logger
 from workflows.common import ActorRef
+
+log = get_logger("api.workflows")
 
 _STATUS = {
     "role_not_allowed": Forbidden,
@@ -67,13 +78,42 @@ async def run_update(
     """Execute an update and wait for its result; a refusal becomes a 4xx with the workflow's code."""
     release(session)
     handle = client.get_workflow_handle(workflow_id)
-    try:
+    with _refusals(workflow_id):
         return await handle.execute_update(
             update,
             args=[] if arg is None else [arg],
             result_type=result_type,
             rpc_timeout=timedelta(seconds=rpc_seconds),
         )
+
+
+async def start_with_update(
+    session: Session | None,
+    client: Client,
+    start: WithStartWorkflowOperation[Any, Any],
+    workflow_id: str,
+    update: Any,
+    *,
+    rpc_seconds: float,
+    result_type: Any,
+) -> Any:
+    """Start a workflow and wait for its first answer in one call (update-with-start); None when
+    the workflow has started but has not answered within ``rpc_seconds`` (it carries on)."""
+    release(session)
+    with contextlib.suppress(Unavailable), _refusals(workflow_id):
+        return await client.execute_update_with_start_workflow(
+            update, start_workflow_operation=start, result_type=result_type, rpc_timeout=timedelta(seconds=rpc_seconds)
+        )
+    await start.workflow_handle()  # raises when the start itself failed
+    return None
+
+
+@contextlib.contextmanager
+def _refusals(workflow_id: str) -> Iterator[None]:
+    """Temporal's refusals and timeouts as HTTP errors; the round trip's time in the log."""
+    start = time.perf_counter()
+    try:
+        yield
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError):
@@ -91,3 +131,5 @@ async def run_update(
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Conflict("workflow_closed", "该流程已结束") from None
         raise
+    finally:
+        log.info("workflow update", workflow_id=workflow_id, ms=round((time.perf_counter() - start) * 1000, 1))

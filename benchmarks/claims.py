@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -109,14 +110,14 @@ async def status_is(api: httpx.AsyncClient, url: str, auth: dict[str, str], stat
 
 async def one_claim(
     api: httpx.AsyncClient, tokens: dict[str, str], member_no: str, gate: asyncio.Semaphore, lat: list[float]
-) -> None:
+) -> str:
     body = {"kind": "accidental_disability", "description": "意外致全残", "event_date": date.today().isoformat()}
     async with gate:
         clerk = {"Authorization": f"Bearer {tokens['clerk@' + ORG]}"}
         r = await api.post(f"/members/{member_no}/claims", json=body, headers=clerk)
         assert r.status_code == 201, r.text
+        assert r.json()["status"] == "under_review", r.text  # the answer waits for the eligibility check
         url = f"/claims/{r.json()['id']}"
-        await status_is(api, url, clerk, "under_review", 0.05)
         for who in REVIEWERS:
             start = time.perf_counter()
             r = await api.post(
@@ -124,14 +125,17 @@ async def one_claim(
             )
             lat.append(time.perf_counter() - start)
             assert r.status_code == 200, r.text
-    await status_is(api, url, clerk, "paid", 0.2)
+    return url
 
 
 async def ours(service: Service, tokens: dict[str, str], members: list[str], concurrency: int) -> dict[str, Any]:
     gate, lat = asyncio.Semaphore(concurrency), list[float]()
+    clerk = {"Authorization": f"Bearer {tokens['clerk@' + ORG]}"}
     async with httpx.AsyncClient(base_url=service.api_url, timeout=120) as api:
         start = time.perf_counter()
-        await asyncio.gather(*(one_claim(api, tokens, m, gate, lat) for m in members))
+        urls = await asyncio.gather(*(one_claim(api, tokens, m, gate, lat) for m in members))
+        for url in urls:  # the payouts run on meanwhile; by now most are paid
+            await status_is(api, url, clerk, "paid", 0.2)
         elapsed = time.perf_counter() - start
     return {"wall_s": elapsed, "latencies": lat}
 
@@ -168,7 +172,7 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    with running_service() as service:
+    with running_service({"UNIONCARD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}) as service:
         httpx.put(f"{service.bank_url}/config", json={"delay_seconds": 0, "pay_any_card": True}).raise_for_status()
         admin = {"Authorization": f"Bearer {service.tokens['admin@SH']}"}
         httpx.put(

@@ -132,6 +132,13 @@ class ClaimWorkflow(Lifecycle):
         level = self.level.value if self.status == S.UNDER_REVIEW else None
         return ClaimSummary(self.inp.claim_id, self.status, level, self.amount_fen, self.reasons)
 
+    @workflow.update
+    async def checked(self) -> ClaimSummary:
+        """Answers once eligibility is decided: the application's HTTP answer carries the outcome
+        and every reason (started together with the workflow, update-with-start)."""
+        await workflow.wait_condition(lambda: self.status != S.APPLIED)
+        return self.summary()
+
     # -- reviewers -------------------------------------------------------------------------
     @workflow.update
     async def review(self, d: ClaimDecision) -> ClaimSummary:
@@ -174,6 +181,7 @@ class ClaimWorkflow(Lifecycle):
     async def resubmit(self, act: Act) -> ClaimSummary:
         await self.move("resubmit", act.actor, act.reason or "补充材料后重新提交")
         self.wakeups += 1
+        await workflow.wait_condition(lambda: self.status != S.APPLIED)  # eligibility checked again
         return self.summary()
 
     @resubmit.validator

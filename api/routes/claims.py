@@ -6,11 +6,14 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update, start_workflow
+from api.workflow_calls import actor_ref, run_update, start_with_update
 from core.audit import audit_action, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -181,7 +184,26 @@ async def apply(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> ClaimView:
-    """A clerk of the member's union applies; eligibility is checked at once and every reason named."""
+    """A clerk of the member's union applies; the answer waits for the eligibility check and
+    names every reason a claim is not eligible."""
+    inp = await run_in_threadpool(_create, session, member_no, data, actor, settings)
+    workflow_id = claim_workflow_id(inp.claim_id)
+    start = WithStartWorkflowOperation(
+        ClaimWorkflow.run,
+        inp,
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    await start_with_update(
+        None, temporal, start, workflow_id, ClaimWorkflow.checked, rpc_seconds=settings.update_timeout_seconds,
+        result_type=ClaimSummary,
+    )  # fmt: skip
+    return await run_in_threadpool(_fresh, session, inp.claim_id, actor)
+
+
+def _create(session: Session, member_no: str, data: ClaimCreate, actor: Actor, settings: Settings) -> ClaimInput:
+    """Store the application (in a worker thread: the event loop never waits for the database)."""
     member = session.get(Member, member_no)
     if member is None:
         raise NotFound("member_not_found", f"会员 {member_no} 不存在")
@@ -211,10 +233,8 @@ async def apply(
         actor.user_id,
         _return_timeout(session, data.event_date.year),
     )
-    claim_id, workflow_id = claim.id or 0, claim.workflow_id
     session.commit()
-    await start_workflow(session, temporal, ClaimWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue)
-    return _fresh(session, claim_id, actor)
+    return inp
 
 
 @router.get("/claims/{claim_id}")
@@ -260,17 +280,17 @@ def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> l
 async def _update(
     session: Session, temporal: Any, settings: Settings, actor: Actor, claim_id: int, update: Any, arg: Any
 ) -> ClaimView:
-    claim, _ = _load(session, claim_id, actor)
+    def workflow_of_claim() -> str:
+        claim, _ = _load(session, claim_id, actor)
+        session.commit()  # hand the connection back while Temporal answers
+        return claim.workflow_id
+
+    # The database work runs in worker threads, so the event loop serves other requests meanwhile.
+    workflow_id = await run_in_threadpool(workflow_of_claim)
     await run_update(
-        temporal,
-        claim.workflow_id,
-        update,
-        arg,
-        rpc_seconds=settings.update_timeout_seconds,
-        result_type=ClaimSummary,
-        session=session,
+        temporal, workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=ClaimSummary
     )
-    return _fresh(session, claim_id, actor)
+    return await run_in_threadpool(_fresh, session, claim_id, actor)
 
 
 @router.post("/claims/{claim_id}/review")

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.workflows.recording import HISTORIES
-from workflows import WORKFLOWS
+from workflows.registry import WORKFLOWS, sandbox_runner
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
 
@@ -22,4 +22,4 @@ def test_every_workflow_type_has_a_recorded_history() -> None:
 async def test_recorded_history_replays(path: object) -> None:
     assert hasattr(path, "read_text")
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
-    await Replayer(workflows=WORKFLOWS).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, workflow_runner=sandbox_runner()).replay_workflow(history)
