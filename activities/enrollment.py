@@ -257,7 +257,8 @@ class EnrollmentActivities:
 
 
 class FanOutActivities:
-    """Activities that talk to Temporal itself: one signal per filed enrollment."""
+    """Activities that talk to Temporal itself: one signal per filed enrollment, one per claim
+    waiting for a member's new card."""
 
     def __init__(self, db: Database, client: Client) -> None:
         self.db = db
@@ -289,3 +290,27 @@ class FanOutActivities:
             sent += sum(await asyncio.gather(*(one(w) for w in ids[start : start + 500])))
             activity.heartbeat(start)
         return sent
+
+    @activity.defn(name="tell_claims_of_new_card")
+    async def tell_claims_of_new_card(self, lost_card_no: str) -> int:
+        """The card that replaced ``lost_card_no`` is the member's card now: claims whose payout
+        failed try it at once instead of at their next daily check."""
+
+        def waiting() -> list[str]:
+            with self.db.connect() as conn:
+                rows = conn.execute(
+                    """SELECT c.workflow_id FROM claims c JOIN cards k ON k.member_no = c.member_no
+                       WHERE k.card_no = %s AND c.status = 'payout_failed'""",
+                    (lost_card_no,),
+                )
+                return [r[0] for r in rows]
+
+        told = 0
+        for workflow_id in await asyncio.to_thread(waiting):
+            try:
+                await self.client.get_workflow_handle(workflow_id).signal("card_changed")
+                told += 1
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        return told

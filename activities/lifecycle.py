@@ -33,13 +33,17 @@ def audit_row(
     states: tuple[str | None, str | None],
     actor: tuple[int | None, str],
     summary: str,
+    step_no: int | None = None,
 ) -> None:
-    """An audit row for ``entity`` ``key``, with the organisation its row belongs to."""
+    """An audit row for ``entity`` ``key``, with the organisation its row belongs to. A row with a
+    ``step_no`` (a workflow's transition) is written once: a projection run again after a worker
+    was lost finds it there."""
     table, column, _ = _TABLES[entity]
     conn.execute(
         f"""INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
-                                      from_state, to_state, summary)
-            SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column} = %s""",
+                                      from_state, to_state, summary, step_no)
+            SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column} = %s
+            ON CONFLICT (entity_type, entity_id, step_no) WHERE step_no IS NOT NULL DO NOTHING""",
         (
             datetime.now(UTC),
             actor[0],
@@ -50,6 +54,7 @@ def audit_row(
             states[0],
             states[1],
             summary[:500],
+            step_no,
             _typed(column, key),
         ),
     )
@@ -85,4 +90,5 @@ class LifecycleActivities:
                 (step.from_status, step.to_status),
                 (step.actor_id, step.actor_name),
                 step.reason or "",
+                step.step_no or None,
             )

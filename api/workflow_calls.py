@@ -15,6 +15,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -88,23 +89,36 @@ async def run_update(
 
 
 async def start_with_update(
-    session: Session | None,
     client: Client,
-    start: WithStartWorkflowOperation[Any, Any],
-    workflow_id: str,
+    run: Any,
+    arg: Any,
     update: Any,
     *,
+    id: str,  # Temporal's name for a workflow id
+    task_queue: str,
     rpc_seconds: float,
     result_type: Any,
 ) -> Any:
-    """Start a workflow and wait for its first answer in one call (update-with-start); None when
-    the workflow has started but has not answered within ``rpc_seconds`` (it carries on)."""
-    release(session)
-    with contextlib.suppress(Unavailable), _refusals(workflow_id):
+    """Start a workflow and wait for its first answer in one call (update-with-start).
+
+    Returns the update's result, or None when the workflow runs but has not answered within
+    ``rpc_seconds`` (it carries on). Raises Unavailable only when the workflow is not running."""
+    start = WithStartWorkflowOperation(
+        run, arg, id=id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+    )
+    with contextlib.suppress(Unavailable), _refusals(id):
         return await client.execute_update_with_start_workflow(
             update, start_workflow_operation=start, result_type=result_type, rpc_timeout=timedelta(seconds=rpc_seconds)
         )
-    await start.workflow_handle()  # raises when the start itself failed
+    # No answer in time: the start may or may not have happened. Starting again with the same id
+    # is harmless (the running workflow is kept) and tells the two apart.
+    try:
+        await client.start_workflow(
+            run, arg, id=id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            rpc_timeout=timedelta(seconds=rpc_seconds),
+        )  # fmt: skip
+    except RPCError:
+        raise Unavailable("temporal_unavailable", "流程服务暂不可用，请稍后再试") from None
     return None
 
 

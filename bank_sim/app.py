@@ -33,7 +33,7 @@ CARD_PREFIX = "622288"
 class BankConfig(BaseModel):
     """How the simulated bank behaves; every field can be changed at run time."""
 
-    delay_seconds: float = Field(1.0, description="Time between receiving a batch and answering it.")
+    delay_seconds: float = Field(1.0, description="Time between receiving a batch or a payout and answering it.")
     files: int = Field(1, ge=1, description="Result files a batch's answer is split into.")
     reject_id_numbers: list[str] = Field(default_factory=list, description="Members refused by the bank.")
     reject_reason: str = "身份信息核验未通过"
@@ -43,6 +43,9 @@ class BankConfig(BaseModel):
     acknowledge: bool = Field(True, description="Send a batch.acknowledged callback first.")
     hold: bool = Field(False, description="Keep batches without answering (a bank that never answers).")
     pay_any_card: bool = Field(False, description="Pay cards this simulator did not issue (for load tests).")
+    lose_payout_answers: int = Field(
+        0, ge=0, description="Accept this many next new payouts, then answer HTTP 500 as if the answer was lost."
+    )
 
 
 class BatchIn(BaseModel):
@@ -77,7 +80,8 @@ class Bank:
         self.config = config
         self.batches: dict[str, BatchIn] = {}
         self.cards: dict[str, tuple[str, str]] = {}  # card number -> (member number, callback url)
-        self.payouts: dict[str, PayoutIn] = {}
+        self.payouts: dict[str, PayoutIn] = {}  # every payout paid or refused, once per payout id
+        self.payout_requests: list[str] = []  # every request received, repeats included
         self.blocked_cards: set[str] = set()  # reported lost: payouts to them fail
         self.replacements: dict[str, str] = {}  # lost card number -> its replacement
         self.transfers: list[TransferIn] = []
@@ -227,6 +231,7 @@ def create_bank_app(secret: str, config: BankConfig | None = None, state_file: P
     @app.post("/payouts", status_code=202)
     async def payout(p: PayoutIn) -> JSONResponse:
         """Pay an amount onto a card, once per payout id; the outcome comes as a signed callback."""
+        bank.payout_requests.append(p.payout_id)
         bank.maybe_fail()
         if p.payout_id in bank.payouts:
             return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
@@ -241,7 +246,10 @@ def create_bank_app(secret: str, config: BankConfig | None = None, state_file: P
             "amount": p.amount,
             "reason": None if paid else "卡片不存在或已挂失",
         }
-        bank.start(bank.deliver(p.callback_url, event))
+        bank.start(bank.later(p.callback_url, event))
+        if bank.config.lose_payout_answers > 0:  # accepted, but the caller never hears so
+            bank.config.lose_payout_answers -= 1
+            raise HTTPException(500, "simulated lost answer")
         return JSONResponse({"status": "received", "payout_id": p.payout_id}, status_code=202)
 
     @app.post("/cards/{card_no}/block", status_code=200)

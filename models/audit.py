@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import utcnow
@@ -12,7 +12,14 @@ from models.base import utcnow
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity_type", "entity_id"),
+        # A workflow's n-th transition is written once, however often its projection runs again.
+        Index(
+            "ux_audit_step", "entity_type", "entity_id", "step_no", unique=True,
+            postgresql_where=text("step_no IS NOT NULL"),
+        ),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
@@ -25,6 +32,7 @@ class AuditEvent(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=40)
     to_state: str | None = Field(default=None, max_length=40)
     summary: str = Field(max_length=500)
+    step_no: int | None = Field(default=None, description="The workflow's transition number (projections)")
 
 
 class AuditPublic(SQLModel):

@@ -3,7 +3,8 @@
 The API marks the card lost and starts this workflow; it tells the bank to block the card
 (payouts to it fail from then on), waits for the clerk to ask for a replacement (or was asked
 with the loss report), asks the bank for one, and applies the bank's answer: a new card number
-that becomes the member's current card and keeps the old card's registration.
+that becomes the member's current card and keeps the old card's registration; claims whose
+payout failed on the lost card are told at once.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class CardLossWorkflow(Lifecycle):
             await workflow.wait_condition(lambda: bool(self.files))
         self.new_card_no = await activity("apply_replacement", ApplyReplacement(inp.card_no, self.files[0]), str)
         await self.move("replaced", None, f"银行补发新卡 {self.new_card_no}，原卡作废")
+        if workflow.patched("tell-claims-of-new-card"):  # runs started before this step skip it on replay
+            await activity("tell_claims_of_new_card", inp.card_no, int)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.summary()
 

@@ -75,6 +75,7 @@ class Step:
     reason: str | None = None
     awaiting: str | None = None  # clerk, secondary_reviewer, district_reviewer, payment, center_reviewer
     awaiting_org: str | None = None  # the organisation code of whoever is awaited
+    step_no: int = 0  # the workflow's n-th projected step: its audit row is written once
 
 
 async def activity(name: str, arg: object, result_type: type[T], minutes: int = 2) -> T:
@@ -106,6 +107,7 @@ class Lifecycle:
     org_code = ""
     org_path = ""
     wakeups = 0  # handlers count up when something arrives that the run loop must look at
+    steps = 0  # projected steps so far (numbers each step's audit row)
 
     async def wait_for_news(self, within: timedelta | None) -> bool:
         """Wait until a handler counts up ``wakeups``; False when ``within`` passed first."""
@@ -169,6 +171,7 @@ class Lifecycle:
         awaiting: str | None,
         awaiting_org: str | None,
     ) -> None:
+        self.steps += 1
         step = Step(
             self.entity,
             self.key(),
@@ -180,6 +183,7 @@ class Lifecycle:
             reason,
             awaiting,
             awaiting_org,
+            self.steps,
         )
         # A local activity: the projection is a short database write in this worker, with no
         # round trip through the server (and two history events instead of six).

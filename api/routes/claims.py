@@ -9,14 +9,12 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update, start_with_update
 from core.audit import audit_action, audit_public
 from core.auth import Actor, require
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.notices import yuan
 from core.orgs import get_org
 from core.programme import today
@@ -187,19 +185,22 @@ async def apply(
     """A clerk of the member's union applies; the answer waits for the eligibility check and
     names every reason a claim is not eligible."""
     inp = await run_in_threadpool(_create, session, member_no, data, actor, settings)
-    workflow_id = claim_workflow_id(inp.claim_id)
-    start = WithStartWorkflowOperation(
-        ClaimWorkflow.run,
-        inp,
-        id=workflow_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-    )
-    await start_with_update(
-        None, temporal, start, workflow_id, ClaimWorkflow.checked, rpc_seconds=settings.update_timeout_seconds,
-        result_type=ClaimSummary,
-    )  # fmt: skip
+    try:
+        await start_with_update(
+            temporal, ClaimWorkflow.run, inp, ClaimWorkflow.checked, id=claim_workflow_id(inp.claim_id),
+            task_queue=settings.task_queue, rpc_seconds=settings.update_timeout_seconds, result_type=ClaimSummary,
+        )  # fmt: skip
+    except Unavailable:
+        await run_in_threadpool(_withdraw, session, inp.claim_id)  # no workflow: keep no half-made claim
+        raise Unavailable("temporal_unavailable", "流程服务暂不可用，申请未提交，请稍后再试") from None
     return await run_in_threadpool(_fresh, session, inp.claim_id, actor)
+
+
+def _withdraw(session: Session, claim_id: int) -> None:
+    claim = session.get(Claim, claim_id)
+    if claim is not None:
+        session.delete(claim)
+        session.commit()
 
 
 def _create(session: Session, member_no: str, data: ClaimCreate, actor: Actor, settings: Settings) -> ClaimInput:
@@ -280,16 +281,18 @@ def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> l
 async def _update(
     session: Session, temporal: Any, settings: Settings, actor: Actor, claim_id: int, update: Any, arg: Any
 ) -> ClaimView:
-    def workflow_of_claim() -> str:
-        claim, _ = _load(session, claim_id, actor)
-        session.commit()  # hand the connection back while Temporal answers
-        return claim.workflow_id
-
-    # The database work runs in worker threads, so the event loop serves other requests meanwhile.
-    workflow_id = await run_in_threadpool(workflow_of_claim)
-    await run_update(
-        temporal, workflow_id, update, arg, rpc_seconds=settings.update_timeout_seconds, result_type=ClaimSummary
-    )
+    """Straight to the claim's workflow: its validator checks the caller's role, scope and level
+    (nothing is read first); the answer is the claim as the update left it."""
+    try:
+        await run_update(
+            temporal, claim_workflow_id(claim_id), update, arg, rpc_seconds=settings.update_timeout_seconds,
+            result_type=ClaimSummary,
+        )  # fmt: skip
+    except Conflict as exc:
+        if exc.code == "workflow_closed":  # no such workflow: say whether the claim exists at all
+            await run_in_threadpool(_load, session, claim_id, actor)
+        raise
+    # The database work runs in a worker thread, so the event loop serves other requests meanwhile.
     return await run_in_threadpool(_fresh, session, claim_id, actor)
 
 

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
+from temporalio.service import RetryConfig
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
+from core.dev import find_binary
 from core.programme import today
 from core.settings import Settings
 from tests.api.helpers import call, until
@@ -94,7 +99,7 @@ async def test_a_claim_through_every_level_is_paid_once(
     body = {**ILLNESS, "event_date": (TODAY - timedelta(days=10)).isoformat()}
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     url = f"/claims/{claim['id']}"
-    claim = await until(api, clerk, url, "under_review")
+    assert claim["status"] == "under_review"  # the answer waits for the eligibility check
     assert claim["amount"] == "10,000.00" and claim["reasons"] == [] and claim["awaiting"] == "grassroots_reviewer"
     pdf = b"%PDF-1.4 diagnosis"
     ev = await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("诊断.pdf", pdf, "application/pdf")})
@@ -116,9 +121,8 @@ async def test_a_claim_through_every_level_is_paid_once(
     assert [p for p in bank.payouts if p.startswith(f"claim-{claim['id']}-")] == [f"claim-{claim['id']}-0"]
     history = [h["action"] for h in paid["history"]]
     assert history.count("claim.paid") == 1 and "claim.pay" in history
-    again = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
-    rejected = await until(api, clerk, f"/claims/{again['id']}", "rejected")
-    assert any("只给付一次" in r for r in rejected["reasons"])
+    rejected = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    assert rejected["status"] == "rejected" and any("只给付一次" in r for r in rejected["reasons"])
     listed = await call(api, clerk, "GET", f"/members/{member_no}/claims", 200)
     assert [c["status"] for c in listed] == ["paid", "rejected"]
 
@@ -130,8 +134,8 @@ async def test_an_ineligible_claim_names_every_reason(
         api, tokens, db, tmp_path, bank, seed=6201, registered=False, enrolled=False
     )
     body = {**ILLNESS, "hospitalised": False, "event_date": (TODAY - timedelta(days=3)).isoformat()}
-    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
-    rejected = await until(api, clerk, f"/claims/{claim['id']}", "rejected")
+    rejected = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    assert rejected["status"] == "rejected" and rejected["actions"] == []
     reasons = "；".join(rejected["reasons"])
     assert "未注册" in reasons and "保障期" in reasons and "住院" in reasons
     future = {**ILLNESS, "event_date": (TODAY + timedelta(days=1)).isoformat()}
@@ -149,7 +153,7 @@ async def test_a_returned_claim_is_amended_and_resubmitted(
     body = {"kind": "accidental_disability", "description": "工伤致全残", "event_date": TODAY.isoformat()}
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     url = f"/claims/{claim['id']}"
-    await until(api, clerk, url, "under_review")
+    assert claim["status"] == "under_review"
     no_reason = await call(api, grassroots, "POST", f"{url}/review", 422, json={"decision": "return"})
     assert no_reason["error"]["code"] == "reason_required"
     returned = await call(
@@ -161,13 +165,65 @@ async def test_a_returned_claim_is_amended_and_resubmitted(
     assert any(t["kind"] == "claim_returned" for t in await call(api, clerk, "GET", "/tasks", 200))
     await call(api, clerk, "PATCH", url, 200, json={"description": "工伤致全残，附伤残鉴定书"})
     await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", b"\x89PNG..", "image/png")})
-    again = await call(api, clerk, "POST", f"{url}/resubmit", 200)
-    assert again["status"] in ("applied", "under_review")
-    back = await until(api, clerk, url, "under_review")
-    assert back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
+    back = await call(api, clerk, "POST", f"{url}/resubmit", 200)  # answers after eligibility is checked again
+    assert (
+        back["status"] == "under_review" and back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
+    )
     rejected = await call(
         api, grassroots, "POST", f"{url}/review", 200, json={"decision": "reject", "reason": "非意外"}
     )
     assert rejected["status"] == "rejected"
     late = await call(api, clerk, "POST", f"{url}/evidence", 409, files={"file": ("x.pdf", b"%PDF", "application/pdf")})
     assert late["error"]["code"] == "not_allowed_now"
+
+
+async def test_unknown_claims_and_an_unreachable_temporal(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, settings: Settings
+) -> None:
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6601)
+    missing = await call(api, grassroots, "POST", "/claims/987654/review", 404, json={"decision": "approve"})
+    assert missing["error"]["code"] == "claim_not_found"
+    # Temporal out of reach: the clerk is told to try again and no half-made claim is kept.
+    gone = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=find_binary("temporal"), dev_server_log_level="error"
+    )
+    dead = await Client.connect(
+        gone.client.service_client.config.target_host,
+        retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
+    )
+    await gone.shutdown()
+    quick = settings.model_copy(update={"update_timeout_seconds": 1.0})
+    app = create_app(quick, db=db, temporal=dead)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as down:
+        body = {"kind": "accidental_disability", "description": "工伤致全残", "event_date": TODAY.isoformat()}
+        refused = await call(down, clerk, "POST", f"/members/{member_no}/claims", 503, json=body)
+    assert refused["error"]["code"] == "temporal_unavailable"
+    assert await call(api, clerk, "GET", f"/members/{member_no}/claims", 200) == []
+
+
+async def test_a_payout_to_a_lost_card_is_paid_to_the_replacement_as_soon_as_it_comes(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, live_api: str
+) -> None:
+    bank.config = BankConfig(delay_seconds=0.2)
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6701)
+    with db.connect() as conn:
+        lost = conn.execute("SELECT card_no FROM members WHERE member_no = %s", (member_no,)).fetchone()[0]  # type: ignore[index]
+    body = {"kind": "accidental_disability", "description": "意外致全残", "event_date": TODAY.isoformat()}
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    url = f"/claims/{claim['id']}"
+    await call(api, clerk, "POST", f"/cards/{lost}/loss-report", 201, json={})
+    for token in (grassroots, tokens[SECONDARY], tokens[DISTRICT], tokens[CENTER]):
+        await call(api, token, "POST", f"{url}/review", 200, json={"decision": "approve"})
+    failed = await until(api, clerk, url, "payout_failed")
+    assert failed["actions"] == []
+    await call(api, clerk, "POST", f"/cards/{lost}/replacement", 200, json={"reason": "会员申请补卡"})
+    # The loss workflow tells the claim about the new card at once: no daily check is awaited here.
+    paid = await until(api, clerk, url, "paid")
+    with db.connect() as conn:
+        new = conn.execute("SELECT card_no FROM members WHERE member_no = %s", (member_no,)).fetchone()[0]  # type: ignore[index]
+    assert new != lost
+    mine = {k: v.card_no for k, v in bank.payouts.items() if k.startswith(f"claim-{claim['id']}-")}
+    assert mine == {f"claim-{claim['id']}-1": new}  # nothing was ever sent to the card reported lost
+    actions = [h["action"] for h in paid["history"]]
+    assert actions.count("claim.payout_failed") == 1 and actions.count("claim.pay") == 1
+    assert actions.count("claim.paid") == 1

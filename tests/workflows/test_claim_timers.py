@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,7 +19,7 @@ from tests.api.test_claims import ILLNESS, TODAY, claimant, programme_year
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
 from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow
-from workflows.common import ActorRef, BankFile
+from workflows.common import Act, ActorRef, BankFile
 
 __all__ = ["programme_year"]  # the autouse fixture that configures the programme year
 
@@ -79,6 +80,7 @@ def bank_answer(db: Database, claim_id: int, attempt: int, paid: bool) -> str:
     return event_id
 
 
+@pytest.mark.parametrize("returned_by", ["grassroots", "center"])
 async def test_a_return_left_unanswered_closes_the_claim(
     skipping: tuple[WorkflowEnvironment, str],
     api: httpx.AsyncClient,
@@ -86,13 +88,23 @@ async def test_a_return_left_unanswered_closes_the_claim(
     db: Database,
     tmp_path: Path,
     bank: Bank,
+    returned_by: str,
 ) -> None:
     env, queue = skipping
-    org, _, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6401)
+    org, _, _, member_no = await claimant(
+        api, tokens, db, tmp_path, bank, seed=6401 if returned_by == "grassroots" else 6901
+    )
     _, handle = await start(env, queue, db, org, member_no, "accidental_disability")
+    reviewers = [user(db, "reviewer", org), user(db, "reviewer", "101-S01"), user(db, "reviewer", "101")]
+    reviewers.append(user(db, "center_reviewer", "SH"))
+    approving, returning = (
+        (reviewers[:0], reviewers[0]) if returned_by == "grassroots" else (reviewers[:3], reviewers[3])
+    )
     async with asyncio.timeout(60):
         await status_is(handle, "under_review")
-        await handle.execute_update(ClaimWorkflow.review, ClaimDecision(user(db, "reviewer", org), "return", "缺材料"))
+        for reviewer in approving:
+            await handle.execute_update(ClaimWorkflow.review, ClaimDecision(reviewer, "approve"))
+        await handle.execute_update(ClaimWorkflow.review, ClaimDecision(returning, "return", "缺材料"))
         await env.sleep(timedelta(days=6))
         assert (await handle.query(ClaimWorkflow.summary)).status == "returned"
         await env.sleep(timedelta(days=2))
@@ -151,3 +163,44 @@ async def test_a_payout_to_a_lost_card_waits_for_the_new_card_and_pays_once(
         attempt, card_no, paid_at = row.fetchone()  # type: ignore[misc]
     assert attempt == 1 and card_no == f"6222887777{claim_id:09d}" and paid_at is not None
     await record(env.client, handle.id, "ClaimWorkflow--paid-after-new-card")
+
+
+async def test_every_level_returns_and_gets_the_claim_back_after_resubmission(
+    skipping: tuple[WorkflowEnvironment, str],
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    db: Database,
+    tmp_path: Path,
+    bank: Bank,
+) -> None:
+    env, queue = skipping
+    bank.config = BankConfig(delay_seconds=0.1)
+    org, _, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6801)
+    claim_id, handle = await start(env, queue, db, org, member_no, "accidental_disability")
+    clerk = user(db, "clerk", org)
+    levels = [("grassroots", user(db, "reviewer", org)), ("secondary", user(db, "reviewer", "101-S01")),
+              ("district", user(db, "reviewer", "101")), ("center", user(db, "center_reviewer", "SH"))]  # fmt: skip
+    async with asyncio.timeout(90):
+        await status_is(handle, "under_review")
+        for level, reviewer in levels:
+            returned = await handle.execute_update(
+                ClaimWorkflow.review, ClaimDecision(reviewer, "return", f"{level}: 请补充材料")
+            )
+            assert (returned.status, returned.level) == ("returned", None)
+            await env.sleep(timedelta(days=6))  # inside the 7 days the clerk has
+            back = await handle.execute_update(ClaimWorkflow.resubmit, Act(clerk))
+            assert (back.status, back.level) == ("under_review", level)  # back to the level that returned it
+            await handle.execute_update(ClaimWorkflow.review, ClaimDecision(reviewer, "approve"))
+        await status_is(handle, "payout_pending")
+        for _ in range(3):
+            await handle.signal(ClaimWorkflow.payout_result, BankFile(bank_answer(db, claim_id, 0, paid=True)))
+        result = await handle.result()
+    assert result.status == "paid"
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT action, summary FROM audit_events WHERE entity_type = 'claim' AND entity_id = %s ORDER BY id",
+            (str(claim_id),),
+        ).fetchall()
+    returns = [summary for action, summary in rows if action == "claim.return"]
+    assert returns == [f"{level}: 请补充材料" for level, _ in levels]
+    assert [a for a, _ in rows].count("claim.resubmit") == 4 and [a for a, _ in rows].count("claim.paid") == 1
