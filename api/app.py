@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from api.routes import (
+    admin,
     audit,
     bank,
     card_batches,
@@ -66,7 +67,7 @@ def create_app(
     for module in (
         health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
         claims,
-        cards, registrations,
+        cards, registrations, admin,
     ):  # fmt: skip
         app.include_router(module.router)
     _install_error_handlers(app)

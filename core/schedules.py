@@ -25,6 +25,7 @@ from temporalio.client import (
 )
 
 from core.settings import Settings
+from workflows import search
 from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow
 
 REGISTRATION_SCHEDULE = "registration-yearly"
@@ -37,6 +38,7 @@ def registration_schedule(settings: Settings) -> Schedule:
             RegistrationYearInput(year=None, timezone=settings.timezone),  # the year it runs in
             id="registration-year",  # Temporal appends the scheduled time
             task_queue=settings.task_queue,
+            typed_search_attributes=search.at_start("registration_year", "running", timed=False),
         ),
         spec=ScheduleSpec(
             calendars=[ScheduleCalendarSpec(month=[ScheduleRange(4)], day_of_month=[ScheduleRange(1)])],

@@ -256,6 +256,7 @@ class CardBatchWorkflow:
             [
                 search.WORKFLOW_TYPE.value_set("card_batch"),
                 search.ORG.value_set(inp.org_code),
+                search.ORG_ANCESTORS.value_set(search.ancestors(inp.org_path)),
                 search.DISTRICT.value_set(inp.district_code),
                 search.STATUS.value_set(self.status),
                 search.OVERDUE.value_set(False),

@@ -197,6 +197,8 @@ class Lifecycle:
             [
                 search.WORKFLOW_TYPE.value_set(kind),
                 search.ORG.value_set(self.org_code),
+                search.ORG_ANCESTORS.value_set(search.ancestors(self.org_path)),
+                search.OVERDUE.value_set(False),
                 search.DISTRICT.value_set(district_code),
                 search.STATUS.value_set(self.status),
                 search.LAST_TRANSITION.value_set(workflow.now()),

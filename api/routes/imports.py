@@ -27,6 +27,7 @@ from core.workbooks import errors_xlsx
 from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
 from models.org import Organisation
 from models.states import ImportStatus, Role
+from workflows import search
 from workflows.member_import import ImportInput, MemberImportWorkflow, import_workflow_id
 
 router = APIRouter(tags=["imports"])
@@ -119,6 +120,7 @@ async def create_import(
             ImportInput(imp.id or 0, settings.import_heartbeat_seconds),
             id=imp.workflow_id,
             task_queue=settings.task_queue,
+            search_attributes=search.at_start("member_import", "running", org.code, org.path, org.district_code or ""),
         )
     except Exception as exc:
         imp.status, imp.failure = ImportStatus.FAILED, "工作流服务不可用，导入未开始"

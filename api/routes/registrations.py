@@ -22,6 +22,7 @@ from models.card_lifecycle import Registration
 from models.enrollment import MemberSelection
 from models.org import Organisation
 from models.states import RegistrationStatus, Role
+from workflows import search
 from workflows.common import Selection
 from workflows.registration import RegisterResult, RegistrationWorkflow
 from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow, registration_year_workflow_id
@@ -158,6 +159,7 @@ async def open_registrations(
             RegistrationYearInput(year, settings.timezone),
             id=workflow_id,
             task_queue=settings.task_queue,
+            search_attributes=search.at_start("registration_year", "running"),
         )
     except WorkflowAlreadyStartedError:
         return OpenerStarted(year=year, workflow_id=workflow_id, status="already_running")

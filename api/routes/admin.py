@@ -1,0 +1,164 @@
+"""Admin: find stuck workflows and repair them (every repair audited with the admin and a reason)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
+from api.workflow_calls import actor_ref, run_update
+from core import workflow_admin as wa
+from core.audit import audit_action, audit_public
+from core.errors import Invalid
+from core.orgs import get_org
+from models.audit import AuditEvent, AuditPublic
+from workflows.card_batch import BatchSummary, CardBatchWorkflow
+from workflows.common import Act
+
+router = APIRouter(prefix="/admin/workflows", tags=["admin"])
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# tables whose rows a workflow drives: (table, audit entity type, column the audit rows are keyed by)
+_ENTITIES = (
+    ("claims", "claim", "id"),
+    ("enrollments", "enrollment", "id"),
+    ("district_filings", "district_filing", "id"),
+    ("card_batches", "card_batch", "id"),
+    ("card_losses", "card_loss", "card_no"),
+    ("registrations", "registration", "id"),
+    ("member_imports", "member_import", "id"),
+)
+
+
+def duration(text: str | None) -> timedelta | None:
+    """'30m', '24h', '7d' -> a timedelta."""
+    if not text:
+        return None
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise Invalid("invalid_duration", "时长格式应为数字加单位，如 30m、24h、7d", details={"field": "stale_for"})
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class WorkflowPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_page_token: str | None = Field(None, description="Pass as page_token for the next page")
+
+
+class RepairBody(BaseModel):
+    action: str = Field(description="retry, pause, unpause, cancel, terminate, reset, resend")
+    reason: str = Field(min_length=2, max_length=500, description="Why (kept in the audit log)")
+    activity_id: str | None = Field(None, description="retry/pause/unpause: which pending activity")
+
+
+@router.get("")
+async def stuck_workflows(
+    actor: AdminActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    type: str | None = Query(None, description="claim, enrollment, district_filing, card_batch, ..."),
+    status: str | None = None,
+    org: str | None = Query(None, description="An organisation code: it and everything below it"),
+    stale_for: str | None = Query(None, description="No transition for longer than this: 30m, 24h, 7d"),
+    failing: bool = Query(False, description="Only workflows with a failing activity or workflow task"),
+    overdue: bool = False,
+    include_closed: bool = False,
+    size: int = Query(50, ge=1, le=200),
+    page_token: str | None = None,
+) -> WorkflowPage:
+    """Workflows by type, status, organisation subtree, age in state, failing, overdue; each row
+    with who it awaits and its pending activities (attempt, last failure, next retry)."""
+    org_id = (await run_in_threadpool(get_org, session, org)).id if org else None
+    session.commit()
+    filters = wa.Filters(type, status, org_id, duration(stale_for), failing, overdue, not include_closed)
+    rows, token = await wa.find(temporal, filters, size=size, page_token=_token_in(page_token))
+    return WorkflowPage(items=[asdict(r) for r in rows], next_page_token=_token_out(token))
+
+
+@router.get("/{workflow_id}")
+async def workflow_detail(
+    workflow_id: str, actor: AdminActor, session: SessionDep, temporal: TemporalDep
+) -> dict[str, Any]:
+    """Everything of the list row plus history length and size, pending timers and deadlines,
+    the last workflow task failure, and the audit history of the entity the workflow drives."""
+    found = await wa.detail(temporal, workflow_id)
+    history = await run_in_threadpool(_audit_history, session, workflow_id)
+    return {**asdict(found), "audit": [h.model_dump(mode="json") for h in history]}
+
+
+@router.post("/{workflow_id}/repairs")
+async def repair_workflow(
+    workflow_id: str,
+    data: RepairBody,
+    actor: AdminActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> dict[str, Any]:
+    """Retry a failing activity now, pause or unpause it, cancel, terminate, reset the workflow
+    to its last good workflow task, or resend a card batch to the bank."""
+    if data.action == "resend":
+        if not workflow_id.startswith("card-batch-"):
+            raise Invalid("unknown_repair", "只有卡批次可以重新发送给银行")
+        await run_update(
+            temporal, workflow_id, CardBatchWorkflow.resend, Act(actor_ref(actor), data.reason),
+            rpc_seconds=settings.update_timeout_seconds, result_type=BatchSummary, session=session,
+        )  # fmt: skip
+        done: dict[str, Any] = {"action": "resend", "workflow_id": workflow_id}
+    else:
+        session.commit()
+        done = await wa.repair(
+            temporal, settings.temporal_namespace, workflow_id, data.action, data.reason, data.activity_id
+        )
+
+    def record() -> None:
+        what = " ".join(f"{k}={v}" for k, v in done.items() if k not in ("action", "workflow_id"))
+        audit_action(
+            session, actor, f"workflow.{data.action}", ("workflow", workflow_id),
+            f"{data.reason}（{what}）" if what else data.reason, org_id=None,
+        )  # fmt: skip
+        session.commit()
+
+    await run_in_threadpool(record)
+    return done
+
+
+def _audit_history(session: Session, workflow_id: str) -> list[AuditPublic]:
+    """The transitions of the entity behind ``workflow_id`` and the repairs done to it."""
+    keys: list[tuple[str, str]] = [("workflow", workflow_id)]
+    for table, entity, column in _ENTITIES:
+        row = session.connection().exec_driver_sql(
+            f"SELECT {column} FROM {table} WHERE workflow_id = %(w)s", {"w": workflow_id}
+        ).first()  # fmt: skip
+        if row:
+            keys.append((entity, str(row[0])))
+            break
+    events: list[AuditEvent] = []
+    for entity, key in keys:
+        events += session.exec(
+            select(AuditEvent).where(AuditEvent.entity_type == entity, AuditEvent.entity_id == key)
+        ).all()
+    events.sort(key=lambda e: (e.at, e.id or 0))
+    return [audit_public(e, None) for e in events]
+
+
+def _token_in(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        return base64.urlsafe_b64decode(text.encode())
+    except (binascii.Error, ValueError):
+        raise Invalid("invalid_page_token", "翻页标记无效", details={"field": "page_token"}) from None
+
+
+def _token_out(token: bytes | None) -> str | None:
+    return base64.urlsafe_b64encode(token).decode() if token else None
