@@ -94,6 +94,15 @@ async def test_a_batch_whose_bank_keeps_failing_is_found_retried_and_finishes(
     )
     assert bad["error"]["code"] == "unknown_repair"
 
+    # Paused, the activity stops retrying (and says so); unpaused, it carries on.
+    repairs = f"/admin/workflows/{workflow_id}/repairs"
+    await call(api, admin, "POST", repairs, 200, json={"action": "pause", "reason": "银行维护中，暂停重试"})
+    paused = (await call(api, admin, "GET", f"/admin/workflows/{workflow_id}", 200))["row"]["pending_activities"][0]
+    assert paused["paused"] is True
+    await call(api, admin, "POST", repairs, 200, json={"action": "unpause", "reason": "维护结束"})
+    resumed = (await call(api, admin, "GET", f"/admin/workflows/{workflow_id}", 200))["row"]["pending_activities"][0]
+    assert resumed["paused"] is False
+
     # Wait until the next retry is far off, mend the bank, retry now: it finishes before then.
     while True:
         activity = (await stuck(api, admin, workflow_id, failing="true"))["pending_activities"][0]
@@ -133,6 +142,14 @@ async def test_a_claim_nobody_reviews_is_found_by_age_and_terminated_with_a_reas
     shown = await cli(live_api, admin, "show", workflow_id)
     assert "claim.eligible" in shown and "under_review" in shown
 
+    # Reset to the last good workflow task: a new run that carries on where the old one stood.
+    reset = await call(
+        api, admin, "POST", f"/admin/workflows/{workflow_id}/repairs", 200,
+        json={"action": "reset", "reason": "演练：重置到最后一个成功的工作流任务"},
+    )  # fmt: skip
+    assert reset["new_run_id"] and reset["new_run_id"] != row["run_id"]
+    after = await stuck(api, admin, workflow_id, type="claim", status="under_review")  # visibility catches up
+    assert after["run_id"] == reset["new_run_id"] and after["awaiting"] == "grassroots_reviewer"
     out = await cli(live_api, admin, "repair", workflow_id, "terminate", "--reason", "申请人撤回，人工结案")
     assert "action=terminate" in out
     detail = await call(api, admin, "GET", f"/admin/workflows/{workflow_id}", 200)
