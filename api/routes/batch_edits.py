@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
@@ -23,17 +24,23 @@ async def edit_batch(
     member_nos: list[str],
 ) -> EditResult:
     """Stage the edit (add, add_all, remove, remove_failed, recheck) and run it in the workflow."""
-    request = CardBatchRequest(batch_id=batch.id or 0, kind=kind, member_nos=member_nos, created_by=actor.user_id)
-    session.add(request)
-    session.commit()
+
+    def stage() -> tuple[int, str]:  # in a worker thread: the event loop never waits for the database
+        request = CardBatchRequest(batch_id=batch.id or 0, kind=kind, member_nos=member_nos, created_by=actor.user_id)
+        session.add(request)
+        session.flush()
+        staged = (request.id or 0, batch.workflow_id)
+        session.commit()
+        return staged
+
+    request_id, workflow_id = await run_in_threadpool(stage)
     result: EditResult = await run_update(
         temporal,
-        batch.workflow_id,
+        workflow_id,
         CardBatchWorkflow.edit_members,
-        EditMembers(actor_ref(actor), request.id or 0),
+        EditMembers(actor_ref(actor), request_id),
         rpc_seconds=settings.update_timeout_seconds,
         result_type=EditResult,
-        session=session,
     )
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
@@ -252,7 +253,7 @@ def batch_members(
 async def _edit(
     session: Session, temporal: Any, settings: Settings, actor: Actor, batch_id: int, kind: str, member_nos: list[str]
 ) -> BatchView:
-    batch, _ = _load(session, batch_id, actor)
+    batch, _ = await run_in_threadpool(_load, session, batch_id, actor)  # the event loop never waits for the database
     result = await edit_batch(session, temporal, settings, actor, batch, kind, member_nos)
     if result.refused:
         raise Conflict(
@@ -260,7 +261,7 @@ async def _edit(
             "以下会员不能加入：不属于本单位、已在其他批次中或已有卡：" + "、".join(result.refused[:50]),
             details={"member_nos": result.refused},
         )
-    return _fresh(session, batch_id, actor)
+    return await run_in_threadpool(_fresh, session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/members")
@@ -311,7 +312,7 @@ async def _act(
     arg: Any,
     result_type: Any,
 ) -> BatchView:
-    batch, _ = _load(session, batch_id, actor)
+    batch, _ = await run_in_threadpool(_load, session, batch_id, actor)  # the event loop never waits for the database
     await run_update(
         temporal,
         batch.workflow_id,
@@ -321,7 +322,7 @@ async def _act(
         result_type=result_type,
         session=session,
     )
-    return _fresh(session, batch_id, actor)
+    return await run_in_threadpool(_fresh, session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/validate")
