@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
@@ -227,17 +228,20 @@ async def _update(
     arg: Any,
     rt: Any,
 ) -> EnrollmentView:
-    enrollment, _ = load_enrollment(session, enrollment_id, actor)
+    def workflow_of_enrollment() -> str:  # in a worker thread: the event loop never waits for the database
+        enrollment, _ = load_enrollment(session, enrollment_id, actor)
+        session.commit()
+        return enrollment.workflow_id
+
     await run_update(
         temporal,
-        enrollment.workflow_id,
+        await run_in_threadpool(workflow_of_enrollment),
         update,
         arg,
         rpc_seconds=settings.update_timeout_seconds,
         result_type=rt,
-        session=session,
     )
-    return _fresh(session, enrollment_id, actor)
+    return await run_in_threadpool(_fresh, session, enrollment_id, actor)
 
 
 async def _roster_edit(
@@ -245,12 +249,18 @@ async def _roster_edit(
 ) -> EnrollmentView:
     if not data.member_nos and not data.all:
         raise Invalid("members_required", "请选择会员，或选择全部")
-    load_enrollment(session, enrollment_id, actor)
-    selection = MemberSelection(purpose=how, items=data.member_nos, everything=data.all, created_by=actor.user_id)
-    session.add(selection)
-    session.commit()
+
+    def stage() -> int:
+        load_enrollment(session, enrollment_id, actor)
+        selection = MemberSelection(purpose=how, items=data.member_nos, everything=data.all, created_by=actor.user_id)
+        session.add(selection)
+        session.flush()
+        selection_id = selection.id or 0
+        session.commit()
+        return selection_id
+
     update = EnrollmentWorkflow.confirm if how == "confirm" else EnrollmentWorkflow.remove
-    arg = Selection(actor_ref(actor), selection.id or 0)
+    arg = Selection(actor_ref(actor), await run_in_threadpool(stage))
     return await _update(session, temporal, settings, actor, enrollment_id, update, arg, RosterEditResult)
 
 
