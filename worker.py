@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -19,7 +20,9 @@ from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
 from activities.registration import RegistrationActivities
 from core.db import Database
+from core.log_context import ActivityLogContext
 from core.logging import configure_logging, get_logger
+from core.metrics import BusinessMetrics, serve_business_metrics, temporal_runtime
 from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from core.temporal import connect, register_search_attributes
@@ -31,13 +34,14 @@ log = get_logger("worker")
 class ActivitySet:
     """Every activity object with its dependencies, started and closed together."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, metrics: BusinessMetrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics or BusinessMetrics()
         self.imports = MemberImportActivities(db, settings)
-        self.lifecycle = LifecycleActivities(db)
+        self.lifecycle = LifecycleActivities(db, self.metrics)
         self.enrollments = EnrollmentActivities(db, settings)
         self.claims = ClaimActivities(db, settings)
-        self.batches = CardBatchActivities(db, settings)
+        self.batches = CardBatchActivities(db, settings, self.metrics)
         self.bank = BankActivities(db, settings)
         self.settings = settings
         self.card_losses = CardLossActivities(db, settings)
@@ -77,6 +81,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activities=activities.functions(client),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_cached_workflows=settings.worker_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
+        interceptors=[ActivityLogContext()],
     )
 
 
@@ -84,7 +91,7 @@ async def run(settings: Settings) -> None:
     if not settings.database_url:
         raise SystemExit("UNIONCARD_DATABASE_URL is not set (run `unioncard dev` for a local setup)")
     db = Database(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, temporal_runtime(settings))
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("search attributes registered", names=added)
@@ -96,14 +103,20 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     activities = ActivitySet(db, settings)
+    metrics_server = serve_business_metrics(settings, activities.metrics)
     try:
         await asyncio.to_thread(activities.warm_up)
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
+        with ThreadPoolExecutor(
+            max_workers=settings.worker_activity_threads, thread_name_prefix="activity"
+        ) as executor:
             worker = build_worker(client, settings, executor, activities)
             log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
             async with worker:
                 await stop.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         activities.close()
         db.dispose()
     log.info("worker stopped")

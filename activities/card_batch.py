@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.db import Database
+from core.metrics import BusinessMetrics
 from core.settings import Settings
 from workflows.card_batch import ApplyEdit, ApplyFiles, Counts, EditResult, Transition
 
@@ -69,9 +70,10 @@ _CHECK_SQL = """
 
 
 class CardBatchActivities:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, metrics: BusinessMetrics | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.metrics = metrics or BusinessMetrics()
 
     def _today(self) -> date:
         return datetime.now(ZoneInfo(self.settings.timezone)).date()
@@ -186,7 +188,8 @@ class CardBatchActivities:
             conn.execute(
                 "UPDATE card_batches SET batch_no = %s, submitted_at = now() WHERE id = %s", (batch_no, batch_id)
             )
-            return batch_no
+        self.metrics.batches_submitted.inc()  # committed; a retry finds the number and counts nothing
+        return batch_no
 
     @activity.defn(name="release_batch_members")
     def release_batch_members(self, batch_id: int) -> int:
@@ -203,6 +206,7 @@ class CardBatchActivities:
     def apply_bank_files(self, inp: ApplyFiles) -> Counts:
         """Stored bank result files, set-based and idempotent: a member's first outcome wins, a
         card number is created once, rejected members are released; each file is audited once."""
+        cards_issued = 0
         with self.db.connect() as conn, conn.transaction():
             for event_id in inp.event_ids:
                 row = conn.execute(
@@ -213,7 +217,7 @@ class CardBatchActivities:
                 if row[1] is not None:
                     continue
                 results = row[0].get("results", [])
-                self._apply_results(conn, inp.batch_id, results)
+                cards_issued += self._apply_results(conn, inp.batch_id, results)
                 conn.execute("UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (event_id,))
                 issued = sum(1 for r in results if r.get("card_no"))
                 _audit(
@@ -227,17 +231,19 @@ class CardBatchActivities:
                 )
             counts = batch_counts(conn, inp.batch_id)
             _project_counts(conn, inp.batch_id, counts)
-            return counts
+        self.metrics.cards_issued.inc(cards_issued)
+        return counts
 
     @staticmethod
-    def _apply_results(conn: psycopg.Connection, batch_id: int, results: list[dict[str, Any]]) -> None:
+    def _apply_results(conn: psycopg.Connection, batch_id: int, results: list[dict[str, Any]]) -> int:
+        """Apply one file's results; the number of members whose card was issued now."""
         rows = [(r.get("member_no"), r.get("card_no"), r.get("reason")) for r in results]
         conn.execute("DROP TABLE IF EXISTS bank_results")
         conn.execute("CREATE TEMP TABLE bank_results (member_no text, card_no text, reason text) ON COMMIT DROP")
         with conn.cursor().copy("COPY bank_results FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        conn.execute(
+        decided = conn.execute(
             """WITH decided AS (
                  UPDATE card_batch_members bm
                  SET outcome = CASE WHEN r.card_no IS NOT NULL THEN 'issued' ELSE 'rejected' END,
@@ -252,9 +258,11 @@ class CardBatchActivities:
                UPDATE members m
                SET card_status = CASE WHEN d.outcome = 'issued' THEN 'issued' ELSE 'none' END,
                    card_no = CASE WHEN d.outcome = 'issued' THEN d.card_no ELSE m.card_no END, updated_at = now()
-               FROM decided d WHERE m.member_no = d.member_no""",
+               FROM decided d WHERE m.member_no = d.member_no
+               RETURNING d.outcome""",
             (batch_id, batch_id),
-        )
+        ).fetchall()
+        return sum(1 for (outcome,) in decided if outcome == "issued")
 
     @activity.defn(name="record_transition")
     def record_transition(self, t: Transition) -> None:

@@ -8,6 +8,7 @@ import psycopg
 from temporalio import activity
 
 from core.db import Database
+from core.metrics import BusinessMetrics
 from workflows.common import Step
 
 # entity -> (table, key column, whether the table tracks who is awaited)
@@ -34,12 +35,12 @@ def audit_row(
     actor: tuple[int | None, str],
     summary: str,
     step_no: int | None = None,
-) -> None:
+) -> bool:
     """An audit row for ``entity`` ``key``, with the organisation its row belongs to. A row with a
     ``step_no`` (a workflow's transition) is written once: a projection run again after a worker
-    was lost finds it there."""
+    was lost finds it there. True when the row was written now."""
     table, column, _ = _TABLES[entity]
-    conn.execute(
+    written = conn.execute(
         f"""INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
                                       from_state, to_state, summary, step_no)
             SELECT %s, %s, %s, org_id, %s, %s, %s, %s, %s, %s, %s FROM {table} WHERE {column} = %s
@@ -57,12 +58,14 @@ def audit_row(
             step_no,
             _typed(column, key),
         ),
-    )
+    ).rowcount
+    return written > 0
 
 
 class LifecycleActivities:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, metrics: BusinessMetrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics or BusinessMetrics()
 
     @activity.defn(name="project_step")
     def project_step(self, step: Step) -> None:
@@ -82,7 +85,7 @@ class LifecycleActivities:
                     f"UPDATE {table} SET status = %s, updated_at = now() WHERE {column} = %s",
                     (step.to_status, key),
                 )
-            audit_row(
+            first = audit_row(
                 conn,
                 step.entity,
                 step.key,
@@ -92,3 +95,22 @@ class LifecycleActivities:
                 step.reason or "",
                 step.step_no or None,
             )
+            # A numbered step's audit row is written the first time only: the event is counted then.
+            first = first and bool(step.step_no) and step.from_status != step.to_status
+            paid = _paid_claim(conn, step) if first else None
+        if first:
+            self._count(step, paid)
+
+    def _count(self, step: Step, paid: tuple[str, int] | None) -> None:
+        if (step.entity, step.to_status) == ("enrollment", "failed_unpaid"):
+            self.metrics.enrollments_failed_unpaid.inc()
+        if paid is not None:
+            self.metrics.claim_paid(*paid)
+
+
+def _paid_claim(conn: psycopg.Connection, step: Step) -> tuple[str, int] | None:
+    """The kind and amount (fen) of the claim ``step`` pays, if it pays one."""
+    if (step.entity, step.to_status) != ("claim", "paid"):
+        return None
+    row = conn.execute("SELECT kind, amount_fen FROM claims WHERE id = %s", (int(step.key),)).fetchone()
+    return (str(row[0]), int(row[1])) if row else None

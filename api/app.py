@@ -21,6 +21,7 @@ from api.routes import (
     card_batches,
     cards,
     claims,
+    codec,
     districts,
     enrollments,
     health,
@@ -35,6 +36,7 @@ from api.routes import (
 from core.db import Database
 from core.errors import AppError
 from core.logging import get_logger
+from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
 
 log = get_logger("api")
@@ -64,10 +66,14 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.temporal = temporal
+    app.state.metrics = HttpMetrics() if settings.api_metrics else None
+    if settings.api_metrics:
+        app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     for module in (
         health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
         claims,
         cards, registrations, admin,
+        codec,
     ):  # fmt: skip
         app.include_router(module.router)
     _install_error_handlers(app)
@@ -80,16 +86,31 @@ async def _request_context(request: Request, call_next: Callable[[Request], Awai
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
     start = time.perf_counter()
-    response = await call_next(request)
+    status = 500  # when the handler raises
+    try:
+        response = await call_next(request)
+        status = response.status_code
+    finally:
+        seconds = time.perf_counter() - start
+        route = route_template(request.scope)
+        if request.app.state.metrics is not None:
+            request.app.state.metrics.observe(route, request.method, status, seconds)
     response.headers["X-Request-ID"] = request_id
+    # The handler ran in a context of its own: the actor it found comes back through request.state.
+    structlog.contextvars.bind_contextvars(**getattr(request.state, "log_actor", {}))
     log.info(
-        "request",
-        method=request.method,
-        path=request.url.path,
-        status=response.status_code,
-        ms=round((time.perf_counter() - start) * 1000, 1),
+        "request", method=request.method, route=route, path=request.url.path, status=status, ms=round(seconds * 1000, 1)
     )
     return response
+
+
+async def _metrics(request: Request) -> Response:
+    """Prometheus metrics of this API process: requests by route template, method and status, and
+    their latency. No token, as Prometheus scrapes it: it holds route templates and counts, never a
+    member or a path's values. Where the API faces the internet, block ``/metrics`` at the proxy or
+    set ``UNIONCARD_API_METRICS=false``."""
+    metrics: HttpMetrics = request.app.state.metrics
+    return Response(metrics.render(), media_type=metrics.content_type)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

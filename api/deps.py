@@ -58,14 +58,23 @@ def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials
     actor = Actor(
         user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0, org_code=org.code, org_path=org.path
     )
-    structlog.contextvars.bind_contextvars(actor=user.id, role=user.role.value, org=org.code)
     # End the read transaction: the connection goes back to the pool until the handler needs one
     # (an async handler must not wait for a connection that requests queued behind it hold).
     session.commit()
     return actor
 
 
-CurrentActor = Annotated[Actor, Depends(get_actor)]
+async def log_actor(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    """The actor, bound into the log context of the request. Bound here, not in the sync
+    ``get_actor``: that runs in a thread with a copy of the context, where a binding ends with the
+    thread. The middleware's request line takes it from ``request.state``."""
+    fields = {"actor": actor.user_id, "role": actor.role.value, "org": actor.org_code}
+    structlog.contextvars.bind_contextvars(**fields)
+    request.state.log_actor = fields
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(log_actor)]
 
 
 def get_admin(actor: CurrentActor) -> Actor:

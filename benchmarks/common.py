@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from core.codec import new_key_spec
 from core.db import migrate, psycopg_url, start_embedded_postgres, with_database
 from core.demo import seed_demo
 from core.dev import find_binary
@@ -103,6 +104,7 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
         "UNIONCARD_CALLBACK_URL": f"http://127.0.0.1:{api_port}/bank/callbacks",
         "UNIONCARD_DATA_DIR": str(data_dir),
         "UNIONCARD_LOG_LEVEL": "WARNING",
+        "UNIONCARD_CODEC_KEYS": new_key_spec("bench"),  # payloads encrypted, as in production
         **(extra_env or {}),
     }
     procs: list[subprocess.Popen[bytes]] = [temporal]

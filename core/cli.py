@@ -70,11 +70,15 @@ def api() -> None:
 
 @app.command("new-codec-key")
 def new_codec_key(key_id: Annotated[str, typer.Argument(help="the key's name, e.g. 2027a")]) -> None:
-    """Print a new random codec key as `id:base64key`. To rotate, put it first in
-    UNIONCARD_CODEC_KEYS and keep the old keys after it."""
-    from core.codec import new_key_spec
+    """Print a new random codec key as `id:base64key`. To rotate: add it at the end of
+    UNIONCARD_CODEC_KEYS on every process, then move it to the front; keep the old keys after it."""
+    from core.codec import CodecError, new_key_spec
 
-    typer.echo(new_key_spec(key_id))
+    try:
+        typer.echo(new_key_spec(key_id))
+    except CodecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("bank-sim")

@@ -1,7 +1,9 @@
 """`unioncard dev`: everything on one machine, data kept under data_dir between runs.
 
 Starts (or reuses) the embedded PostgreSQL, applies migrations, starts the Temporal dev
-server, seeds the demo tree once, then runs the worker and the API as child processes.
+server (its web UI pointed at the API's codec endpoint), seeds the demo tree once, makes
+the payload encryption key once (data_dir/codec-keys), then runs the worker and the API as
+child processes.
 Ctrl-C stops every child.
 """
 
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.codec import new_key_spec
 from core.db import Database, ensure_database, migrate, start_embedded_postgres
 from core.demo import seed_demo, seed_demo_year
 from core.programme import today
@@ -61,6 +64,32 @@ def find_binary(name: str) -> str:
     return found
 
 
+def dev_codec_keys(settings: Settings) -> str:
+    """The configured codec keys, else the development key kept under data_dir (made on the
+    first run, readable by its owner only): histories written by earlier runs stay readable."""
+    if settings.codec_keys is not None and settings.codec_keys.get_secret_value().strip():
+        return settings.codec_keys.get_secret_value()
+    path = settings.data_dir / "codec-keys"
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_key_spec("dev1") + "\n")
+    return path.read_text().strip()
+
+
+def codec_endpoint(settings: Settings) -> str:
+    """Where a browser on this machine reaches the API's codec endpoint."""
+    host = "127.0.0.1" if settings.api_host in ("", "0.0.0.0", "::") else settings.api_host  # noqa: S104
+    return f"http://{host}:{settings.api_port}/codec"
+
+
+def ui_origins(settings: Settings) -> str:
+    """The web UI's origins as a browser names them (the UI binds where the frontend does)."""
+    host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+    hosts = dict.fromkeys(("localhost", "127.0.0.1", host))
+    return ",".join(f"http://{h}:{settings.temporal_ui_port}" for h in hosts)
+
+
 def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
     host, _, port = settings.temporal_address.rpartition(":")
     host = host or "127.0.0.1"
@@ -81,6 +110,8 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
             port,
             "--ui-port",
             str(settings.temporal_ui_port),
+            "--ui-codec-endpoint",
+            codec_endpoint(settings),
             "--namespace",
             settings.temporal_namespace,
             "--log-level",
@@ -144,6 +175,8 @@ def run_dev(settings: Settings) -> None:
             "UNIONCARD_DATA_DIR": str(settings.data_dir.resolve()),
             "UNIONCARD_BANK_URL": os.environ.get("UNIONCARD_BANK_URL", f"http://127.0.0.1:{settings.bank_sim_port}"),
             "UNIONCARD_CALLBACK_URL": os.environ.get("UNIONCARD_CALLBACK_URL", f"{api_base}/bank/callbacks"),
+            "UNIONCARD_CODEC_KEYS": dev_codec_keys(settings),
+            "UNIONCARD_CODEC_CORS_ORIGINS": os.environ.get("UNIONCARD_CODEC_CORS_ORIGINS", ui_origins(settings)),
         }
         procs.append(_child(["bank-sim"], env))
         procs.append(_child(["worker"], env))
@@ -171,6 +204,7 @@ def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:
         f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
         f"  bank (sim)    http://127.0.0.1:{settings.bank_sim_port}   (faults: PUT /config)",
         f"  Temporal      {settings.temporal_address}",
+        f"  codec         {codec_endpoint(settings)}   (decodes Temporal payloads for an admin's token)",
         f"  data          {settings.data_dir}",
         "",
         "demo tokens (Authorization: Bearer <token>):",

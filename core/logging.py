@@ -14,19 +14,34 @@ from typing import Any
 import structlog
 from structlog.types import EventDict, Processor
 
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# One pass, leftmost match first: a whole hex id (a request id, a UUID such as a run id) is kept
+# as it is, so a run of its digits is never taken for a phone; then mainland ID numbers and mobiles.
+_HEX_ID = r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+_PERSONAL_RE = re.compile(
+    rf"(?<![0-9A-Za-z])(?:{_HEX_ID})(?![0-9A-Za-z])"
+    r"|(?<![0-9A-Za-z])(?P<id_head>\d{6})\d{8}(?P<id_tail>\d{3}[\dXx])(?![0-9A-Za-z])"
+    r"|(?<!\d)(?P<phone_head>1[3-9]\d)\d{4}(?P<phone_tail>\d{4})(?!\d)"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    if match["id_head"]:
+        return f"{match['id_head']}********{match['id_tail']}"
+    if match["phone_head"]:
+        return f"{match['phone_head']}****{match['phone_tail']}"
+    return match[0]  # a hex id
 
 
 def scrub(text: str) -> str:
-    """Mask anything shaped like a mainland ID number or a mobile number."""
-    text = _ID_RE.sub(r"\1********\2", text)
-    return _PHONE_RE.sub(r"\1****\2", text)
+    """Mask anything shaped like a mainland ID number or a mobile number (hex ids are left whole)."""
+    return _PERSONAL_RE.sub(_mask, text)
 
 
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
+    if isinstance(value, int) and not isinstance(value, bool) and scrub(str(value)) != str(value):
+        return scrub(str(value))  # a phone number passed as a number
     if isinstance(value, dict):
         return {k: _scrub_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,10 +50,41 @@ class Settings(BaseSettings):
     )
     bank_sim_port: int = Field(8100, description="Port of the bank simulator started by `unioncard dev`.")
     card_feedback_days: int = Field(30, description="Days without bank feedback before a batch is marked overdue.")
+    worker_cached_workflows: int = Field(
+        1000, ge=0, description="Open workflows a worker keeps in memory (fewer: less memory, more replaying)."
+    )
+    worker_activity_threads: int = Field(8, ge=1, description="Activities a worker runs at once.")
+    worker_shutdown_seconds: int = Field(
+        30, ge=0, description="On SIGTERM, how long a worker lets running activities finish."
+    )
+    api_metrics: bool = Field(True, description="Serve Prometheus metrics at the API's `GET /metrics` (no token).")
+    metrics_host: str = Field("127.0.0.1", description="Address the worker's metrics endpoints bind to.")
+    worker_metrics_port: int = Field(
+        9464, description="Port of the worker's business metrics for Prometheus (0: not served)."
+    )
+    temporal_metrics_port: int = Field(
+        9465, description="Port of the Temporal SDK's metrics of the worker for Prometheus (0: not served)."
+    )
+    codec_keys: SecretStr | None = Field(
+        None,
+        description="Keys that encrypt Temporal payloads, `id:base64key,id2:base64key` (32-byte keys); the first "
+        "encrypts, every one decrypts. `unioncard dev` makes one under data_dir.",
+    )
+    codec_allow_clear: bool = Field(
+        False, description="Let the worker and the API run without codec keys: Temporal then stores payloads in clear."
+    )
+    codec_cors_origins: str = Field(
+        "http://localhost:8233,http://127.0.0.1:8233",
+        description="Origins (comma-separated) of the Temporal web UI allowed to call the codec endpoint.",
+    )
 
     @property
     def upload_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
 
 
 @lru_cache

@@ -9,16 +9,19 @@ from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.codec import service_converter
 from core.settings import Settings
 from workflows.search import ALL
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """The service's client: its namespace, and ``runtime`` when the process exports Temporal's
+    """The service's client: its namespace, payloads encrypted by the codec (refused when no
+    key is configured, see ``core.codec``), and ``runtime`` when the process exports Temporal's
     own metrics (the worker)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        data_converter=service_converter(settings),
         runtime=runtime or Runtime.default(),
     )
 

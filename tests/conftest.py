@@ -22,12 +22,31 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bank_sim.app import Bank, BankConfig, create_bank_app
+from core.codec import EncryptionCodec, data_converter
 from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
 from core.demo import seed_demo
 from core.dev import find_binary
 from core.settings import Settings
 from core.temporal import register_search_attributes
 from worker import ActivitySet, build_worker
+
+# The tests' codec key (a fixed one: nothing secret is encrypted with it). Every client of the
+# tests encrypts with it, as the service's do with theirs.
+CODEC_KEYS = "test1:dGVzdC1rZXktb2YtdGhlLXVuaW9uY2FyZC10ZXN0cyE="
+CODEC = EncryptionCodec.from_spec(CODEC_KEYS)
+CONVERTER = data_converter(CODEC)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def codec_keys_of_child_processes() -> Iterator[None]:
+    """Workers and APIs that tests start as processes (`unioncard worker`) use the tests' key too."""
+    before = os.environ.get("UNIONCARD_CODEC_KEYS")
+    os.environ["UNIONCARD_CODEC_KEYS"] = CODEC_KEYS
+    yield
+    if before is None:
+        os.environ.pop("UNIONCARD_CODEC_KEYS", None)
+    else:
+        os.environ["UNIONCARD_CODEC_KEYS"] = before
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +98,7 @@ def tokens(db: Database, data_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"), dev_server_log_level="error"
+        dev_server_existing_path=find_binary("temporal"), dev_server_log_level="error", data_converter=CONVERTER
     )
     await register_search_attributes(env.client, "default")
     yield env
@@ -112,6 +131,7 @@ def settings(db_url: str, data_dir: Path, temporal_env: WorkflowEnvironment, por
         import_processes=2,
         import_wait_seconds=30,
         log_json=True,
+        codec_keys=CODEC_KEYS,
     )
 
 

@@ -1,6 +1,6 @@
 """`unioncard dev` as a user runs it: one command starts everything, an import works over
-HTTP and through the CLI, no log line carries personal data, Ctrl-C stops every child, and a
-second run keeps the data."""
+HTTP and through the CLI, the metrics count what happened, no log line carries personal data,
+Ctrl-C stops every child, and a second run keeps the data."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from core.fake_members import HEADERS, member_rows, write_csv
 
 pytestmark = pytest.mark.e2e
+_CTRL_C = "Ctrl-C stops everything; data is kept for the next run."
 
 
 def free_port() -> int:
@@ -88,6 +90,8 @@ def dev_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         "UNIONCARD_BANK_SIM_PORT": str(free_port()),
         "UNIONCARD_LOG_JSON": "true",
         "UNIONCARD_IMPORT_PROCESSES": "1",
+        "UNIONCARD_WORKER_METRICS_PORT": str(free_port()),
+        "UNIONCARD_TEMPORAL_METRICS_PORT": str(free_port()),
     }
     yield data, env
 
@@ -114,6 +118,50 @@ def enroll_demo_year(api: str, tokens: dict[str, str]) -> None:
     assert e["status"] == "paid", e
     pdf = httpx.get(f"{url}/notice", params={"format": "pdf"}, headers=clerk, timeout=30)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(url, timeout=10).text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value for f in text_string_to_metric_families(text) for s in f.samples
+    }
+
+
+def check_metrics(env: dict[str, str], api: str) -> None:
+    """The worker counted the batch and its cards once; Temporal's own metrics and the API's are served."""
+    worker = scrape(f"http://127.0.0.1:{env['UNIONCARD_WORKER_METRICS_PORT']}/metrics")
+    assert worker[("unioncard_card_batches_submitted_total", frozenset())] == 1
+    assert worker[("unioncard_cards_issued_total", frozenset())] == 41
+    temporal = scrape(f"http://127.0.0.1:{env['UNIONCARD_TEMPORAL_METRICS_PORT']}/metrics")
+    assert any(name.startswith("temporal_activity_execution") for name, _ in temporal)
+    routes = {dict(labels).get("route") for name, labels in scrape(f"{api}/metrics")}
+    assert {"/card-batches/{batch_id}", "/orgs/{code}/members/imports"} <= routes
+
+
+# What the scrubber writes when it had to mask something: the code logged personal data.
+_MASKED = re.compile(r"\d{6}\*{8}[\dXx]{4}|1[3-9]\d\*{4}\d{4}")
+
+
+_BANNER_LINES = {"", "unioncard is running", "demo tokens (Authorization: Bearer <token>):", _CTRL_C}
+
+
+def assert_no_personal_data_logged(lines: list[str], rows: list[list[str]]) -> None:
+    """Every log line is JSON (besides the launcher's banner); none holds an imported member's ID
+    number or phone, and the scrubber had nothing to mask (so nothing tried to log them); lines
+    carry request id and actor, workflow id and run id."""
+    running = lines[: lines.index("stopping…")]  # after it, processes that stop may add their own noise
+    assert [line for line in running if not line.startswith("{") and not line.startswith("  ")] == [
+        line for line in running if line in _BANNER_LINES
+    ]
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(logged) > 50
+    everything = "\n".join(lines)
+    for row in rows:
+        for column in ("证件号码", "手机号码"):
+            assert row[HEADERS.index(column)] not in everything, column
+    assert not _MASKED.findall(everything), [line for line in lines if _MASKED.search(line)][:5]
+    assert any(line.get("request_id") and line.get("actor") for line in logged)
+    assert any(line.get("workflow_id") and line.get("run_id") for line in logged)
 
 
 def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
@@ -145,7 +193,8 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         listed = httpx.get(f"{api}/orgs/101-0001/members", params={"size": 100}, headers=clerk, timeout=10).json()
         assert listed["total"] == 29
 
-        more = write_csv(tmp_path / "more.csv", list(member_rows(12, seed=62)))
+        more_rows = list(member_rows(12, seed=62))
+        more = write_csv(tmp_path / "more.csv", more_rows)
         cli = subprocess.run(
             [
                 sys.executable,
@@ -181,6 +230,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
             assert time.monotonic() < deadline, view
             time.sleep(0.3)
         assert view["issued"] == 41 and view["batch_no"].startswith("101")
+        check_metrics(env, api)
         enroll_demo_year(api, tokens)
 
         user = subprocess.run(
@@ -212,10 +262,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
     time.sleep(1)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE], "children left running"
 
-    logs = "\n".join(dev.lines)
-    for row in rows:
-        assert row[HEADERS.index("证件号码")] not in logs
-        assert row[HEADERS.index("手机号码")] not in logs
+    assert_no_personal_data_logged(dev.lines, rows + more_rows)
 
     again = Dev(data, env)
     try:

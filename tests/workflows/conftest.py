@@ -13,13 +13,16 @@ from core.db import Database
 from core.dev import find_binary
 from core.settings import Settings
 from core.temporal import register_search_attributes
+from tests.conftest import CONVERTER
 from worker import ActivitySet, build_worker
 from workflows.common import ActorRef
 
 
 @pytest.fixture(scope="module")
 async def skipping(settings: Settings, db: Database) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_binary("temporal-test-server"))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=CONVERTER
+    )
     await register_search_attributes(env.client, "default")
     queue = f"ts-{uuid.uuid4().hex[:6]}"
     local = settings.model_copy(update={"task_queue": queue})

@@ -37,6 +37,19 @@ def start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
 
 
+def assert_one_outcome_and_one_card_each(db: Database, batch_id: int, members: int) -> None:
+    with db.connect() as conn:
+        outcomes = conn.execute(
+            "SELECT count(*), count(outcome), count(DISTINCT card_no) FROM card_batch_members WHERE batch_id = %s",
+            (batch_id,),
+        ).fetchone()
+        cards = conn.execute(
+            "SELECT member_no, count(*) FROM cards WHERE batch_id = %s GROUP BY member_no", (batch_id,)
+        ).fetchall()
+    assert outcomes == (members, members, members)
+    assert len(cards) == members and all(n == 1 for _, n in cards)
+
+
 async def test_a_killed_worker_leaves_no_member_without_one_outcome(
     settings: Settings,
     db: Database,
@@ -70,13 +83,4 @@ async def test_a_killed_worker_leaves_no_member_without_one_outcome(
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(15)
     assert result.status == "issued" and result.counts.issued == len(nos)
-    with db.connect() as conn:
-        outcomes = conn.execute(
-            "SELECT count(*), count(outcome), count(DISTINCT card_no) FROM card_batch_members WHERE batch_id = %s",
-            (batch_id,),
-        ).fetchone()
-        cards = conn.execute(
-            "SELECT member_no, count(*) FROM cards WHERE batch_id = %s GROUP BY member_no", (batch_id,)
-        ).fetchall()
-    assert outcomes == (len(nos), len(nos), len(nos))
-    assert len(cards) == len(nos) and all(n == 1 for _, n in cards)
+    assert_one_outcome_and_one_card_each(db, batch_id, len(nos))
