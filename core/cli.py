@@ -220,15 +220,18 @@ def admin_stuck(
     stale_for: Annotated[str | None, typer.Option(help="no transition for longer than: 30m, 24h, 7d")] = None,
     failing: Annotated[bool, typer.Option(help="only workflows with a failing activity or task")] = False,
     overdue: Annotated[bool, typer.Option(help="only overdue ones")] = False,
+    include_closed: Annotated[bool, typer.Option(help="closed ones too (failed, terminated, ...)")] = False,
     size: int = 50,
 ) -> None:
     """Running workflows that match, one per line: id, type, status, awaiting, age in state, and
     the pending activity with its attempts and last failure."""
     params = {"type": kind, "status": status, "org": org, "stale_for": stale_for, "size": size}
     params |= {"failing": str(failing).lower(), "overdue": str(overdue).lower()}
+    params |= {"include_closed": str(include_closed).lower()}
     page = _admin_call(api_url, token, "GET", "/admin/workflows", params={k: v for k, v in params.items() if v})
     for row in page["items"]:
-        flags = " OVERDUE" if row["overdue"] else ""
+        flags = f" {row['execution_status'].upper()}" if row["execution_status"] != "running" else ""
+        flags += " OVERDUE" if row["overdue"] else ""
         flags += " FAILING" if row["failing"] else ""
         typer.echo(
             f"{row['workflow_id']}  {row['kind'] or row['workflow_type']}  {row['status'] or '-'}  "
@@ -251,6 +254,8 @@ def admin_show(workflow_id: str, token: Token, api_url: ApiUrl = "http://127.0.0
     typer.echo(f"  status {row['status'] or '-'}, awaiting {row['awaiting'] or '-'}, org {row['org_code'] or '-'}")
     typer.echo(f"  in state {_age(row['seconds_in_state'])}, overdue {row['overdue']}")
     typer.echo(f"  history {d['history_length']} events, {d['history_size_bytes']} bytes")
+    if d["failure"]:
+        typer.echo(f"  failed: {d['failure']}  (repair: reset to the last good workflow task)")
     if row["workflow_task_attempt"] > 1:
         typer.echo(
             f"  workflow task failing (attempt {row['workflow_task_attempt']}): {d['last_workflow_task_failure']}"

@@ -94,6 +94,7 @@ class WorkflowDetail:
     pending_timers: list[PendingTimer]
     last_workflow_task_failure: str | None
     last_good_workflow_task_event: int | None  # where a reset goes back to
+    failure: str | None = None  # why a failed workflow failed
 
 
 def query(filters: Filters, now: datetime) -> str:
@@ -205,6 +206,7 @@ async def detail(client: Client, workflow_id: str) -> WorkflowDetail:
     history = await handle.fetch_history()
     timers: dict[str, PendingTimer] = {}
     last_good: int | None = None
+    failure: str | None = None
     wft_failure: str | None = None
     for event in history.events:
         kind = event.event_type
@@ -221,6 +223,8 @@ async def detail(client: Client, workflow_id: str) -> WorkflowDetail:
             wft_failure = None
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             wft_failure = await _failure_text(client, event.workflow_task_failed_event_attributes.failure)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            failure = await _failure_text(client, event.workflow_execution_failed_event_attributes.failure)
     info = described.raw_description.workflow_execution_info
     return WorkflowDetail(
         row=await row_of(client, described, datetime.now(UTC)),
@@ -231,6 +235,7 @@ async def detail(client: Client, workflow_id: str) -> WorkflowDetail:
         pending_timers=sorted(timers.values(), key=lambda t: t.fires_at),
         last_workflow_task_failure=wft_failure,
         last_good_workflow_task_event=last_good,
+        failure=failure,
     )
 
 
@@ -242,8 +247,8 @@ async def repair(
 ) -> dict[str, Any]:
     """Apply one repair; returns what was done (for the audit row and the answer)."""
     d = await detail(client, workflow_id)
-    if d.row.execution_status != "running":
-        raise Conflict("workflow_closed", f"流程已结束（{d.row.execution_status}），无需修复")
+    if d.row.execution_status != "running" and action != "reset":  # a failed run can be reset and run again
+        raise Conflict("workflow_closed", f"流程已结束（{d.row.execution_status}），只能重置")
     execution = WorkflowExecution(workflow_id=workflow_id)
     service = client.workflow_service
     done: dict[str, Any] = {"action": action, "workflow_id": workflow_id}
@@ -313,10 +318,14 @@ def _activity(row: WorkflowRow, activity_id: str | None) -> PendingActivity:
 async def _failure_text(client: Client, failure: Failure) -> str:
     """A failure's message, decoded when the payload codec encrypted it."""
     try:
-        exc = await client.data_converter.decode_failure(failure)
-        return str(exc)[:500]
+        exc: BaseException | None = await client.data_converter.decode_failure(failure)
     except Exception:  # an undecodable failure still shows something
         return failure.message[:500]
+    messages: list[str] = []
+    while exc is not None and len(messages) < 5:  # "Activity task failed: <what the activity said>"
+        messages.append(str(exc))
+        exc = exc.__cause__
+    return ": ".join(m for m in messages if m)[:500]
 
 
 def _time(ts: Timestamp | None) -> datetime | None:
