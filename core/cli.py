@@ -1,4 +1,4 @@
-"""The `unioncard` command: dev, worker, api, migrate, user add, import-members, admin."""
+"""The `unioncard` command: dev, worker, api, migrate, bootstrap, user add, import-members, admin."""
 
 from __future__ import annotations
 
@@ -134,6 +134,38 @@ def user_add(
     finally:
         db.dispose()
     typer.echo(f"user {user_id} {name} ({role.value}) of {org}")
+    typer.echo(f"token: {token}")
+
+
+@app.command()
+def bootstrap(
+    code: Annotated[str, typer.Option(help="the city federation's code, e.g. SH")],
+    name: Annotated[str, typer.Option(help="the city federation's name")],
+    admin: Annotated[str, typer.Option(help="the first admin's name")],
+) -> None:
+    """On an empty database: the city federation and its first admin (token printed once). The
+    admin then creates districts, unions and users through the API."""
+    from core.db import Database
+    from core.dev import resolve_database_url
+    from core.errors import AppError
+    from core.orgs import create_org
+    from core.users import create_user
+    from models.org import OrgCreate
+    from models.states import OrgLevel
+
+    db = Database(resolve_database_url(get_settings()))
+    try:
+        with db.session() as session:
+            create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))
+            user, token = create_user(session, name=admin, org_code=code, role=Role.ADMIN)
+            user_id = user.id
+            session.commit()
+    except AppError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(f"organisation {code} {name} (city); admin user {user_id} {admin}")
     typer.echo(f"token: {token}")
 
 
