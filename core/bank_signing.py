@@ -24,8 +24,11 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
     }
 
 
-def verify(secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float | None = None) -> str:
-    """'' when the callback is genuine and fresh, else the reason it is refused."""
+def verify(
+    secret: str | list[str], timestamp: str | None, signature: str | None, body: bytes, now: float | None = None
+) -> str:
+    """'' when the callback is genuine (signed with ``secret``, or with any of a list of secrets
+    while one is being rotated) and fresh, else the reason it is refused."""
     if not timestamp or not signature:
         return "missing_signature"
     try:
@@ -34,7 +37,8 @@ def verify(secret: str, timestamp: str | None, signature: str | None, body: byte
         return "bad_timestamp"
     if abs(age) > MAX_AGE_SECONDS:
         return "stale_timestamp"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    secrets = [secret] if isinstance(secret, str) else secret
+    if not any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets if s):
         return "bad_signature"
     return ""
 

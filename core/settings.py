@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     bank_url: str = Field("http://127.0.0.1:8100", description="The bank's batch API (the simulator in development).")
     bank_secret: str = Field("dev-bank-secret", description="Shared HMAC secret of the bank's signed callbacks.")
+    bank_previous_secrets: str = Field(
+        "", description="Comma-separated older bank secrets still accepted on callbacks while the bank switches over."
+    )
     callback_url: str = Field(
         "http://127.0.0.1:8000/bank/callbacks", description="Where the bank sends its signed callbacks (this API)."
     )
@@ -77,6 +80,11 @@ class Settings(BaseSettings):
         "http://localhost:8233,http://127.0.0.1:8233",
         description="Origins (comma-separated) of the Temporal web UI allowed to call the codec endpoint.",
     )
+
+    @property
+    def bank_secrets(self) -> list[str]:
+        """The secrets a bank callback may be signed with: the current one first."""
+        return [self.bank_secret, *(s.strip() for s in self.bank_previous_secrets.split(",") if s.strip())]
 
     @property
     def upload_dir(self) -> Path:

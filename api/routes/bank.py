@@ -32,7 +32,7 @@ async def bank_callback(
     acknowledged without acting twice."""
     body = await request.body()
     refused = verify(
-        settings.bank_secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
+        settings.bank_secrets, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
     )
     if refused:
         raise Unauthorized(refused, "银行回调签名无效或已过期")
