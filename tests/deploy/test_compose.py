@@ -145,9 +145,12 @@ def test_secrets_come_from_the_environment_file_never_from_the_compose_file(
     for name, service in services.items():
         for key, value in env(service).items():
             if any(word in key for word in SECRET_WORDS):
-                required = re.findall(r"\$\{([A-Z0-9_]+):\?[^}]*\}", value)
-                assert required, f"{name}: {key} must come from deploy/.env (${{NAME:?...}}), not be written here"
-                assert set(required) <= documented, (name, key, required)
+                # required (${NAME:?...}) or optional with nothing written here (${NAME:-})
+                from_env = re.findall(r"\$\{([A-Z0-9_]+)(?::\?[^}]*|:-)\}", value)
+                assert from_env and re.fullmatch(r"(\$\{[^}]*\})+", value), (
+                    f"{name}: {key} must come from deploy/.env (${{NAME:?...}} or ${{NAME:-}}), not be written here"
+                )
+                assert set(from_env) <= documented, (name, key, from_env)
     text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
     for variable in set(re.findall(r"\$\{([A-Z0-9_]+)[:}]", text)):
         assert variable in documented, f"{variable} is not explained in deploy/.env.example"
