@@ -47,10 +47,15 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if creds is None or not creds.credentials:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
+    return actor_for_token(session, creds.credentials)
+
+
+def actor_for_token(session: Session, token: str) -> Actor:
+    """The active user a token belongs to (401 otherwise)."""
     row = session.exec(
         select(User, Organisation)
         .join(Organisation, Organisation.id == User.org_id)  # type: ignore[arg-type]
-        .where(User.token_hash == hash_token(creds.credentials))
+        .where(User.token_hash == hash_token(token))
     ).first()
     if row is None or not row[0].active:
         raise Unauthorized("invalid_token", "访问令牌无效或已停用")
@@ -84,6 +89,24 @@ def get_admin(actor: CurrentActor) -> Actor:
 
 
 AdminActor = Annotated[Actor, Depends(get_admin)]
+
+CODEC_COOKIE = "unioncard_codec"
+
+
+def get_codec_admin(
+    request: Request, session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    """An admin by bearer token (Temporal's CLI) or by the codec cookie the sign-in page sets (the
+    web UI sends cookies when its codec setting "include cross-origin credentials" is on)."""
+    token = creds.credentials if creds and creds.credentials else request.cookies.get(CODEC_COOKIE)
+    if not token:
+        raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...），或先在 /codec/sign-in 登录")
+    actor = actor_for_token(session, token)
+    require_role(actor, Role.ADMIN)
+    return actor
+
+
+CodecAdmin = Annotated[Actor, Depends(get_codec_admin)]
 
 _client_lock = asyncio.Lock()
 

@@ -204,7 +204,7 @@ def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:
         f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
         f"  bank (sim)    http://127.0.0.1:{settings.bank_sim_port}   (faults: PUT /config)",
         f"  Temporal      {settings.temporal_address}",
-        f"  codec         {codec_endpoint(settings)}   (decodes Temporal payloads for an admin's token)",
+        f"  codec         {codec_endpoint(settings)}   (UI decoding: an admin signs in at /codec/sign-in)",
         f"  data          {settings.data_dir}",
         "",
         "demo tokens (Authorization: Bearer <token>):",

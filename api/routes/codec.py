@@ -13,17 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import AdminActor, SettingsDep
+from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, actor_for_token
+from core.auth import require_role
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, payload_codec
 from core.errors import AppError, Forbidden, Unavailable
 from core.logging import get_logger
 from core.settings import Settings
+from models.states import Role
 
 log = get_logger("api.codec")
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
@@ -91,9 +93,11 @@ def _allow_origin(request: Request, response: Response) -> None:
 
 async def _given_payloads(request: Request) -> list[Any] | None:
     """The caller's payloads as sent, when the body is a Payloads message."""
+    if "json" not in request.headers.get("content-type", ""):
+        return None  # the sign-in form
     try:
         return [json_format.MessageToDict(p) for p in _parse(await request.body())]
-    except AppError:
+    except (AppError, RuntimeError):  # not a Payloads message, or a body already read as a form
         return None
 
 
@@ -123,7 +127,7 @@ def _answer(payloads: list[Payload]) -> JSONResponse:
 @router.post("/decode", openapi_extra={"requestBody": _PROTOCOL_BODY})
 async def decode(
     request: Request,
-    actor: AdminActor,
+    actor: CodecAdmin,
     settings: SettingsDep,
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
@@ -141,7 +145,7 @@ async def decode(
 @router.post("/encode", openapi_extra={"requestBody": _PROTOCOL_BODY})
 async def encode(
     request: Request,
-    actor: AdminActor,
+    actor: CodecAdmin,
     settings: SettingsDep,
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
@@ -167,3 +171,43 @@ async def preflight(request: Request, settings: SettingsDep) -> Response:
             "Access-Control-Max-Age": "600",
         },
     )
+
+
+SIGN_IN_HOURS = 8
+_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>unioncard codec</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">{body}</body></html>"""
+
+
+@router.get("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def sign_in_page() -> HTMLResponse:
+    """A form where an admin gives their token once, so the Temporal web UI can decode."""
+    return HTMLResponse(
+        _PAGE.format(
+            body="""<h1>Temporal 界面解码登录</h1>
+<p>输入管理员令牌。登录后，在 Temporal 界面的 Codec Server 设置中填写本服务的 /codec 地址，并打开
+“Include cross-origin credentials”，界面即可解密显示流程数据（{hours} 小时内有效）。</p>
+<form method="post" action="/codec/sign-in"><input name="token" type="password" size="50" autofocus>
+<button type="submit">登录</button></form>""".replace("{hours}", str(SIGN_IN_HOURS))
+        )
+    )
+
+
+@router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def sign_in(request: Request, token: Annotated[str, Form()], session: SessionDep) -> HTMLResponse:
+    """Checks the token is an admin's and keeps it in an HttpOnly cookie for /codec only."""
+    actor = actor_for_token(session, token)
+    require_role(actor, Role.ADMIN)
+    response = HTMLResponse(_PAGE.format(body=f"<p>已登录（{SIGN_IN_HOURS} 小时）。回到 Temporal 界面刷新即可。</p>"))
+    response.set_cookie(
+        CODEC_COOKIE, token, max_age=SIGN_IN_HOURS * 3600, path="/codec", httponly=True, samesite="lax",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    log.info("codec sign-in", admin=actor.user_id)
+    return response
+
+
+@router.post("/sign-out", include_in_schema=False)
+def sign_out() -> Response:
+    response = Response(status_code=204)
+    response.delete_cookie(CODEC_COOKIE, path="/codec")
+    return response

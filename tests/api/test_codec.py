@@ -260,6 +260,34 @@ async def test_the_codec_endpoint_is_for_admins(api: httpx.AsyncClient, tokens: 
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
+async def test_the_web_ui_decodes_for_an_admin_signed_in_by_cookie(
+    api: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """The UI cannot send a bearer token; with "include cross-origin credentials" it sends the
+    cookie the sign-in page set, for /codec only."""
+    original = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"name": "欧阳明珠"}).encode())
+    (sealed,) = await CODEC.encode([original])
+    ui = {"Origin": UI, "X-Namespace": "default"}
+    page = await api.get("/codec/sign-in")
+    assert page.status_code == 200 and 'name="token"' in page.text
+    refused = await api.post("/codec/sign-in", data={"token": tokens[CLERK]})
+    assert refused.status_code == 403 and "unioncard_codec" not in refused.headers.get("set-cookie", "")
+    api.cookies.clear()
+    signed = await api.post("/codec/sign-in", data={"token": tokens[ADMIN]})
+    assert signed.status_code == 200, signed.text
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Path=/codec" in cookie and "SameSite=lax" in cookie
+    r = await api.post("/codec/decode", json=payloads_body(sealed), headers=ui)  # the cookie, no Authorization
+    assert r.status_code == 200, r.text
+    assert from_body(r.json()) == [original]
+    assert r.headers["access-control-allow-credentials"] == "true" and r.headers["access-control-allow-origin"] == UI
+    assert (await api.get("/tasks", headers=ui)).status_code == 401  # the cookie opens /codec only
+    assert (await api.post("/codec/sign-out")).status_code == 204
+    api.cookies.clear()
+    r = await api.post("/codec/decode", json=payloads_body(sealed), headers=ui)
+    assert r.status_code == 401 and from_body(r.json()) == [sealed]
+
+
 async def test_the_codec_endpoint_answers_the_ui_preflight(api: httpx.AsyncClient) -> None:
     ask = {
         "Origin": "http://127.0.0.1:8233",
