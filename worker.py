@@ -15,10 +15,11 @@ from activities.bank import BankActivities
 from activities.card_batch import CardBatchActivities
 from activities.card_loss import CardLossActivities
 from activities.claims import ClaimActivities
-from activities.enrollment import EnrollmentActivities, FanOutActivities
+from activities.enrollment import EnrollmentActivities
 from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
 from activities.registration import RegistrationActivities
+from activities.signals import SignalActivities
 from core.db import Database
 from core.log_context import ActivityLogContext
 from core.logging import configure_logging, get_logger
@@ -49,7 +50,7 @@ class ActivitySet:
     def functions(self, client: Client) -> list[Any]:
         """Every activity; those that talk to Temporal itself get ``client``."""
         i, b, e = self.imports, self.batches, self.enrollments
-        fan_out = FanOutActivities(self.db, client)
+        fan_out = SignalActivities(self.db, client)
         r = RegistrationActivities(self.db, self.settings, client)
         return [
             self.lifecycle.project_step,

@@ -3,26 +3,22 @@ coverage, the district's filing, and the fan-out of the filing's outcome to its 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 import psycopg
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.lifecycle import audit_row
 from core.db import Database
 from core.programme import district_split, read_config, split_fee, to_fen, today
 from core.settings import Settings
 from models.programme import ProgrammeYearConfig
-from workflows.district_filing import FanOut, FilingTotals
+from workflows.district_filing import FilingTotals
 from workflows.enrollment import (
     Coverage,
     Fee,
-    FilingNotice,
     PriceRequest,
     RecordPayment,
     RosterCounts,
@@ -254,63 +250,3 @@ class EnrollmentActivities:
                 (*row, filing_id),
             )
             return FilingTotals(int(row[0]), int(row[1]), int(row[2]))
-
-
-class FanOutActivities:
-    """Activities that talk to Temporal itself: one signal per filed enrollment, one per claim
-    waiting for a member's new card."""
-
-    def __init__(self, db: Database, client: Client) -> None:
-        self.db = db
-        self.client = client
-
-    def _workflow_ids(self, filing_id: int) -> list[str]:
-        with self.db.connect() as conn:
-            return [
-                r[0] for r in conn.execute("SELECT workflow_id FROM enrollments WHERE filing_id = %s", (filing_id,))
-            ]
-
-    @activity.defn(name="signal_enrollments")
-    async def signal_enrollments(self, fan: FanOut) -> int:
-        ids = await asyncio.to_thread(self._workflow_ids, fan.filing_id)
-        gate = asyncio.Semaphore(50)
-
-        async def one(workflow_id: str) -> int:
-            async with gate:
-                try:
-                    await self.client.get_workflow_handle(workflow_id).signal(fan.signal, FilingNotice(fan.filing_id))
-                except RPCError as exc:
-                    if exc.status != RPCStatusCode.NOT_FOUND:
-                        raise
-                    return 0
-                return 1
-
-        sent = 0
-        for start in range(0, len(ids), 500):
-            sent += sum(await asyncio.gather(*(one(w) for w in ids[start : start + 500])))
-            activity.heartbeat(start)
-        return sent
-
-    @activity.defn(name="tell_claims_of_new_card")
-    async def tell_claims_of_new_card(self, lost_card_no: str) -> int:
-        """The card that replaced ``lost_card_no`` is the member's card now: claims whose payout
-        failed try it at once instead of at their next daily check."""
-
-        def waiting() -> list[str]:
-            with self.db.connect() as conn:
-                rows = conn.execute(
-                    """SELECT c.workflow_id FROM claims c JOIN cards k ON k.member_no = c.member_no
-                       WHERE k.card_no = %s AND c.status = 'payout_failed'""",
-                    (lost_card_no,),
-                )
-                return [r[0] for r in rows]
-
-        told = 0
-        for workflow_id in await asyncio.to_thread(waiting):
-            try:
-                await self.client.get_workflow_handle(workflow_id).signal("card_changed")
-                told += 1
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-        return told

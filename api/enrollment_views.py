@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from core.audit import audit_public
+from core.audit import audit_history, audit_public
 from core.auth import Actor
 from core.notices import Notice, NoticeLine, yuan
 from core.programme import get_config
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from models.enrollment import Enrollment
 from models.org import Organisation
 from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
@@ -81,15 +81,7 @@ def enrollment_view(
     session: Session, e: Enrollment, org: Organisation, actor: Actor, *, history: bool = True
 ) -> EnrollmentView:
     parent = session.get(Organisation, e.secondary_org_id) if e.secondary_org_id else None
-    events = (
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.entity_type == "enrollment", AuditEvent.entity_id == str(e.id))
-            .order_by(col(AuditEvent.id))
-        ).all()
-        if history
-        else []
-    )
+    events = audit_history(session, "enrollment", e.id or 0) if history else []
     return EnrollmentView(
         id=e.id or 0,
         org_code=org.code,

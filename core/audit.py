@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core.auth import Actor
 from models.audit import AuditEvent, AuditPublic
@@ -73,3 +73,13 @@ def audit_public(event: AuditEvent, org_code: str | None) -> AuditPublic:
         to_state=event.to_state,
         summary=event.summary,
     )
+
+
+def audit_history(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
+    """An entity's audit rows, oldest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+        .order_by(col(AuditEvent.id))
+    )
+    return list(session.exec(query).all())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -12,6 +14,9 @@ import typer
 from core.logging import configure_logging
 from core.settings import get_settings
 from models.states import Role
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(help="unioncard: the union member service card programme.", no_args_is_help=True)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -110,6 +115,24 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+@contextlib.contextmanager
+def _database_session() -> Iterator[Session]:
+    """A session on the configured database; a refusal (AppError) ends the command with code 2."""
+    from core.db import Database
+    from core.dev import resolve_database_url
+    from core.errors import AppError
+
+    db = Database(resolve_database_url(get_settings()))
+    try:
+        with db.session() as session:
+            yield session
+    except AppError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
 @user_app.command("add")
 def user_add(
     org: Annotated[str, typer.Option(help="organisation code")],
@@ -117,22 +140,12 @@ def user_add(
     name: Annotated[str, typer.Option(help="the person's name")],
 ) -> None:
     """Create a user and print their token (shown once)."""
-    from core.db import Database
-    from core.dev import resolve_database_url
-    from core.errors import AppError
     from core.users import create_user
 
-    db = Database(resolve_database_url(get_settings()))
-    try:
-        with db.session() as session:
-            user, token = create_user(session, name=name, org_code=org, role=role)
-            user_id = user.id
-            session.commit()
-    except AppError as exc:
-        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        db.dispose()
+    with _database_session() as session:
+        user, token = create_user(session, name=name, org_code=org, role=role)
+        user_id = user.id
+        session.commit()
     typer.echo(f"user {user_id} {name} ({role.value}) of {org}")
     typer.echo(f"token: {token}")
 
@@ -145,26 +158,16 @@ def bootstrap(
 ) -> None:
     """On an empty database: the city federation and its first admin (token printed once). The
     admin then creates districts, unions and users through the API."""
-    from core.db import Database
-    from core.dev import resolve_database_url
-    from core.errors import AppError
     from core.orgs import create_org
     from core.users import create_user
     from models.org import OrgCreate
     from models.states import OrgLevel
 
-    db = Database(resolve_database_url(get_settings()))
-    try:
-        with db.session() as session:
-            create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))
-            user, token = create_user(session, name=admin, org_code=code, role=Role.ADMIN)
-            user_id = user.id
-            session.commit()
-    except AppError as exc:
-        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        db.dispose()
+    with _database_session() as session:
+        create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))
+        user, token = create_user(session, name=admin, org_code=code, role=Role.ADMIN)
+        user_id = user.id
+        session.commit()
     typer.echo(f"organisation {code} {name} (city); admin user {user_id} {admin}")
     typer.echo(f"token: {token}")
 

@@ -195,15 +195,18 @@ async def row_of(client: Client, d: WorkflowExecutionDescription, now: datetime)
     )
 
 
-async def detail(client: Client, workflow_id: str) -> WorkflowDetail:
-    handle = client.get_workflow_handle(workflow_id)
+async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription:
     try:
-        described = await handle.describe()
+        return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise NotFound("workflow_not_found", f"流程 {workflow_id} 不存在") from None
         raise
-    history = await handle.fetch_history()
+
+
+async def detail(client: Client, workflow_id: str) -> WorkflowDetail:
+    described = await _describe(client, workflow_id)
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
     timers: dict[str, PendingTimer] = {}
     last_good: int | None = None
     failure: str | None = None
@@ -246,14 +249,20 @@ async def repair(
     client: Client, namespace: str, workflow_id: str, action: str, reason: str, activity_id: str | None = None
 ) -> dict[str, Any]:
     """Apply one repair; returns what was done (for the audit row and the answer)."""
-    d = await detail(client, workflow_id)
-    if d.row.execution_status != "running" and action != "reset":  # a failed run can be reset and run again
-        raise Conflict("workflow_closed", f"流程已结束（{d.row.execution_status}），只能重置")
+    if action not in REPAIRS:
+        raise Invalid("unknown_repair", f"未知的修复操作：{action}（可用：{', '.join(REPAIRS)}）")
+    if action == "reset":  # the history says where the last good workflow task ended
+        d = await detail(client, workflow_id)
+        row, last_good = d.row, d.last_good_workflow_task_event
+    else:
+        row, last_good = await row_of(client, await _describe(client, workflow_id), datetime.now(UTC)), None
+    if row.execution_status != "running" and action != "reset":  # a failed run can be reset and run again
+        raise Conflict("workflow_closed", f"流程已结束（{row.execution_status}），只能重置")
     execution = WorkflowExecution(workflow_id=workflow_id)
     service = client.workflow_service
     done: dict[str, Any] = {"action": action, "workflow_id": workflow_id}
     if action in ("retry", "pause", "unpause"):
-        activity = _activity(d.row, activity_id)
+        activity = _activity(row, activity_id)
         done["activity_id"], done["activity_type"] = activity.activity_id, activity.activity_type
         if action == "retry":
             await service.reset_activity(
@@ -280,24 +289,22 @@ async def repair(
         await client.get_workflow_handle(workflow_id).cancel()
     elif action == "terminate":
         await client.get_workflow_handle(workflow_id).terminate(reason=reason)
-    elif action == "reset":
-        if d.last_good_workflow_task_event is None:
+    else:  # reset
+        if last_good is None:
             raise Conflict("nothing_to_reset", "流程还没有成功处理过的工作流任务，不能重置")
         answer = await service.reset_workflow_execution(
             ResetWorkflowExecutionRequest(
                 namespace=namespace,
-                workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=d.row.run_id),
+                workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=row.run_id),
                 reason=reason[:500],
-                workflow_task_finish_event_id=d.last_good_workflow_task_event,
+                workflow_task_finish_event_id=last_good,
                 request_id=str(uuid.uuid4()),
                 reset_reapply_type=ResetReapplyType.RESET_REAPPLY_TYPE_ALL_ELIGIBLE,
                 identity=IDENTITY,
             )
         )
         done["new_run_id"] = answer.run_id
-        done["reset_to_event"] = d.last_good_workflow_task_event
-    else:
-        raise Invalid("unknown_repair", f"未知的修复操作：{action}（可用：{', '.join(REPAIRS)}）")
+        done["reset_to_event"] = last_good
     return done
 
 

@@ -12,15 +12,15 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update
 from core import workflow_admin as wa
-from core.audit import audit_action, audit_public
+from core.audit import audit_action, audit_history, audit_public
 from core.errors import Invalid
 from core.orgs import get_org
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from workflows.card_batch import BatchSummary, CardBatchWorkflow
 from workflows.common import Act
 
@@ -142,11 +142,7 @@ def _audit_history(session: Session, workflow_id: str) -> list[AuditPublic]:
         if row:
             keys.append((entity, str(row[0])))
             break
-    events: list[AuditEvent] = []
-    for entity, key in keys:
-        events += session.exec(
-            select(AuditEvent).where(AuditEvent.entity_type == entity, AuditEvent.entity_id == key)
-        ).all()
+    events = [e for entity, key in keys for e in audit_history(session, entity, key)]
     events.sort(key=lambda e: (e.at, e.id or 0))
     return [audit_public(e, None) for e in events]
 

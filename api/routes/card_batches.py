@@ -13,14 +13,14 @@ from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
 from api.workflow_calls import actor_ref, run_update, start_workflow
-from core.audit import audit_public
+from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.idnumbers import mask_phone
 from core.orgs import get_org, require_card_work
 from core.settings import Settings
 from core.workbooks import roster_xlsx
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from models.card_batch import CardBatch, CardBatchMember
 from models.member import Member
 from models.org import Organisation
@@ -123,11 +123,7 @@ def _load(session: Session, batch_id: int, actor: Actor) -> tuple[CardBatch, Org
 
 
 def _view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -> BatchView:
-    events = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == "card_batch", AuditEvent.entity_id == str(batch.id))
-        .order_by(col(AuditEvent.id))
-    ).all()
+    events = audit_history(session, "card_batch", batch.id or 0)
     return BatchView(
         id=batch.id or 0,
         org_code=org.code,

@@ -12,14 +12,14 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update, start_with_update
-from core.audit import audit_action, audit_public
+from core.audit import audit_action, audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.notices import yuan
 from core.orgs import get_org
 from core.programme import today
 from core.settings import Settings
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from models.claim import Claim, ClaimEvidence
 from models.member import Member
 from models.org import Organisation
@@ -128,11 +128,7 @@ def _may_review(actor: Actor, claim: Claim) -> bool:
 def _view(session: Session, claim: Claim, org: Organisation, actor: Actor) -> ClaimView:
     member = session.get(Member, claim.member_no)
     evidence = session.exec(select(ClaimEvidence).where(ClaimEvidence.claim_id == claim.id)).all()
-    events = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == "claim", AuditEvent.entity_id == str(claim.id))
-        .order_by(col(AuditEvent.id))
-    ).all()
+    events = audit_history(session, "claim", claim.id or 0)
     return ClaimView(
         id=claim.id or 0,
         member_no=claim.member_no,

@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update, start_workflow
-from core.audit import audit_public
+from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -22,7 +22,7 @@ from core.orgs import get_district
 from core.programme import get_config
 from core.settings import Settings
 from core.workflow_inputs import district_filing_input
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
@@ -103,15 +103,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
         .where(Enrollment.district_code == org.code, Enrollment.year == year)
         .order_by(col(Organisation.code))
     ).all()
-    events = (
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.entity_type == "district_filing", AuditEvent.entity_id == str(filing.id))
-            .order_by(col(AuditEvent.id))
-        ).all()
-        if filing
-        else []
-    )
+    events = audit_history(session, "district_filing", filing.id or 0) if filing else []
     status = filing.status if filing else DistrictFilingStatus.OPEN
     return FilingView(
         district_code=org.code,

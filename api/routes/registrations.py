@@ -13,11 +13,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update
-from core.audit import audit_public
+from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import AppError, Invalid, NotFound
 from core.orgs import get_org, require_card_work
-from models.audit import AuditEvent, AuditPublic
+from models.audit import AuditPublic
 from models.card_lifecycle import Registration
 from models.enrollment import MemberSelection
 from models.org import Organisation
@@ -74,11 +74,7 @@ def _load(session: Session, code: str, year: int, actor: Actor) -> tuple[Registr
 
 
 def _view(session: Session, registration: Registration, org: Organisation, actor: Actor) -> RegistrationView:
-    events = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == "registration", AuditEvent.entity_id == str(registration.id))
-        .order_by(col(AuditEvent.id))
-    ).all()
+    events = audit_history(session, "registration", registration.id or 0)
     acts = actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id)
     return RegistrationView(
         org_code=org.code,
