@@ -4,10 +4,6 @@ ends with exactly one outcome and at most one card."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,22 +15,8 @@ from core.db import Database
 from core.settings import Settings
 from tests.workflows.conftest import user
 from tests.workflows.test_card_batch_timers import fresh_members, stage_batch, submit_new_batch
+from tests.workflows.worker_processes import WorkerProcesses
 from workflows.card_batch import CardBatchInput, CardBatchWorkflow
-
-
-def start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "UNIONCARD_DATABASE_URL": settings.database_url or "",
-        "UNIONCARD_TEMPORAL_ADDRESS": settings.temporal_address,
-        "UNIONCARD_TASK_QUEUE": queue,
-        "UNIONCARD_BANK_URL": settings.bank_url,
-        "UNIONCARD_CALLBACK_URL": settings.callback_url,
-        "UNIONCARD_BANK_SECRET": settings.bank_secret,
-        "UNIONCARD_IMPORT_PROCESSES": "0",
-        "UNIONCARD_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
 
 
 def assert_one_outcome_and_one_card_each(db: Database, batch_id: int, members: int) -> None:
@@ -65,22 +47,15 @@ async def test_a_killed_worker_leaves_no_member_without_one_outcome(
     clerk = user(db, "clerk", "104-0001")
     batch_id, request_id, workflow_id, path = stage_batch(db, clerk, nos)
     queue = f"loss-{uuid.uuid4().hex[:6]}"
-    first = start_worker(settings, queue)
-    second = None
-    try:
+    with WorkerProcesses(settings, queue) as workers:
+        first = workers.start()
         handle = await temporal_client.start_workflow(
             CardBatchWorkflow.run, CardBatchInput(batch_id, "104-0001", path, 30), id=workflow_id, task_queue=queue
         )
         await submit_new_batch(handle, clerk, request_id, len(nos))
-        os.killpg(first.pid, signal.SIGKILL)  # before the bank's files arrive
-        first.wait()
+        workers.kill(first)  # before the bank's files arrive
         await asyncio.sleep(3)  # the files arrive while no worker runs: stored, signalled, waiting
-        second = start_worker(settings, queue)
+        workers.start()
         result = await asyncio.wait_for(handle.result(), 150)
-    finally:
-        for proc in (first, second):
-            if proc and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(15)
     assert result.status == "issued" and result.counts.issued == len(nos)
     assert_one_outcome_and_one_card_each(db, batch_id, len(nos))

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import uuid
 from pathlib import Path
 
@@ -21,9 +19,9 @@ from core.db import Database
 from core.settings import Settings
 from tests.api.test_claims import claimant, programme_year
 from tests.workflows.conftest import user
-from tests.workflows.test_card_batch_worker_loss import start_worker
-from tests.workflows.test_claim_timers import stage_claim
-from workflows.claim import ClaimDecision, ClaimInput, ClaimWorkflow, claim_workflow_id
+from tests.workflows.test_claim_timers import approve_all, stage_claim
+from tests.workflows.worker_processes import WorkerProcesses
+from workflows.claim import ClaimInput, ClaimWorkflow, claim_workflow_id
 
 __all__ = ["programme_year"]  # the autouse fixture that configures the programme year
 
@@ -36,14 +34,7 @@ async def status_in_db(db: Database, claim_id: int, status: str, seconds: float 
         if row and row[0] == status:
             return
         await asyncio.sleep(0.1)
-    with db.connect() as conn:
-        ev = conn.execute(
-            "SELECT at, action, to_state FROM audit_events WHERE entity_type='claim' AND entity_id=%s ORDER BY id",
-            (str(claim_id),),
-        ).fetchall()
-    import time
-
-    raise AssertionError(f"claim {claim_id} never reached {status}: {row} {ev} now={time.time()}")
+    raise AssertionError(f"claim {claim_id} never reached {status}: {row}")
 
 
 async def test_a_payout_survives_bank_errors_a_killed_worker_and_repeated_callbacks(
@@ -64,19 +55,16 @@ async def test_a_payout_survives_bank_errors_a_killed_worker_and_repeated_callba
     claim_id = stage_claim(db, member_no, "accidental_disability", clerk)
     inp = ClaimInput(claim_id, org, clerk.org_path, "101", "101-S01", clerk.user_id)
     queue = f"payout-{uuid.uuid4().hex[:6]}"
-    first = start_worker(settings, queue)
-    second = None
-    try:
+    with WorkerProcesses(settings, queue) as workers:
+        first = workers.start()
         handle = await temporal_client.start_workflow(
             ClaimWorkflow.run, inp, id=claim_workflow_id(claim_id), task_queue=queue
         )
         await status_in_db(db, claim_id, "under_review")
-        for role, code in (("reviewer", org), ("reviewer", "101-S01"), ("reviewer", "101"), ("center_reviewer", "SH")):
-            await handle.execute_update(ClaimWorkflow.review, ClaimDecision(user(db, role, code), "approve"))
+        await approve_all(handle, db, org)
         payout_id = f"claim-{claim_id}-0"
         await status_in_db(db, claim_id, "payout_pending")  # the third request heard "already received"
-        os.killpg(first.pid, signal.SIGKILL)  # between the payout request and the bank's callback
-        first.wait()
+        workers.kill(first)  # between the payout request and the bank's callback
         event = f"payout-{payout_id}"
         for _ in range(100):  # the callback (twice) reaches the API while no worker runs
             with db.connect() as conn:
@@ -89,13 +77,8 @@ async def test_a_payout_survives_bank_errors_a_killed_worker_and_repeated_callba
         async with httpx.AsyncClient(base_url=live_api) as client:  # and a third time, by hand
             r = await client.post("/bank/callbacks", content=body, headers=signed_headers(settings.bank_secret, body))
         assert r.status_code == 200, r.text
-        second = start_worker(settings, queue)
+        workers.start()
         result = await asyncio.wait_for(handle.result(), 90)
-    finally:
-        for proc in (first, second):
-            if proc and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(15)
     assert result.status == "paid"
     mine = [p for p in bank.payout_requests if p.startswith(f"claim-{claim_id}-")]
     # failed, accepted with the answer lost, "already received" (once more if the worker died

@@ -59,10 +59,18 @@ async def status_is(handle: WorkflowHandle[ClaimWorkflow, ClaimSummary], status:
     raise AssertionError(f"never reached {status}: {summary}")
 
 
+def reviewers(db: Database, org: str) -> list[tuple[str, ActorRef]]:
+    """The four levels of a union under 101-S01 in district 101, in order, with a reviewer each."""
+    return [
+        ("grassroots", user(db, "reviewer", org)),
+        ("secondary", user(db, "reviewer", "101-S01")),
+        ("district", user(db, "reviewer", "101")),
+        ("center", user(db, "center_reviewer", "SH")),
+    ]
+
+
 async def approve_all(handle: WorkflowHandle[ClaimWorkflow, ClaimSummary], db: Database, org: str) -> None:
-    reviewers = [user(db, "reviewer", org), user(db, "reviewer", "101-S01"), user(db, "reviewer", "101")]
-    reviewers.append(user(db, "center_reviewer", "SH"))
-    for reviewer in reviewers:
+    for _, reviewer in reviewers(db, org):
         await handle.execute_update(ClaimWorkflow.review, ClaimDecision(reviewer, "approve"))
 
 
@@ -95,11 +103,8 @@ async def test_a_return_left_unanswered_closes_the_claim(
         api, tokens, db, tmp_path, bank, seed=6401 if returned_by == "grassroots" else 6901
     )
     _, handle = await start(env, queue, db, org, member_no, "accidental_disability")
-    reviewers = [user(db, "reviewer", org), user(db, "reviewer", "101-S01"), user(db, "reviewer", "101")]
-    reviewers.append(user(db, "center_reviewer", "SH"))
-    approving, returning = (
-        (reviewers[:0], reviewers[0]) if returned_by == "grassroots" else (reviewers[:3], reviewers[3])
-    )
+    levels = [reviewer for _, reviewer in reviewers(db, org)]
+    approving, returning = (levels[:0], levels[0]) if returned_by == "grassroots" else (levels[:3], levels[3])
     async with asyncio.timeout(60):
         await status_is(handle, "under_review")
         for reviewer in approving:
@@ -178,8 +183,7 @@ async def test_every_level_returns_and_gets_the_claim_back_after_resubmission(
     org, _, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6801)
     claim_id, handle = await start(env, queue, db, org, member_no, "accidental_disability")
     clerk = user(db, "clerk", org)
-    levels = [("grassroots", user(db, "reviewer", org)), ("secondary", user(db, "reviewer", "101-S01")),
-              ("district", user(db, "reviewer", "101")), ("center", user(db, "center_reviewer", "SH"))]  # fmt: skip
+    levels = reviewers(db, org)
     async with asyncio.timeout(90):
         await status_is(handle, "under_review")
         for level, reviewer in levels:

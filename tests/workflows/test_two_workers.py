@@ -5,8 +5,6 @@ the batch is issued, every member has exactly one outcome and at most one card."
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -26,7 +24,8 @@ from core.db import Database
 from core.settings import Settings
 from tests.workflows.conftest import user
 from tests.workflows.test_card_batch_timers import fresh_members, stage_batch, submit_new_batch
-from tests.workflows.test_card_batch_worker_loss import assert_one_outcome_and_one_card_each, start_worker
+from tests.workflows.test_card_batch_worker_loss import assert_one_outcome_and_one_card_each
+from tests.workflows.worker_processes import WorkerProcesses
 from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow
 
 ORG = "104-0001"
@@ -114,28 +113,24 @@ async def test_the_other_running_worker_finishes_the_batch_of_a_killed_one(
     clerk = user(db, "clerk", ORG)
     batch_id, request_id, workflow_id, path = stage_batch(db, clerk, nos)
     queue = f"two-{uuid.uuid4().hex[:6]}"
-    workers = [start_worker(settings, queue), start_worker(settings, queue)]
-    try:
-        await until_both_poll(temporal_client, queue, workers)
-        handle = await temporal_client.start_workflow(
-            CardBatchWorkflow.run, CardBatchInput(batch_id, ORG, path, 30), id=workflow_id, task_queue=queue
-        )
-        await submit_new_batch(handle, clerk, request_id, len(nos))
-        before = await until_waiting_for_the_bank(handle, bank, db, batch_id)
-        holder = completed_by(before, before)[-1]  # the worker that has the batch cached
-        victim = next(w for w in workers if identity(w) == holder)
-        survivor = next(w for w in workers if w is not victim)
-        os.killpg(victim.pid, signal.SIGKILL)  # the bank's acknowledgement and three files still to come
-        victim.wait()
-        result = await asyncio.wait_for(handle.result(), 45)
-        assert survivor.poll() is None, "the surviving worker exited"
-        history = [e async for e in handle.fetch_history_events()]
-    finally:
-        bank.config = BankConfig(delay_seconds=0.1)
-        for proc in workers:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(15)
+    with WorkerProcesses(settings, queue) as processes:
+        workers = [processes.start(), processes.start()]
+        try:
+            await until_both_poll(temporal_client, queue, workers)
+            handle = await temporal_client.start_workflow(
+                CardBatchWorkflow.run, CardBatchInput(batch_id, ORG, path, 30), id=workflow_id, task_queue=queue
+            )
+            await submit_new_batch(handle, clerk, request_id, len(nos))
+            before = await until_waiting_for_the_bank(handle, bank, db, batch_id)
+            holder = completed_by(before, before)[-1]  # the worker that has the batch cached
+            victim = next(w for w in workers if identity(w) == holder)
+            survivor = next(w for w in workers if w is not victim)
+            processes.kill(victim)  # the bank's acknowledgement and three files still to come
+            result = await asyncio.wait_for(handle.result(), 45)
+            assert survivor.poll() is None, "the surviving worker exited"
+            history = [e async for e in handle.fetch_history_events()]
+        finally:
+            bank.config = BankConfig(delay_seconds=0.1)
     assert result.status == "issued" and result.counts.issued == len(nos)
     after = completed_by(history[len(before) :], history)
     assert after and set(after) == {identity(survivor)}, (after, identity(survivor))
