@@ -44,16 +44,20 @@ async def pollers(client: Client, queue: str, kind: TaskQueueType.ValueType) -> 
 
 
 async def until_both_poll(client: Client, queue: str, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Both workers poll the queue for workflow tasks and for activities at the same time."""
+    """Both workers have polled the queue for workflow tasks and for activities. The server lists
+    the pollers of the queue's root partition; a poll parked on another partition waits there up
+    to a minute before it polls again, so what is seen is gathered over time."""
     wanted = {identity(w) for w in workers}
-    deadline = time.monotonic() + 40
+    seen_workflow: set[str] = set()
+    seen_activity: set[str] = set()
+    deadline = time.monotonic() + 90
     while True:
-        seen = await pollers(client, queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
-        seen &= await pollers(client, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
-        if wanted <= seen:
+        seen_workflow |= await pollers(client, queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+        seen_activity |= await pollers(client, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+        if wanted <= seen_workflow & seen_activity:
             return
         assert all(w.poll() is None for w in workers), "a worker exited while starting"
-        assert time.monotonic() < deadline, (wanted, seen)
+        assert time.monotonic() < deadline, (wanted, seen_workflow, seen_activity)
         await asyncio.sleep(0.2)
 
 
