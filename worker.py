@@ -53,7 +53,7 @@ class ActivitySet:
         fan_out = SignalActivities(self.db, client)
         r = RegistrationActivities(self.db, self.settings, client)
         return [
-            self.lifecycle.project_step,
+            self.lifecycle.project_step, self.lifecycle.project_steps,
             e.build_roster, e.edit_roster, e.price_enrollment, e.record_payment, e.check_transfer, e.set_coverage,
             e.file_enrollments, fan_out.signal_enrollments, fan_out.tell_claims_of_new_card,
             self.claims.check_claim, self.claims.apply_payout_result, self.bank.send_payout,

@@ -10,9 +10,9 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.lifecycle import audit_row
 from core.db import Database
 from core.programme import district_split, read_config, split_fee, to_fen, today
+from core.projection import audit_row
 from core.settings import Settings
 from models.programme import ProgrammeYearConfig
 from workflows.district_filing import FilingTotals

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api.routes import (
@@ -77,31 +79,49 @@ def create_app(
     ):  # fmt: skip
         app.include_router(module.router)
     _install_error_handlers(app)
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContext)
     return app
 
 
-async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    structlog.contextvars.clear_contextvars()
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    start = time.perf_counter()
-    status = 500  # when the handler raises
-    try:
-        response = await call_next(request)
-        status = response.status_code
-    finally:
-        seconds = time.perf_counter() - start
-        route = route_template(request.scope)
-        if request.app.state.metrics is not None:
-            request.app.state.metrics.observe(route, request.method, status, seconds)
-    response.headers["X-Request-ID"] = request_id
-    # The handler ran in a context of its own: the actor it found comes back through request.state.
-    structlog.contextvars.bind_contextvars(**getattr(request.state, "log_actor", {}))
-    log.info(
-        "request", method=request.method, route=route, path=request.url.path, status=status, ms=round(seconds * 1000, 1)
-    )
-    return response
+class RequestContext:
+    """Each request's id (``X-Request-ID``, taken from the caller or made), its log line with route,
+    status, time and actor, and its metrics. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware``
+    costs every request an extra task and a streamed copy of its body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        status = 500  # when the handler raises
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - start
+            route = route_template(scope)
+            metrics: HttpMetrics | None = scope["app"].state.metrics
+            if metrics is not None:
+                metrics.observe(route, scope["method"], status, seconds)
+            # The handler ran in a context of its own: the actor it found comes back through the state.
+            structlog.contextvars.bind_contextvars(**scope.get("state", {}).get("log_actor", {}))
+            log.info(
+                "request", method=scope["method"], route=route, path=scope["path"], status=status,
+                ms=round(seconds * 1000, 1),
+            )  # fmt: skip
 
 
 async def _metrics(request: Request) -> Response:

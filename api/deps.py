@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -44,10 +46,61 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
-def get_actor(session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+class TokenCache:
+    """Tokens this process looked up lately, by their hash: most requests then need no database
+    round trip to know who asks. An entry lives ``seconds``; a refused token is never kept."""
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._actors: dict[str, tuple[Actor, float]] = {}
+
+    def get(self, token_hash: str) -> Actor | None:
+        entry = self._actors.get(token_hash)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, token_hash: str, actor: Actor) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._actors) >= self.size:  # forget the expired ones, or else everyone
+            now = time.monotonic()
+            self._actors = {k: v for k, v in self._actors.items() if v[1] >= now}
+            if len(self._actors) >= self.size:
+                self._actors.clear()
+        self._actors[token_hash] = (actor, time.monotonic() + self.seconds)
+
+    def clear(self) -> None:
+        self._actors.clear()
+
+
+def get_tokens(request: Request) -> TokenCache:
+    tokens: TokenCache | None = getattr(request.app.state, "tokens", None)
+    if tokens is None:
+        settings: Settings = request.app.state.settings
+        tokens = request.app.state.tokens = TokenCache(settings.token_cache_seconds)
+    return tokens
+
+
+async def get_actor(
+    request: Request, db: Annotated[Database, Depends(get_db)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:  # fmt: skip
+    """The caller: from this process's token cache, or else looked up in a worker thread (the event
+    loop never waits for the database)."""
     if creds is None or not creds.credentials:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
-    return actor_for_token(session, creds.credentials)
+    tokens, token_hash = get_tokens(request), hash_token(creds.credentials)
+    actor = tokens.get(token_hash)
+    if actor is None:
+        actor = await run_in_threadpool(_look_up, db, creds.credentials)
+        tokens.put(token_hash, actor)
+    return actor
+
+
+def _look_up(db: Database, token: str) -> Actor:
+    with db.session() as session:
+        return actor_for_token(session, token)
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
@@ -70,9 +123,8 @@ def actor_for_token(session: Session, token: str) -> Actor:
 
 
 async def log_actor(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
-    """The actor, bound into the log context of the request. Bound here, not in the sync
-    ``get_actor``: that runs in a thread with a copy of the context, where a binding ends with the
-    thread. The middleware's request line takes it from ``request.state``."""
+    """The actor, bound into the log context of the request (handlers run in threads with a copy
+    of it). The middleware's request line takes it from ``request.state``."""
     fields = {"actor": actor.user_id, "role": actor.role.value, "org": actor.org_code}
     structlog.contextvars.bind_contextvars(**fields)
     request.state.log_actor = fields

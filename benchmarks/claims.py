@@ -5,6 +5,10 @@ Prints JSON: throughput, p50/p99 of an approval request until its state change (
 answer comes after the workflow has moved), the raw update's p50/p99, and their ratio.
 Target: our approval p99 at most 2x the raw update p99.
 
+Also, in the same run at the same concurrency, the HTTP floor: the trivial update behind the
+thinnest FastAPI app in a process of its own (benchmarks/http_floor.py), which says how much of
+the budget an HTTP hop in front of Temporal takes by itself on this machine.
+
 Usage: python benchmarks/claims.py [--claims 1000] [--concurrency 16]
 """
 
@@ -16,9 +20,11 @@ import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +36,10 @@ from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import Service, running_service
+from benchmarks.common import Service, free_port, running_service, wait_port
 from benchmarks.trivial_workflow import Ping, TrivialWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
 
 YEAR = 2092
 ORG = "101-S01-0001"
@@ -140,27 +148,50 @@ async def ours(service: Service, tokens: dict[str, str], members: list[str], con
     return {"wall_s": elapsed, "latencies": lat}
 
 
-async def raw_updates(service: Service, count: int, concurrency: int) -> list[float]:
+async def timed(count: int, concurrency: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
+    gate, lat = asyncio.Semaphore(concurrency), list[float]()
+
+    async def one(i: int) -> None:
+        async with gate:
+            start = time.perf_counter()
+            await call(i)
+            lat.append(time.perf_counter() - start)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return lat
+
+
+async def baselines(service: Service, count: int, concurrency: int) -> tuple[list[float], list[float]]:
+    """The raw update (SDK client to a trivial workflow), then the same update behind the thinnest
+    HTTP API (benchmarks/http_floor.py), each ``count`` times at ``concurrency``."""
     client = await Client.connect(service.temporal_address)
     queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
-    lat: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
     async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
         handles = [
             await client.start_workflow(TrivialWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
             for i in range(concurrency)
         ]
+        raw = await timed(
+            count, concurrency, lambda i: handles[i % len(handles)].execute_update(TrivialWorkflow.ping, Ping(i))
+        )
+        port = free_port()
+        command = ["-m", "benchmarks.http_floor", service.temporal_address, str(port), queue, str(concurrency)]
+        floor_api = subprocess.Popen([sys.executable, *command], cwd=ROOT)  # noqa: ASYNC220  # before any timing
+        try:
+            wait_port(port)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+                (await http.post("/ping/0")).raise_for_status()  # connects its Temporal client
 
-        async def one(i: int) -> None:
-            async with gate:
-                start = time.perf_counter()
-                await handles[i % len(handles)].execute_update(TrivialWorkflow.ping, Ping(i))
-                lat.append(time.perf_counter() - start)
+                async def over_http(i: int) -> None:
+                    (await http.post(f"/ping/{i}")).raise_for_status()
 
-        await asyncio.gather(*(one(i) for i in range(count)))
+                floor = await timed(count, concurrency, over_http)
+        finally:
+            floor_api.terminate()
+            floor_api.wait(15)
         for h in handles:
             await h.signal(TrivialWorkflow.stop)
-    return lat
+    return raw, floor
 
 
 def pct(values: list[float], q: float) -> float:
@@ -182,7 +213,7 @@ def main() -> None:
             members, grassroots = seed(conn, args.claims, date.today())
         tokens = {**service.tokens, "grassroots": grassroots}
         run = asyncio.run(ours(service, tokens, members, args.concurrency))
-        raw = asyncio.run(raw_updates(service, len(run["latencies"]), args.concurrency))
+        raw, floor = asyncio.run(baselines(service, len(run["latencies"]), args.concurrency))
     lat = run["latencies"]
     print(
         json.dumps(
@@ -196,8 +227,11 @@ def main() -> None:
                 "approval_p99_ms": pct(lat, 99),
                 "raw_update_p50_ms": pct(raw, 50),
                 "raw_update_p99_ms": pct(raw, 99),
+                "http_floor_p50_ms": pct(floor, 50),
+                "http_floor_p99_ms": pct(floor, 99),
                 "p99_ratio": round(pct(lat, 99) / pct(raw, 99), 2),
                 "target_p99_ratio": 2,
+                "http_floor_p99_ratio": round(pct(floor, 99) / pct(raw, 99), 2),
             },
             indent=1,
         )

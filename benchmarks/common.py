@@ -109,13 +109,13 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
     }
     procs: list[subprocess.Popen[bytes]] = [temporal]
     try:
-        _wait_port(temporal_port)
+        wait_port(temporal_port)
         worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
         api = subprocess.Popen([sys.executable, "-m", "core.cli", "api"], env=env, start_new_session=True)
         bank = subprocess.Popen([sys.executable, "-m", "core.cli", "bank-sim"], env=env, start_new_session=True)
         procs += [worker, api, bank]
-        _wait_port(api_port)
-        _wait_port(bank_port)
+        wait_port(api_port)
+        wait_port(bank_port)
         yield Service(
             api_url=f"http://127.0.0.1:{api_port}",
             bank_url=f"http://127.0.0.1:{bank_port}",
@@ -141,7 +141,7 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _wait_port(port: int, seconds: float = 60) -> None:
+def wait_port(port: int, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with socket.socket() as s:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlmodel import Session, col, select
 
 from core.auth import Actor
@@ -75,11 +77,18 @@ def audit_public(event: AuditEvent, org_code: str | None) -> AuditPublic:
     )
 
 
-def audit_history(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
-    """An entity's audit rows, oldest first."""
+def audit_histories(session: Session, entity_type: str, entity_ids: Iterable[str | int]) -> list[AuditEvent]:
+    """The audit rows of several entities of a type, each entity's oldest first."""
+    keys = [str(i) for i in entity_ids]
     query = (
         select(AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
-        .order_by(col(AuditEvent.id))
+        .where(AuditEvent.entity_type == entity_type, col(AuditEvent.entity_id).in_(keys))
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
     )
     return list(session.exec(query).all())
+
+
+def audit_history(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
+    """An entity's audit rows, oldest first (a workflow's steps by when the workflow made them: a
+    step may be written after a later one, see ``core.projection``)."""
+    return audit_histories(session, entity_type, [entity_id])

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     worker_shutdown_seconds: int = Field(
         30, ge=0, description="On SIGTERM, how long a worker lets running activities finish."
     )
+    token_cache_seconds: float = Field(
+        30,
+        ge=0,
+        description="How long an API process trusts a token it has looked up (0: look it up on every request). "
+        "A user deactivated or changed in the database is seen by every API process within this time.",
+    )
     api_metrics: bool = Field(True, description="Serve Prometheus metrics at the API's `GET /metrics` (no token).")
     metrics_host: str = Field("127.0.0.1", description="Address the worker's metrics endpoints bind to.")
     worker_metrics_port: int = Field(

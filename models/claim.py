@@ -36,6 +36,7 @@ class Claim(SQLModel, table=True):
     return_reason: str | None = Field(default=None, max_length=300)
     payout_card_no: str | None = Field(default=None, max_length=19)
     payout_attempt: int = 0
+    last_step: int = Field(default=0, description="The workflow step last projected onto this row.")
     paid_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     workflow_id: str = Field(max_length=60)
     created_by: int = Field(foreign_key="users.id")

@@ -76,6 +76,7 @@ class Step:
     awaiting: str | None = None  # clerk, secondary_reviewer, district_reviewer, payment, center_reviewer
     awaiting_org: str | None = None  # the organisation code of whoever is awaited
     step_no: int = 0  # the workflow's n-th projected step: its audit row is written once
+    at: datetime | None = None  # when the workflow made it (the audit row's time)
 
 
 async def activity(name: str, arg: object, result_type: type[T], minutes: int = 2) -> T:
@@ -95,6 +96,7 @@ async def sleep_until(when: datetime) -> None:
         await workflow.sleep(remaining)
 
 
+CONFIRM_AFTER = timedelta(minutes=1)  # how long an answered step may wait for the workflow's own write
 ROLE_LABELS = {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "互助中心审核人", "admin": "管理员"}
 
 
@@ -108,15 +110,27 @@ class Lifecycle:
     org_path = ""
     wakeups = 0  # handlers count up when something arrives that the run loop must look at
     steps = 0  # projected steps so far (numbers each step's audit row)
+    # Steps an update answered with (the API writes them before it answers the caller) that the
+    # workflow has not written itself yet: written with its next step, or after CONFIRM_AFTER.
+    unconfirmed: tuple[Step, ...] = ()
 
     async def wait_for_news(self, within: timedelta | None) -> bool:
-        """Wait until a handler counts up ``wakeups``; False when ``within`` passed first."""
+        """Wait until a handler counts up ``wakeups``; False when ``within`` passed first. Steps
+        answered but not yet written by the workflow are written if nothing comes for a while."""
         seen = self.wakeups
-        try:
-            await workflow.wait_condition(lambda: self.wakeups != seen, timeout=within)
-        except TimeoutError:
-            return False
-        return True
+        deadline = None if within is None else workflow.now() + within
+        while True:
+            timeout = None if deadline is None else deadline - workflow.now()
+            if timeout is not None and timeout <= timedelta(0):
+                return False
+            if self.unconfirmed:
+                timeout = CONFIRM_AFTER if timeout is None else min(timeout, CONFIRM_AFTER)
+            try:
+                await workflow.wait_condition(lambda: self.wakeups != seen, timeout=timeout)
+            except TimeoutError:
+                await self.write_answered()
+                continue
+            return True
 
     def key(self) -> str:
         raise NotImplementedError
@@ -145,34 +159,49 @@ class Lifecycle:
         return None, None
 
     async def move(self, event: str, actor: ActorRef | None, reason: str | None = None) -> None:
+        """Move, and project the move before going on (a local activity)."""
+        step = self._transition(event, actor, reason)
+        await self._project(step)
+
+    def move_answering(self, event: str, actor: ActorRef | None, reason: str | None = None) -> list[Step]:
+        """Move without waiting for a write, for an update's answer: a local activity would hold
+        the workflow task, and so the answer, until its write was done. Returns the steps the
+        workflow has not written yet (this one included): the API writes them before it answers,
+        and the workflow writes them again (finding them there) with its next step of its own, or
+        when nothing has happened for CONFIRM_AFTER, or before it ends. Steps may thus be written
+        out of order: the entity's table must be ordered (see ``core.projection``)."""
+        self.unconfirmed = (*self.unconfirmed, self._transition(event, actor, reason))
+        return list(self.unconfirmed)
+
+    async def write_answered(self) -> None:
+        """Write the steps answered but not written by the workflow yet."""
+        if self.unconfirmed:
+            steps, self.unconfirmed = list(self.unconfirmed), ()
+            await workflow.execute_local_activity(
+                "project_steps", steps, result_type=NoneType, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=DB_RETRY,
+            )  # fmt: skip
+
+    def _transition(self, event: str, actor: ActorRef | None, reason: str | None) -> Step:
         before = self.status
         self.status = fire(before, event, self.machine)
-        awaiting, awaiting_org = self.awaited()
         workflow.upsert_search_attributes(
             [
                 search.STATUS.value_set(self.status),
                 search.LAST_TRANSITION.value_set(workflow.now()),
-                search.AWAITING.value_set(awaiting or ""),
+                search.AWAITING.value_set(self.awaited()[0] or ""),
             ]
         )
-        await self.project(event, before, actor, reason, awaiting, awaiting_org)
+        return self._step(event, before, actor, reason)
 
     async def note(self, event: str, actor: ActorRef | None, reason: str | None) -> None:
         """An audited event that leaves the status as it is."""
-        awaiting, awaiting_org = self.awaited()
-        await self.project(event, self.status, actor, reason, awaiting, awaiting_org)
+        await self._project(self._step(event, self.status, actor, reason))
 
-    async def project(
-        self,
-        event: str,
-        before: str,
-        actor: ActorRef | None,
-        reason: str | None,
-        awaiting: str | None,
-        awaiting_org: str | None,
-    ) -> None:
+    def _step(self, event: str, before: str, actor: ActorRef | None, reason: str | None) -> Step:
         self.steps += 1
-        step = Step(
+        awaiting, awaiting_org = self.awaited()
+        return Step(
             self.entity,
             self.key(),
             event,
@@ -184,7 +213,14 @@ class Lifecycle:
             awaiting,
             awaiting_org,
             self.steps,
+            workflow.now(),
         )
+
+    async def _project(self, step: Step) -> None:
+        if self.unconfirmed:  # the answered steps before this one, in the same write
+            self.unconfirmed = (*self.unconfirmed, step)
+            await self.write_answered()
+            return
         # A local activity: the projection is a short database write in this worker, with no
         # round trip through the server (and two history events instead of six).
         await workflow.execute_local_activity(

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update, start_with_update
-from core.audit import audit_action, audit_history, audit_public
+from core.audit import audit_action, audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.notices import yuan
 from core.orgs import get_org
 from core.programme import today
+from core.projection import project
 from core.settings import Settings
-from models.audit import AuditPublic
+from models.audit import AuditEvent, AuditPublic
 from models.claim import Claim, ClaimEvidence
 from models.member import Member
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
 from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, claim_workflow_id
-from workflows.common import Act
+from workflows.common import Act, Step
 from workflows.machines import allowed
 
 router = APIRouter(tags=["claims"])
@@ -89,13 +94,15 @@ class ClaimView(BaseModel):
 
 
 def _load(session: Session, claim_id: int, actor: Actor) -> tuple[Claim, Organisation]:
-    claim = session.get(Claim, claim_id)
-    if claim is None:
+    row = session.exec(
+        select(Claim, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Claim.org_id))
+        .where(Claim.id == claim_id)
+    ).first()
+    if row is None:
         raise NotFound("claim_not_found", f"给付申请 {claim_id} 不存在")
-    org = session.get(Organisation, claim.org_id)
-    assert org is not None
-    require(actor, org)
-    return claim, org
+    require(actor, row[1])
+    return row[0], row[1]
 
 
 def _actions(actor: Actor, org: Organisation, claim: Claim) -> list[str]:
@@ -126,25 +133,19 @@ def _may_review(actor: Actor, claim: Claim) -> bool:
 
 
 def _view(session: Session, claim: Claim, org: Organisation, actor: Actor) -> ClaimView:
-    member = session.get(Member, claim.member_no)
-    evidence = session.exec(select(ClaimEvidence).where(ClaimEvidence.claim_id == claim.id)).all()
-    events = audit_history(session, "claim", claim.id or 0)
-    return ClaimView(
-        id=claim.id or 0,
-        member_no=claim.member_no,
-        member_name=member.name if member else "",
-        org_code=org.code,
-        kind=claim.kind,
-        illness=claim.illness,
-        event_date=claim.event_date,
-        description=claim.description,
-        status=claim.status,
-        awaiting=claim.awaiting,
-        amount=yuan(claim.amount_fen),
-        reasons=list(claim.reasons),
-        return_reason=claim.return_reason,
-        actions=_actions(actor, org, claim),
-        evidence=[
+    return _views(session, [(claim, org)], actor)[0]
+
+
+def _views(session: Session, rows: Sequence[tuple[Claim, Organisation]], actor: Actor) -> list[ClaimView]:
+    """Claims as their readers see them, in three queries however many there are (the members'
+    names, the evidence without its files, the histories)."""
+    ids = [c.id or 0 for c, _ in rows]
+    members = {c.member_no for c, _ in rows}
+    names = dict(session.exec(select(Member.member_no, Member.name).where(col(Member.member_no).in_(members))).all())
+    evidence: dict[int, list[EvidencePublic]] = defaultdict(list)
+    files = select(ClaimEvidence).options(defer(ClaimEvidence.data))  # type: ignore[arg-type]  # not the files
+    for e in session.exec(files.where(col(ClaimEvidence.claim_id).in_(ids)).order_by(col(ClaimEvidence.id))).all():
+        evidence[e.claim_id].append(
             EvidencePublic(
                 id=e.id or 0,
                 filename=e.filename,
@@ -152,10 +153,31 @@ def _view(session: Session, claim: Claim, org: Organisation, actor: Actor) -> Cl
                 size=e.size,
                 uploaded_at=e.uploaded_at.isoformat(),
             )
-            for e in evidence
-        ],
-        history=[audit_public(e, org.code) for e in events],
-    )
+        )
+    history: dict[str, list[AuditEvent]] = defaultdict(list)
+    for event in audit_histories(session, "claim", ids):
+        history[event.entity_id].append(event)
+    return [
+        ClaimView(
+            id=claim.id or 0,
+            member_no=claim.member_no,
+            member_name=names.get(claim.member_no, ""),
+            org_code=org.code,
+            kind=claim.kind,
+            illness=claim.illness,
+            event_date=claim.event_date,
+            description=claim.description,
+            status=claim.status,
+            awaiting=claim.awaiting,
+            amount=yuan(claim.amount_fen),
+            reasons=list(claim.reasons),
+            return_reason=claim.return_reason,
+            actions=_actions(actor, org, claim),
+            evidence=evidence[claim.id or 0],
+            history=[audit_public(e, org.code) for e in history[str(claim.id)]],
+        )
+        for claim, org in rows
+    ]
 
 
 def _fresh(session: Session, claim_id: int, actor: Actor) -> ClaimView:
@@ -259,7 +281,7 @@ def org_claims(
     if status:
         query = query.where(Claim.status == status)
     rows = session.exec(query.order_by(col(Claim.id).desc()).offset((page - 1) * size).limit(size)).all()
-    return [_view(session, c, o, actor) for c, o in rows]
+    return _views(session, rows, actor)
 
 
 @router.get("/members/{member_no}/claims")
@@ -271,7 +293,7 @@ def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> l
     assert org is not None
     require(actor, org)
     claims = session.exec(select(Claim).where(Claim.member_no == member_no).order_by(col(Claim.id))).all()
-    return [_view(session, c, org, actor) for c in claims]
+    return _views(session, [(c, org) for c in claims], actor)
 
 
 async def _update(
@@ -280,7 +302,7 @@ async def _update(
     """Straight to the claim's workflow: its validator checks the caller's role, scope and level
     (nothing is read first); the answer is the claim as the update left it."""
     try:
-        await run_update(
+        summary: ClaimSummary = await run_update(
             temporal, claim_workflow_id(claim_id), update, arg, rpc_seconds=settings.update_timeout_seconds,
             result_type=ClaimSummary,
         )  # fmt: skip
@@ -289,7 +311,22 @@ async def _update(
             await run_in_threadpool(_load, session, claim_id, actor)
         raise
     # The database work runs in a worker thread, so the event loop serves other requests meanwhile.
-    return await run_in_threadpool(_fresh, session, claim_id, actor)
+    return await run_in_threadpool(_projected_view, session, summary.steps, claim_id, actor)
+
+
+def _projected_view(session: Session, steps: list[Step], claim_id: int, actor: Actor) -> ClaimView:
+    """The claim as the caller's step left it. The workflow answers a reviewer without waiting
+    for its own write of the step, so the step is written here first (the same write: whichever
+    comes second finds it there): the caller's next read, their task list and the lists agree
+    with the answer."""
+    if steps:
+        connection = session.connection().connection.driver_connection
+        assert isinstance(connection, psycopg.Connection)
+        for step in steps:
+            project(connection, step)
+    view = _fresh(session, claim_id, actor)
+    session.commit()
+    return view
 
 
 @router.post("/claims/{claim_id}/review")
