@@ -113,6 +113,10 @@ async def test_a_claim_through_every_level_is_paid_once(
                             (tokens[DISTRICT], "center_reviewer")):  # fmt: skip
         claim = await call(api, token, "POST", f"{url}/review", 200, json={"decision": "approve"})
         assert claim["status"] == "under_review" and claim["awaiting"] == awaiting
+        # The answer does not wait for the workflow's own write: the API wrote the step, so the
+        # reviewer's next read and the history agree with it at once.
+        read = await call(api, token, "GET", url, 200)
+        assert read["awaiting"] == awaiting and read["history"][-1]["action"] == "claim.approve_level"
     assert any(t["kind"] == "claim_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
     await call(api, tokens[CENTER], "POST", f"{url}/review", 200, json={"decision": "approve"})
     paid = await until(api, clerk, url, "paid")
@@ -121,6 +125,10 @@ async def test_a_claim_through_every_level_is_paid_once(
     assert [p for p in bank.payouts if p.startswith(f"claim-{claim['id']}-")] == [f"claim-{claim['id']}-0"]
     history = [h["action"] for h in paid["history"]]
     assert history.count("claim.paid") == 1 and "claim.pay" in history
+    # Each step once and in the order the workflow made it, though the reviewers' steps were
+    # written by the API and again by the workflow.
+    steps = [a for a in history if a not in ("claim.applied", "claim.evidence_added")]
+    assert steps == ["claim.eligible", *["claim.approve_level"] * 3, "claim.approve", "claim.pay", "claim.paid"]
     rejected = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     assert rejected["status"] == "rejected" and any("只给付一次" in r for r in rejected["reasons"])
     listed = await call(api, clerk, "GET", f"/members/{member_no}/claims", 200)

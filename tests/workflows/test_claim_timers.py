@@ -39,6 +39,19 @@ def stage_claim(db: Database, member_no: str, kind: str, clerk: ActorRef) -> int
     return int(row[0])
 
 
+def projected(db: Database, claim_id: int) -> tuple[str, str | None, int]:
+    """The claim's row as projected: status, who it awaits, and how many reviewers' steps it has."""
+    with db.connect() as conn:
+        status, awaiting = conn.execute("SELECT status, awaiting FROM claims WHERE id = %s", (claim_id,)).fetchone()  # type: ignore[misc]
+        reviews = conn.execute(
+            "SELECT count(*) FROM audit_events WHERE entity_type = 'claim' AND entity_id = %s"
+            " AND action IN ('claim.approve_level', 'claim.approve', 'claim.return', 'claim.reject')",
+            (str(claim_id),),
+        ).fetchone()
+    assert reviews is not None
+    return str(status), awaiting, int(reviews[0])
+
+
 async def start(
     env: WorkflowEnvironment, queue: str, db: Database, org: str, member_no: str, kind: str
 ) -> tuple[int, WorkflowHandle[ClaimWorkflow, ClaimSummary]]:
@@ -102,7 +115,7 @@ async def test_a_return_left_unanswered_closes_the_claim(
     org, _, _, member_no = await claimant(
         api, tokens, db, tmp_path, bank, seed=6401 if returned_by == "grassroots" else 6901
     )
-    _, handle = await start(env, queue, db, org, member_no, "accidental_disability")
+    claim_id, handle = await start(env, queue, db, org, member_no, "accidental_disability")
     levels = [reviewer for _, reviewer in reviewers(db, org)]
     approving, returning = (levels[:0], levels[0]) if returned_by == "grassroots" else (levels[:3], levels[3])
     async with asyncio.timeout(60):
@@ -110,6 +123,10 @@ async def test_a_return_left_unanswered_closes_the_claim(
         for reviewer in approving:
             await handle.execute_update(ClaimWorkflow.review, ClaimDecision(reviewer, "approve"))
         await handle.execute_update(ClaimWorkflow.review, ClaimDecision(returning, "return", "缺材料"))
+        # Nobody but the workflow writes these steps here (no API in between): it does so once
+        # nothing has happened for a minute.
+        await env.sleep(timedelta(minutes=2))
+        assert projected(db, claim_id) == ("returned", "clerk", len(approving) + 1)
         await env.sleep(timedelta(days=6))
         assert (await handle.query(ClaimWorkflow.summary)).status == "returned"
         await env.sleep(timedelta(days=2))
@@ -167,6 +184,7 @@ async def test_a_payout_to_a_lost_card_waits_for_the_new_card_and_pays_once(
         row = conn.execute("SELECT payout_attempt, payout_card_no, paid_at FROM claims WHERE id = %s", (claim_id,))
         attempt, card_no, paid_at = row.fetchone()  # type: ignore[misc]
     assert attempt == 1 and card_no == f"6222887777{claim_id:09d}" and paid_at is not None
+    assert projected(db, claim_id) == ("paid", None, 4)  # the reviewers' steps, written with the payout
     await record(env.client, handle.id, "ClaimWorkflow--paid-after-new-card")
 
 
