@@ -11,17 +11,27 @@ a new valid card, so a claim is never paid twice and a payout is never lost.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.common import BANK_RETRY, Act, ActorRef, BankFile, Lifecycle, Step, activity, reason_required
+from workflows.common import BANK_RETRY, Act, BankFile, Lifecycle, activity, reason_required
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
     from models.states import ClaimLevel as L
     from models.states import ClaimStatus as S
+    from workflows.claim_messages import (
+        ClaimDecision,
+        ClaimInput,
+        ClaimSummary,
+        Eligibility,
+        PayoutCallback,
+        PayoutOutcome,
+        PayoutRequest,
+        PayoutSent,
+        claim_workflow_id,
+    )
 
 LEVEL_NAMES = {
     L.GRASSROOTS: "基层工会",
@@ -33,69 +43,6 @@ FINAL = (S.REJECTED, S.PAID, S.CLOSED)
 CARD_CHECK_EVERY = timedelta(days=1)  # while a payout waits for a new card
 # A reviewer's answer no longer waits for the projection's write (patch id of that change).
 ANSWER_BEFORE_PROJECTION = "review-answers-before-projection"
-
-
-def claim_workflow_id(claim_id: int) -> str:
-    return f"claim-{claim_id}"
-
-
-@dataclass
-class ClaimInput:
-    claim_id: int
-    org_code: str  # the member's grassroots union
-    org_path: str
-    district_code: str
-    secondary_code: str | None
-    applicant_id: int  # the clerk who applied never approves at the grassroots level
-    return_timeout_days: int = 30
-
-
-@dataclass
-class ClaimDecision:
-    actor: ActorRef
-    decision: str  # approve, return, reject
-    reason: str = ""
-
-
-@dataclass
-class Eligibility:
-    eligible: bool
-    reasons: list[str] = field(default_factory=list)
-    amount_fen: int = 0
-
-
-@dataclass
-class PayoutRequest:
-    claim_id: int
-    attempt: int
-
-
-@dataclass
-class PayoutSent:
-    card_no: str  # empty: the member has no card that can be paid now
-
-
-@dataclass
-class PayoutCallback:
-    claim_id: int
-    event_id: str
-    attempt: int
-
-
-@dataclass
-class PayoutOutcome:
-    outcome: str  # paid, failed, stale (an answer about an earlier attempt)
-    reason: str = ""
-
-
-@dataclass
-class ClaimSummary:
-    claim_id: int
-    status: str
-    level: str | None
-    amount_fen: int
-    reasons: list[str]
-    steps: list[Step] = field(default_factory=list)  # for the API to write before it answers
 
 
 @workflow.defn
@@ -265,3 +212,17 @@ class ClaimWorkflow(Lifecycle):
             await self.move("paid", None, f"银行已付款 {self.amount_fen / 100:.2f} 元")
         elif outcome.outcome == "failed":
             await self.move("payout_failed", None, f"银行付款失败：{outcome.reason}，等待会员的新卡")
+
+
+__all__ = [
+    "ClaimDecision",
+    "ClaimInput",
+    "ClaimSummary",
+    "ClaimWorkflow",
+    "Eligibility",
+    "PayoutCallback",
+    "PayoutOutcome",
+    "PayoutRequest",
+    "PayoutSent",
+    "claim_workflow_id",
+]

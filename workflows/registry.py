@@ -29,7 +29,14 @@ WORKFLOWS: list[type] = [
 
 # Imported once per worker instead of once per workflow run: stateless helpers and message types
 # shared by every workflow (the workflow modules themselves stay sandboxed).
-PASSED_THROUGH = ("models", "workflows.common", "workflows.search", "workflows.machines", "workflows.dated_inputs")
+PASSED_THROUGH = (
+    "models",
+    "workflows.common",
+    "workflows.search",
+    "workflows.machines",
+    "workflows.dated_inputs",
+    "workflows.claim_messages",
+)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
