@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -146,11 +147,20 @@ async def report_loss(
 ) -> CardView:
     """The member's union reports the card lost: the card is no longer valid, the bank blocks it
     (payouts to it fail), and with ``replace`` a new card is asked for at once."""
+    inp, already_lost = await run_in_threadpool(_record_loss, session, card_no, data, actor)
+    await _start_loss(temporal, settings, inp)  # for a card already lost: a report whose workflow did not start
+    if already_lost:
+        raise Conflict("card_already_lost", f"卡号 {card_no} 已挂失")
+    return await run_in_threadpool(_fresh, session, card_no, actor)
+
+
+def _record_loss(session: Session, card_no: str, data: LossReport, actor: Actor) -> tuple[CardLossInput, bool]:
+    """Record the loss (in a worker thread: the event loop never waits for the database). True
+    when the card was recorded as lost already."""
     card, member, org = _load(session, card_no, actor, Role.CLERK)
     inp = CardLossInput(card_no, org.code, org.path, org.district_code or "", actor_ref(actor), data.replace)
     if card.status is CardStatus.LOST:
-        await _start_loss(temporal, settings, inp)  # a report whose workflow did not start is completed here
-        raise Conflict("card_already_lost", f"卡号 {card_no} 已挂失")
+        return inp, True
     if card.status.value not in VALID_CARD_STATUSES:
         raise Conflict("card_not_valid", f"卡号 {card_no} 当前状态为 {card.status.value}，不能挂失")
     before = card.status.value
@@ -176,7 +186,10 @@ async def report_loss(
         session.commit()
     except IntegrityError:  # reported at the same moment by someone else
         raise Conflict("card_already_lost", f"卡号 {card_no} 已挂失") from None
-    await _start_loss(temporal, settings, inp)
+    return inp, False
+
+
+def _fresh(session: Session, card_no: str, actor: Actor) -> CardView:
     session.expire_all()
     return _view(session, *_load(session, card_no, actor), actor)
 
@@ -191,20 +204,25 @@ async def request_replacement(
     temporal: TemporalDep,
 ) -> CardView:
     """Ask the bank for a new card for a lost one; the new number arrives by the bank's callback."""
-    _load(session, card_no, actor, Role.CLERK)
-    loss = session.get(CardLoss, card_no)
-    if loss is None:
-        raise Conflict("card_not_lost", f"卡号 {card_no} 未挂失，请先挂失")
-    if loss.status is not CardLossStatus.LOST:
-        raise Conflict("replacement_already_requested", f"卡号 {card_no} 已申请补卡")
+    workflow_id = await run_in_threadpool(_replaceable, session, card_no, actor)
     await run_update(
         temporal,
-        loss.workflow_id,
+        workflow_id,
         CardLossWorkflow.request_replacement,
         Act(actor_ref(actor), data.reason),
         rpc_seconds=settings.update_timeout_seconds,
         result_type=CardLossSummary,
         session=session,
     )
-    session.expire_all()
-    return _view(session, *_load(session, card_no, actor), actor)
+    return await run_in_threadpool(_fresh, session, card_no, actor)
+
+
+def _replaceable(session: Session, card_no: str, actor: Actor) -> str:
+    """The loss workflow of a card reported lost and not replaced yet."""
+    _load(session, card_no, actor, Role.CLERK)
+    loss = session.get(CardLoss, card_no)
+    if loss is None:
+        raise Conflict("card_not_lost", f"卡号 {card_no} 未挂失，请先挂失")
+    if loss.status is not CardLossStatus.LOST:
+        raise Conflict("replacement_already_requested", f"卡号 {card_no} 已申请补卡")
+    return loss.workflow_id

@@ -365,10 +365,7 @@ async def resubmit(
 @router.post("/claims/{claim_id}/evidence", status_code=status.HTTP_201_CREATED)
 async def add_evidence(claim_id: int, file: UploadFile, session: SessionDep, actor: CurrentActor) -> EvidencePublic:
     """A diagnosis, hospital record, accident report or death certificate (PDF, JPEG, PNG; 10 MB)."""
-    claim, org = _load(session, claim_id, actor)
-    require(actor, org, Role.CLERK)
-    if claim.status in (ClaimStatus.REJECTED, ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.APPROVED):
-        raise Conflict("not_allowed_now", "申请已审结，不能再添加材料")
+    org = await run_in_threadpool(_evidence_welcome, session, claim_id, actor)
     if (file.content_type or "") not in EVIDENCE_TYPES:
         raise Invalid("evidence_type", "证明材料须为 PDF、JPEG 或 PNG 文件", details={"field": "file"})
     body = await file.read(EVIDENCE_MAX_BYTES + 1)
@@ -382,15 +379,31 @@ async def add_evidence(claim_id: int, file: UploadFile, session: SessionDep, act
         data=body,
         uploaded_by=actor.user_id,
     )
-    session.add(evidence)
-    audit_action(
-        session, actor, "claim.evidence_added", ("claim", claim_id), f"上传材料 {evidence.filename}", org_id=org.id
-    )
-    session.commit()
+    await run_in_threadpool(_store_evidence, session, evidence, org, actor)
     return EvidencePublic(
         id=evidence.id or 0, filename=evidence.filename, content_type=evidence.content_type, size=evidence.size,
         uploaded_at=evidence.uploaded_at.isoformat(),
     )  # fmt: skip
+
+
+def _evidence_welcome(session: Session, claim_id: int, actor: Actor) -> Organisation:
+    """The claim's union, when its clerk may still add evidence."""
+    claim, org = _load(session, claim_id, actor)
+    require(actor, org, Role.CLERK)
+    if claim.status in (ClaimStatus.REJECTED, ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.APPROVED):
+        raise Conflict("not_allowed_now", "申请已审结，不能再添加材料")
+    return org
+
+
+def _store_evidence(session: Session, evidence: ClaimEvidence, org: Organisation, actor: Actor) -> None:
+    """Store the file (up to 10 MB: written in a worker thread, not on the event loop) and audit it."""
+    session.add(evidence)
+    audit_action(
+        session, actor, "claim.evidence_added", ("claim", evidence.claim_id), f"上传材料 {evidence.filename}",
+        org_id=org.id,
+    )  # fmt: skip
+    session.commit()
+    session.refresh(evidence)
 
 
 @router.get("/claims/{claim_id}/evidence/{evidence_id}", response_class=Response)

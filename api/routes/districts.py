@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
@@ -28,6 +29,7 @@ from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
 from workflows.common import Act, Decision
 from workflows.district_filing import (
+    DistrictFilingInput,
     DistrictFilingWorkflow,
     FilingSummary,
     district_filing_workflow_id,
@@ -139,9 +141,15 @@ def read_filing(code: str, year: int, session: SessionDep, actor: CurrentActor) 
     return _view(session, _district(session, code, actor), year, actor)
 
 
-async def _ensure_workflow(
-    session: Session, settings: Settings, temporal: Any, org: Organisation, year: int
-) -> DistrictFiling:
+def _reviewing_district(session: Session, code: str, actor: Actor) -> Organisation:
+    org = _district(session, code, actor)
+    require(actor, org, Role.REVIEWER)
+    return org
+
+
+def _filing_to_start(
+    session: Session, settings: Settings, org: Organisation, year: int
+) -> tuple[DistrictFiling, DistrictFilingInput]:
     config = get_config(session, year)
     filing = _filing(session, org.code, year)
     if filing is None:
@@ -156,6 +164,13 @@ async def _ensure_workflow(
     inp = district_filing_input(
         config, settings.timezone, filing_id=filing.id or 0, district=(org.code, org.path), year=year
     )
+    return filing, inp
+
+
+async def _ensure_workflow(
+    session: Session, settings: Settings, temporal: Any, org: Organisation, year: int
+) -> DistrictFiling:
+    filing, inp = await run_in_threadpool(_filing_to_start, session, settings, org, year)
     await start_workflow(
         session,
         temporal,
@@ -183,17 +198,30 @@ async def _update(
     session.expire_all()
 
 
+# The async routes below do their database work in worker threads: the event loop never waits for it.
 @router.post("/submit")
 async def submit_filing(
     code: str, year: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
 ) -> FilingView:
     """File every approved and paid enrollment with the Mutual Aid Center, inside the district
     window only; afterwards nothing in the filing changes."""
-    org = _district(session, code, actor)
-    require(actor, org, Role.REVIEWER)
+    org = await run_in_threadpool(_reviewing_district, session, code, actor)
     filing = await _ensure_workflow(session, settings, temporal, org, year)
     await _update(session, settings, temporal, filing, DistrictFilingWorkflow.submit, Act(actor_ref(actor)))
-    return _view(session, org, year, actor)
+    return await run_in_threadpool(_view, session, org, year, actor)
+
+
+def _voucher_filing(session: Session, org: Organisation, year: int) -> DistrictFiling:
+    filing = _filing(session, org.code, year)
+    if filing is None or filing.status not in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
+        raise Conflict("not_allowed_now", "提交至职保中心后（或凭证被退回后）才能上传缴费凭证")
+    return filing
+
+
+def _store_voucher(session: Session, filing: DistrictFiling, body: bytes, name: str, content_type: str) -> None:
+    filing.voucher, filing.voucher_name, filing.voucher_type = body, name, content_type
+    session.add(filing)
+    session.commit()
 
 
 @router.post("/voucher")
@@ -207,26 +235,18 @@ async def upload_voucher(
     temporal: TemporalDep,
 ) -> FilingView:
     """The district's payment voucher (PDF, JPEG or PNG, up to 10 MB) after paying the center."""
-    org = _district(session, code, actor)
-    require(actor, org, Role.REVIEWER)
-    filing = _filing(session, code, year)
-    if filing is None or filing.status not in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
-        raise Conflict("not_allowed_now", "提交至职保中心后（或凭证被退回后）才能上传缴费凭证")
+    org = await run_in_threadpool(_reviewing_district, session, code, actor)
+    filing = await run_in_threadpool(_voucher_filing, session, org, year)
     if (file.content_type or "") not in VOUCHER_TYPES:
         raise Invalid("voucher_type", "缴费凭证须为 PDF、JPEG 或 PNG 文件", details={"field": "file"})
     body = await file.read(VOUCHER_MAX_BYTES + 1)
     if not body or len(body) > VOUCHER_MAX_BYTES:
         raise Invalid("voucher_size", "缴费凭证不能为空，且不超过10MB", details={"field": "file"})
-    filing.voucher, filing.voucher_name, filing.voucher_type = (
-        body,
-        (file.filename or "voucher")[:200],
-        file.content_type,
-    )
-    session.add(filing)
-    session.commit()
-    act = Act(actor_ref(actor), f"上传缴费凭证 {filing.voucher_name}")
+    name = (file.filename or "voucher")[:200]
+    await run_in_threadpool(_store_voucher, session, filing, body, name, file.content_type or "")
+    act = Act(actor_ref(actor), f"上传缴费凭证 {name}")
     await _update(session, settings, temporal, filing, DistrictFilingWorkflow.upload_voucher, act)
-    return _view(session, org, year, actor)
+    return await run_in_threadpool(_view, session, org, year, actor)
 
 
 @router.get("/voucher", response_class=Response)
@@ -255,12 +275,23 @@ async def decide_voucher(
     temporal: TemporalDep,
 ) -> FilingView:
     """The Mutual Aid Center approves the voucher (the enrollments complete) or rejects it."""
+    org, filing = await run_in_threadpool(_decided_filing, session, code, year, actor)
+    decision = Decision(actor_ref(actor), data.approve, data.reason or "")
+    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.decide_voucher, decision)
+    return await run_in_threadpool(_decided_view, session, org, filing, year, actor, data)
+
+
+def _decided_filing(session: Session, code: str, year: int, actor: Actor) -> tuple[Organisation, DistrictFiling]:
     org = _district(session, code, actor)
     filing = _filing(session, code, year)
     if filing is None:
         raise Conflict("not_allowed_now", "该区局尚未提交")
-    decision = Decision(actor_ref(actor), data.approve, data.reason or "")
-    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.decide_voucher, decision)
+    return org, filing
+
+
+def _decided_view(
+    session: Session, org: Organisation, filing: DistrictFiling, year: int, actor: Actor, data: VoucherDecision
+) -> FilingView:
     if not data.approve:
         filing.reject_reason = data.reason
         session.add(filing)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, delete, select
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -109,6 +110,28 @@ async def register_cards(
     """Register chosen cards (``card_nos``) or every card of the union (``all``) for the year,
     while the window is open. All or nothing: a card that is unknown, of another union, lost or
     replaced is named (409 ``cards_unavailable``) and nothing is registered."""
+    workflow_id, selection_id = await run_in_threadpool(_stage, session, code, year, data, actor)
+    try:
+        result: RegisterResult = await run_update(
+            temporal,
+            workflow_id,
+            RegistrationWorkflow.register,
+            Selection(actor_ref(actor), selection_id),
+            rpc_seconds=settings.update_timeout_seconds,
+            result_type=RegisterResult,
+            session=session,
+        )
+    except AppError as exc:
+        if exc.status_code < 500:  # refused: the staged selection is not needed any more
+            await run_in_threadpool(_unstage, session, selection_id)
+        raise
+    view = await run_in_threadpool(_fresh, session, code, year, actor)
+    return RegisterOutcome(registered_now=result.registered, registration=view)
+
+
+# The database work of the route above runs in worker threads: the event loop never waits for it.
+def _stage(session: Session, code: str, year: int, data: RegisterRequest, actor: Actor) -> tuple[str, int]:
+    """The cards to register, staged for the workflow: (its id, the selection's id)."""
     registration, org = _load(session, code, year, actor)
     require(actor, org, Role.CLERK)
     require_card_work(org)
@@ -119,26 +142,17 @@ async def register_cards(
     )
     session.add(selection)
     session.commit()
-    selection_id = selection.id or 0
-    try:
-        result: RegisterResult = await run_update(
-            temporal,
-            registration.workflow_id,
-            RegistrationWorkflow.register,
-            Selection(actor_ref(actor), selection_id),
-            rpc_seconds=settings.update_timeout_seconds,
-            result_type=RegisterResult,
-            session=session,
-        )
-    except AppError as exc:
-        if exc.status_code < 500:  # refused: the staged selection is not needed any more
-            session.exec(delete(MemberSelection).where(col(MemberSelection.id) == selection_id))
-            session.commit()
-        raise
+    return registration.workflow_id, selection.id or 0
+
+
+def _unstage(session: Session, selection_id: int) -> None:
+    session.exec(delete(MemberSelection).where(col(MemberSelection.id) == selection_id))
+    session.commit()
+
+
+def _fresh(session: Session, code: str, year: int, actor: Actor) -> RegistrationView:
     session.expire_all()
-    return RegisterOutcome(
-        registered_now=result.registered, registration=_view(session, *_load(session, code, year, actor), actor)
-    )
+    return _view(session, *_load(session, code, year, actor), actor)
 
 
 @router.post("/programme-years/{year}/registration/open", status_code=status.HTTP_202_ACCEPTED)
