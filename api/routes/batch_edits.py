@@ -49,10 +49,14 @@ async def recheck_open_batch(
     session: Session, temporal: Client, settings: Settings, actor: Actor, member_no: str
 ) -> None:
     """A corrected member sends their validated, not yet submitted batch back to pending."""
-    batch = session.exec(
-        select(CardBatch)
-        .join(CardBatchMember, col(CardBatchMember.batch_id) == col(CardBatch.id))
-        .where(CardBatchMember.member_no == member_no, col(CardBatch.status) == CardBatchStatus.VALIDATED)
-    ).first()
+
+    def validated_batch() -> CardBatch | None:  # in a worker thread
+        return session.exec(
+            select(CardBatch)
+            .join(CardBatchMember, col(CardBatchMember.batch_id) == col(CardBatch.id))
+            .where(CardBatchMember.member_no == member_no, col(CardBatch.status) == CardBatchStatus.VALIDATED)
+        ).first()
+
+    batch = await run_in_threadpool(validated_batch)
     if batch is not None:
         await edit_batch(session, temporal, settings, actor, batch, "recheck", [])

@@ -157,6 +157,18 @@ async def create_batch(
     code: str, data: BatchCreate, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
 ) -> BatchView:
     """Open a card batch (the pending list) for a grassroots union."""
+    inp, workflow_id = await run_in_threadpool(_open_batch, session, settings, code, data, actor)
+    await start_workflow(
+        session, temporal, CardBatchWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue
+    )  # fmt: skip
+    return await run_in_threadpool(_fresh, session, inp.batch_id, actor)
+
+
+def _open_batch(
+    session: Session, settings: Settings, code: str, data: BatchCreate, actor: Actor
+) -> tuple[CardBatchInput, str]:
+    """The batch's row, its workflow's input and id (in a worker thread: the event loop never
+    waits for the database)."""
     org = get_org(session, code)
     require(actor, org, Role.CLERK)
     require_card_work(org)
@@ -171,16 +183,10 @@ async def create_batch(
     session.add(batch)
     session.flush()
     batch.workflow_id = card_batch_workflow_id(batch.id or 0)
+    inp = CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days, org.district_code or "")
+    workflow_id = batch.workflow_id
     session.commit()
-    await start_workflow(
-        session,
-        temporal,
-        CardBatchWorkflow.run,
-        CardBatchInput(batch.id or 0, org.code, org.path, settings.card_feedback_days, org.district_code or ""),
-        id=batch.workflow_id,
-        task_queue=settings.task_queue,
-    )
-    return _view(session, batch, org, actor)
+    return inp, workflow_id
 
 
 @router.get("/orgs/{code}/card-batches")
@@ -367,8 +373,7 @@ async def request_revocation(
     temporal: TemporalDep,
 ) -> BatchView:
     """Ask the district to revoke a submitted batch (refused once the bank has issued cards)."""
-    batch, _ = _load(session, batch_id, actor)
-    view = await _act(
+    await _act(
         session,
         temporal,
         settings,
@@ -378,11 +383,16 @@ async def request_revocation(
         Act(actor_ref(actor), data.reason),
         BatchSummary,
     )
-    batch = session.get(CardBatch, batch_id) or batch
+    return await run_in_threadpool(_record_applicant, session, batch_id, data, actor)
+
+
+def _record_applicant(session: Session, batch_id: int, data: RevocationRequest, actor: Actor) -> BatchView:
+    batch = session.get(CardBatch, batch_id)
+    assert batch is not None  # the workflow has just taken the request
     batch.revocation_applicant, batch.revocation_phone = data.applicant_name, data.applicant_phone
     session.add(batch)
     session.commit()
-    return _fresh(session, view.id, actor)
+    return _fresh(session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/revocation/decision")

@@ -149,7 +149,7 @@ def _reviewing_district(session: Session, code: str, actor: Actor) -> Organisati
 
 def _filing_to_start(
     session: Session, settings: Settings, org: Organisation, year: int
-) -> tuple[DistrictFiling, DistrictFilingInput]:
+) -> tuple[str, DistrictFilingInput]:
     config = get_config(session, year)
     filing = _filing(session, org.code, year)
     if filing is None:
@@ -164,31 +164,28 @@ def _filing_to_start(
     inp = district_filing_input(
         config, settings.timezone, filing_id=filing.id or 0, district=(org.code, org.path), year=year
     )
-    return filing, inp
+    return filing.workflow_id, inp
 
 
-async def _ensure_workflow(
-    session: Session, settings: Settings, temporal: Any, org: Organisation, year: int
-) -> DistrictFiling:
-    filing, inp = await run_in_threadpool(_filing_to_start, session, settings, org, year)
+async def _ensure_workflow(session: Session, settings: Settings, temporal: Any, org: Organisation, year: int) -> str:
+    """The filing's workflow, started if it was not (its id)."""
+    workflow_id, inp = await run_in_threadpool(_filing_to_start, session, settings, org, year)
     await start_workflow(
         session,
         temporal,
         DistrictFilingWorkflow.run,
         inp,
-        id=filing.workflow_id,
+        id=workflow_id,
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return filing
+    return workflow_id
 
 
-async def _update(
-    session: Session, settings: Settings, temporal: Any, filing: DistrictFiling, update: Any, arg: Any
-) -> None:
+async def _update(session: Session, settings: Settings, temporal: Any, workflow_id: str, update: Any, arg: Any) -> None:
     await run_update(
         temporal,
-        filing.workflow_id,
+        workflow_id,
         update,
         arg,
         rpc_seconds=settings.update_timeout_seconds,
@@ -206,8 +203,8 @@ async def submit_filing(
     """File every approved and paid enrollment with the Mutual Aid Center, inside the district
     window only; afterwards nothing in the filing changes."""
     org = await run_in_threadpool(_reviewing_district, session, code, actor)
-    filing = await _ensure_workflow(session, settings, temporal, org, year)
-    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.submit, Act(actor_ref(actor)))
+    workflow_id = await _ensure_workflow(session, settings, temporal, org, year)
+    await _update(session, settings, temporal, workflow_id, DistrictFilingWorkflow.submit, Act(actor_ref(actor)))
     return await run_in_threadpool(_view, session, org, year, actor)
 
 
@@ -218,10 +215,13 @@ def _voucher_filing(session: Session, org: Organisation, year: int) -> DistrictF
     return filing
 
 
-def _store_voucher(session: Session, filing: DistrictFiling, body: bytes, name: str, content_type: str) -> None:
+def _store_voucher(session: Session, filing: DistrictFiling, body: bytes, name: str, content_type: str) -> str:
+    """Store the voucher; the filing's workflow id."""
     filing.voucher, filing.voucher_name, filing.voucher_type = body, name, content_type
+    workflow_id = filing.workflow_id
     session.add(filing)
     session.commit()
+    return workflow_id
 
 
 @router.post("/voucher")
@@ -243,9 +243,9 @@ async def upload_voucher(
     if not body or len(body) > VOUCHER_MAX_BYTES:
         raise Invalid("voucher_size", "缴费凭证不能为空，且不超过10MB", details={"field": "file"})
     name = (file.filename or "voucher")[:200]
-    await run_in_threadpool(_store_voucher, session, filing, body, name, file.content_type or "")
+    workflow_id = await run_in_threadpool(_store_voucher, session, filing, body, name, file.content_type or "")
     act = Act(actor_ref(actor), f"上传缴费凭证 {name}")
-    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.upload_voucher, act)
+    await _update(session, settings, temporal, workflow_id, DistrictFilingWorkflow.upload_voucher, act)
     return await run_in_threadpool(_view, session, org, year, actor)
 
 
@@ -277,7 +277,7 @@ async def decide_voucher(
     """The Mutual Aid Center approves the voucher (the enrollments complete) or rejects it."""
     org, filing = await run_in_threadpool(_decided_filing, session, code, year, actor)
     decision = Decision(actor_ref(actor), data.approve, data.reason or "")
-    await _update(session, settings, temporal, filing, DistrictFilingWorkflow.decide_voucher, decision)
+    await _update(session, settings, temporal, filing.workflow_id, DistrictFilingWorkflow.decide_voucher, decision)
     return await run_in_threadpool(_decided_view, session, org, filing, year, actor, data)
 
 

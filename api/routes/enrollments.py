@@ -123,6 +123,25 @@ async def create_enrollment(
 ) -> EnrollmentView:
     """Open the union's enrollment for a coverage year (one regular enrollment per union and year;
     instant enrollments after the submission window). The roster is built at once."""
+    enrollment_id, workflow_id, inp = await run_in_threadpool(_open_enrollment, session, settings, code, data, actor)
+    await start_workflow(session, temporal, EnrollmentWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue)
+    await run_update(
+        temporal,
+        workflow_id,
+        EnrollmentWorkflow.roster_ready,
+        None,
+        rpc_seconds=settings.update_timeout_seconds,
+        result_type=RosterCounts,
+        session=session,
+    )
+    return await run_in_threadpool(_fresh, session, enrollment_id, actor)
+
+
+def _open_enrollment(
+    session: Session, settings: Settings, code: str, data: EnrollmentCreate, actor: Actor
+) -> tuple[int, str, EnrollmentInput]:
+    """The enrollment's row, its workflow's id and input (in a worker thread: the event loop never
+    waits for the database)."""
     org = get_org(session, code)
     require(actor, org, Role.CLERK)
     require_card_work(org)
@@ -152,20 +171,9 @@ async def create_enrollment(
     session.flush()
     enrollment.workflow_id = enrollment_workflow_id(org.code, data.year, data.kind.value, enrollment.id or 0)
     inp = _workflow_input(session, settings, org, enrollment)
+    made = (enrollment.id or 0, enrollment.workflow_id, inp)
     session.commit()
-    await start_workflow(
-        session, temporal, EnrollmentWorkflow.run, inp, id=enrollment.workflow_id, task_queue=settings.task_queue
-    )
-    await run_update(
-        temporal,
-        enrollment.workflow_id,
-        EnrollmentWorkflow.roster_ready,
-        None,
-        rpc_seconds=settings.update_timeout_seconds,
-        result_type=RosterCounts,
-        session=session,
-    )
-    return _fresh(session, enrollment.id or 0, actor)
+    return made
 
 
 @router.get("/orgs/{code}/enrollments")

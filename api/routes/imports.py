@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -72,9 +73,7 @@ async def create_import(
 ) -> ImportPublic:
     """Upload an .xlsx or .csv of members, as the form field ``file`` or as the request body itself
     (``Content-Type: text/csv`` or the xlsx type); a durable workflow imports it in chunks."""
-    org = get_org(session, code)
-    require(actor, org, Role.CLERK)
-    require_card_work(org)
+    org = await run_in_threadpool(_importing_org, session, code, actor)
     if file is not None:
         path, sha, size = await _store_upload(_file_chunks(file), settings)
         filename = file.filename
@@ -87,6 +86,42 @@ async def create_import(
     except Invalid:
         path.unlink(missing_ok=True)
         raise
+    import_id, workflow_id = await run_in_threadpool(
+        _record_import, session, org, actor, (filename, path, sha, size), layout
+    )
+    try:
+        await start_workflow(
+            session,
+            temporal,
+            MemberImportWorkflow.run,
+            ImportInput(import_id, settings.import_heartbeat_seconds),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=search.at_start("member_import", "running", org.code, org.path, org.district_code or ""),
+        )
+    except Exception as exc:
+        await run_in_threadpool(_not_started, session, import_id)
+        raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，导入未开始，请稍后重新上传") from exc
+    if wait:
+        await _wait_finished(db, import_id, settings.import_wait_seconds)
+    return await run_in_threadpool(_view, db, import_id, actor)
+
+
+# The database work of the route above runs in worker threads: the event loop never waits for it.
+def _importing_org(session: Session, code: str, actor: Actor) -> Organisation:
+    org = get_org(session, code)
+    require(actor, org, Role.CLERK)
+    require_card_work(org)
+    session.expunge(org)  # kept as loaded: read on the event loop later, with no query
+    session.commit()  # no connection held while the file uploads
+    return org
+
+
+def _record_import(
+    session: Session, org: Organisation, actor: Actor, upload: tuple[str | None, Path, str, int], layout: Any
+) -> tuple[int, str]:
+    """The import's row and audit entry: (its id, its workflow's id)."""
+    filename, path, sha, size = upload
     imp = MemberImport(
         org_id=org.id or 0,
         created_by=actor.user_id,
@@ -111,25 +146,17 @@ async def create_import(
         org_id=org.id,
         states=(None, ImportStatus.QUEUED.value),
     )
+    made = (imp.id or 0, imp.workflow_id)
     session.commit()
-    try:
-        await start_workflow(
-            session,
-            temporal,
-            MemberImportWorkflow.run,
-            ImportInput(imp.id or 0, settings.import_heartbeat_seconds),
-            id=imp.workflow_id,
-            task_queue=settings.task_queue,
-            search_attributes=search.at_start("member_import", "running", org.code, org.path, org.district_code or ""),
-        )
-    except Exception as exc:
+    return made
+
+
+def _not_started(session: Session, import_id: int) -> None:
+    imp = session.get(MemberImport, import_id)
+    if imp is not None:
         imp.status, imp.failure = ImportStatus.FAILED, "工作流服务不可用，导入未开始"
         session.add(imp)
         session.commit()
-        raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，导入未开始，请稍后重新上传") from exc
-    if wait:
-        await _wait_finished(db, imp.id or 0, settings.import_wait_seconds)
-    return _view(db, imp.id or 0, actor)
 
 
 async def _wait_finished(db: Any, import_id: int, seconds: float) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
@@ -105,17 +106,22 @@ async def correct_member(
     temporal: TemporalDep,
 ) -> MemberPublic:
     """Correct ID expiry, phone, addresses, employment status (retired / deceased)."""
-    member, org = get_member(session, member_no)
-    require(actor, org, Role.CLERK)
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
-    changed = apply_correction(session, member, update, today)
+
+    def correct() -> tuple[MemberPublic, bool]:  # in a worker thread: the event loop never waits for the database
+        member, org = get_member(session, member_no)
+        require(actor, org, Role.CLERK)
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        changed = apply_correction(session, member, update, today)
+        if changed:
+            audit_action(
+                session, actor, "member.corrected", ("member", member_no), "修改字段：" + "、".join(changed),
+                org_id=org.id,
+            )  # fmt: skip
+            session.commit()
+            session.refresh(member)
+        return to_public(member, org.code), bool(changed)
+
+    view, changed = await run_in_threadpool(correct)
     if changed:
-        audit_action(
-            session, actor, "member.corrected", ("member", member_no), "修改字段：" + "、".join(changed), org_id=org.id
-        )
-        session.commit()
-        session.refresh(member)
-        view = to_public(member, org.code)
         await recheck_open_batch(session, temporal, settings, actor, member_no)
-        return view
-    return to_public(member, org.code)
+    return view

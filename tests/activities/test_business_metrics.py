@@ -36,7 +36,8 @@ def sample(metrics: BusinessMetrics, name: str, **labels: str) -> float:
 async def union_with_members(
     api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, seed: int
 ) -> tuple[ActorRef, list[str]]:
-    """A fresh union of district 101 with three imported members: (its clerk, member numbers)."""
+    """A fresh union of district 101 with three imported members: (its clerk, member numbers). The
+    phones depend on ``seed % 100``: each caller's seed must differ there."""
     org, token = await fresh_union(api, tokens, "101")
     rows = list(member_rows(3, seed=seed, phone_base=19_000_000_000))
     body = await imported(api, token, org, write_csv(tmp_path / "m.csv", rows))

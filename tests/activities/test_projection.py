@@ -20,7 +20,7 @@ from workflows.common import Step
 async def test_a_late_step_never_moves_a_claim_backwards(
     api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
 ) -> None:
-    clerk, nos = await union_with_members(api, tokens, db, tmp_path, seed=9401)
+    clerk, nos = await union_with_members(api, tokens, db, tmp_path, seed=9303)
     claim_id = stage_claim(db, nos[0], "accidental_disability", clerk)
     made = datetime.now(UTC) - timedelta(minutes=5)
     eligible, grassroots, secondary = (
