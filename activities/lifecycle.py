@@ -18,6 +18,7 @@ class LifecycleActivities:
 
     @activity.defn(name="project_step")
     def project_step(self, step: Step) -> None:
+        """One step (a workflow's own transition; the name recorded histories carry)."""
         self.project_steps([step])
 
     @activity.defn(name="project_steps")

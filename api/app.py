@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from api.deps import TokenCache
 from api.routes import (
     admin,
     audit,
@@ -68,6 +69,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.temporal = temporal
+    app.state.tokens = TokenCache(settings.token_cache_seconds)
     app.state.metrics = HttpMetrics() if settings.api_metrics else None
     if settings.api_metrics:
         app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)

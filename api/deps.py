@@ -70,17 +70,6 @@ class TokenCache:
                 self._actors.clear()
         self._actors[token_hash] = (actor, time.monotonic() + self.seconds)
 
-    def clear(self) -> None:
-        self._actors.clear()
-
-
-def get_tokens(request: Request) -> TokenCache:
-    tokens: TokenCache | None = getattr(request.app.state, "tokens", None)
-    if tokens is None:
-        settings: Settings = request.app.state.settings
-        tokens = request.app.state.tokens = TokenCache(settings.token_cache_seconds)
-    return tokens
-
 
 async def get_actor(
     request: Request, db: Annotated[Database, Depends(get_db)],
@@ -90,7 +79,8 @@ async def get_actor(
     loop never waits for the database)."""
     if creds is None or not creds.credentials:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
-    tokens, token_hash = get_tokens(request), hash_token(creds.credentials)
+    tokens: TokenCache = request.app.state.tokens
+    token_hash = hash_token(creds.credentials)
     actor = tokens.get(token_hash)
     if actor is None:
         actor = await run_in_threadpool(_look_up, db, creds.credentials)

@@ -10,7 +10,9 @@ import psycopg
 
 from workflows.common import Step
 
-# entity -> (table, key column, whether the table tracks who is awaited)
+# entity -> (table, key column, whether the table tracks who is awaited). Every table remembers the
+# last step projected onto a row (``last_step``): steps may be written out of order (a reviewer's
+# step by the API and later by its workflow), and an older step never overwrites a newer one.
 _TABLES: dict[str, tuple[str, str, bool]] = {
     "enrollment": ("enrollments", "id", True),
     "district_filing": ("district_filings", "id", False),
@@ -18,10 +20,6 @@ _TABLES: dict[str, tuple[str, str, bool]] = {
     "card_loss": ("card_losses", "card_no", False),
     "claim": ("claims", "id", True),
 }
-# Tables whose rows remember the last step projected onto them (``last_step``): their steps may be
-# projected out of order (a reviewer's step is written by the API and by an activity that is not
-# awaited), so an older step never overwrites a newer one's status.
-_ORDERED = {"claims"}
 
 
 def _typed(column: str, key: str) -> int | str:
@@ -68,8 +66,8 @@ def audit_row(
 
 def project(conn: psycopg.Connection, step: Step) -> bool:
     """Write ``step`` onto its entity's row (status, who is awaited) and its audit row, in the
-    caller's transaction. Idempotent: a numbered step's audit row is written once, and on an ordered
-    table a step older than the last one projected leaves the row as it is. True when this was the
+    caller's transaction. Idempotent: a numbered step's audit row is written once, and a step older
+    than the last one projected leaves the row as it is. True when this was the
     step's first projection and it changed the status (what business counters count)."""
     table, column, tracks_awaiting = _TABLES[step.entity]
     sets, values = ["status = %s", "updated_at = now()"], list[object]([step.to_status])
@@ -81,7 +79,7 @@ def project(conn: psycopg.Connection, step: Step) -> bool:
         ]
         values += [step.awaiting, step.awaiting_org, step.event, step.reason]
     where, keys = f"{column} = %s", list[object]([_typed(column, step.key)])
-    if table in _ORDERED and step.step_no:
+    if step.step_no:
         sets.append("last_step = %s")
         values.append(step.step_no)
         where += " AND last_step < %s"

@@ -26,6 +26,7 @@ class Registration(SQLModel, table=True):
     opens_on: str = Field(max_length=10)
     closes_on: str = Field(max_length=10)
     workflow_id: str = Field(max_length=80)
+    last_step: int = Field(default=0, description="The workflow step last projected onto this row.")
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -53,6 +54,7 @@ class CardLoss(SQLModel, table=True):
     status: CardLossStatus = Field(default=CardLossStatus.LOST, sa_type=enum_type(CardLossStatus))
     new_card_no: str | None = Field(default=None, max_length=19)
     workflow_id: str = Field(max_length=80)
+    last_step: int = Field(default=0, description="The workflow step last projected onto this row.")
     reported_by: int = Field(foreign_key="users.id")
     reported_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -85,6 +85,14 @@ async def activity(name: str, arg: object, result_type: type[T], minutes: int = 
     )
 
 
+async def _write(projection: str, arg: object) -> None:
+    """A projection as a local activity: a short database write in this worker, with no round trip
+    through the server (and two history events instead of six)."""
+    await workflow.execute_local_activity(
+        projection, arg, result_type=NoneType, start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY
+    )
+
+
 def reason_required(reason: str | None) -> None:
     if not reason or not reason.strip():
         raise ApplicationError("请填写理由", type="reason_required")
@@ -169,7 +177,7 @@ class Lifecycle:
         workflow has not written yet (this one included): the API writes them before it answers,
         and the workflow writes them again (finding them there) with its next step of its own, or
         when nothing has happened for CONFIRM_AFTER, or before it ends. Steps may thus be written
-        out of order: the entity's table must be ordered (see ``core.projection``)."""
+        out of order: the projection keeps the newest (see ``core.projection``)."""
         self.unconfirmed = (*self.unconfirmed, self._transition(event, actor, reason))
         return list(self.unconfirmed)
 
@@ -177,10 +185,7 @@ class Lifecycle:
         """Write the steps answered but not written by the workflow yet."""
         if self.unconfirmed:
             steps, self.unconfirmed = list(self.unconfirmed), ()
-            await workflow.execute_local_activity(
-                "project_steps", steps, result_type=NoneType, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=DB_RETRY,
-            )  # fmt: skip
+            await _write("project_steps", steps)
 
     def _transition(self, event: str, actor: ActorRef | None, reason: str | None) -> Step:
         before = self.status
@@ -220,13 +225,8 @@ class Lifecycle:
         if self.unconfirmed:  # the answered steps before this one, in the same write
             self.unconfirmed = (*self.unconfirmed, step)
             await self.write_answered()
-            return
-        # A local activity: the projection is a short database write in this worker, with no
-        # round trip through the server (and two history events instead of six).
-        await workflow.execute_local_activity(
-            "project_step", step, result_type=NoneType, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=DB_RETRY,
-        )  # fmt: skip
+        else:
+            await _write("project_step", step)
 
     def set_search_attributes(self, kind: str, district_code: str) -> None:
         workflow.upsert_search_attributes(
