@@ -7,16 +7,20 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
+import sqlalchemy.exc
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TokenCache
+from api.door import check_door, refusal
 from api.routes import (
     admin,
     audit,
@@ -37,15 +41,12 @@ from api.routes import (
     users,
 )
 from core.db import Database
-from core.errors import AppError
+from core.errors import AppError, Conflict, Invalid, NotFound, Unavailable
 from core.logging import get_logger
 from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
 
 log = get_logger("api")
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict"}
-
-
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None
 ) -> FastAPI:
@@ -65,6 +66,7 @@ def create_app(
         description="Trade-union member service card programme: members, card batches, enrollments, claims.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(check_door)],
     )
     app.state.settings = settings
     app.state.db = db
@@ -101,17 +103,25 @@ class RequestContext:
         request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
-        status = 500  # when the handler raises
+        status, started = 500, False  # 500 when the handler raises
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here rather than by Starlette's last-resort handler, which raises again and
+            # makes the server close the connection (the client's next request on it fails).
+            log.exception("unhandled error", error_type=type(exc).__name__)
+            if started:
+                raise  # the answer had begun: nothing better can be sent
+            body = AppError("internal_error", "服务器内部错误，请稍后再试").body()
+            await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - start
             route = route_template(scope)
@@ -142,22 +152,47 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
-        body = AppError(
-            "invalid_request",
-            "请求内容不正确：" + "；".join(f"{d['field']} {d['message']}" for d in details),
-            details=details,
-        ).body()
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(refusal(exc.errors()).body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(AppError(code, str(exc.detail)).body(), status_code=exc.status_code)
+        code, text = _HTTP_CODES.get(exc.status_code, ("http_error", "请求无法处理"))
+        return JSONResponse(AppError(code, text).body(), status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", error_type=type(exc).__name__)
-        return JSONResponse(AppError("internal_error", "服务器内部错误，请稍后再试").body(), status_code=500)
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.InterfaceError)
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)  # no pooled connection came free in time
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", error_type=type(exc).__name__)
+        return JSONResponse(DATABASE_UNAVAILABLE.body(), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(RPCError)
+    async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal call failed", status=exc.status.name if exc.status else None)
+        error = temporal_error(exc)
+        return JSONResponse(error.body(), status_code=error.status_code)
+
+
+DATABASE_UNAVAILABLE = Unavailable("database_unavailable", "数据库暂时不可用，请稍后再试")
+_HTTP_CODES = {
+    400: ("bad_request", "请求内容无法解析"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "没有权限"),
+    404: ("not_found", "没有这个地址"),
+    405: ("method_not_allowed", "此地址不支持这种请求方法"),
+    409: ("conflict", "与当前状态冲突"),
+    413: ("file_too_large", "请求内容过大"),
+}
+
+
+def temporal_error(exc: RPCError) -> AppError:
+    """Temporal's refusal of a call no route expected to fail."""
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        return Invalid("invalid_request", "请求内容不正确（工作流服务拒绝了参数）")
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return NotFound("workflow_not_found", "流程不存在")
+    if exc.status == RPCStatusCode.ALREADY_EXISTS:
+        return Conflict("workflow_exists", "流程已存在")
+    return Unavailable("temporal_unavailable", "工作流服务暂时不可用，请稍后再试")

@@ -8,6 +8,7 @@ from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
+from models.inputs import RequestBody
 from models.states import Affiliation, CardStatus, CardType, EmploymentStatus, Gender, IdType
 
 
@@ -90,16 +91,18 @@ class MemberPublic(MemberFields):
     updated_at: datetime
 
 
-class MemberUpdate(SQLModel):
+class MemberUpdate(SQLModel, RequestBody):
     """Corrections a clerk may make (PATCH); the same rules as the import apply."""
 
-    id_expiry: str | None = Field(default=None, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期.")
-    phone: str | None = None
-    contact_address: str | None = None
-    work_address: str | None = None
+    id_expiry: str | None = Field(
+        default=None, max_length=20, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期."
+    )
+    phone: str | None = Field(default=None, max_length=11)
+    contact_address: str | None = Field(default=None, max_length=200)
+    work_address: str | None = Field(default=None, max_length=200)
     employment_status: EmploymentStatus | None = None
-    retirement_date: str | None = None
-    deceased_date: str | None = None
+    retirement_date: str | None = Field(default=None, max_length=20)
+    deceased_date: str | None = Field(default=None, max_length=20)
 
 
 class MemberPage(SQLModel):

@@ -8,6 +8,7 @@ from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
+from models.inputs import RequestBody
 from models.states import GrassrootsType, OrgLevel
 
 
@@ -18,9 +19,9 @@ class OrgBase(SQLModel):
     grassroots_type: GrassrootsType | None = Field(default=None, sa_type=enum_type(GrassrootsType))
 
 
-class OrgCreate(OrgBase):
+class OrgCreate(OrgBase, RequestBody):
     parent_code: str | None = Field(
-        default=None, description="Code of the parent organisation (none only for the city)."
+        default=None, max_length=32, description="Code of the parent organisation (none only for the city)."
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import JSON, Column, DateTime, Numeric
@@ -16,12 +16,16 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from models.base import utcnow
+from models.inputs import YEAR_MAX, YEAR_MIN, Money, RequestBody
 from models.states import ClaimKind
 
+# A date of a programme year's cycle: the windows of a year's round may lie in the year before.
+ProgrammeDate = Annotated[date, Field(ge=date(YEAR_MIN - 1, 1, 1), le=date(YEAR_MAX + 1, 12, 31))]
 
-class DateWindow(BaseModel):
-    start: date
-    end: date = Field(description="Inclusive: the window closes at the end of this day.")
+
+class DateWindow(RequestBody):
+    start: ProgrammeDate
+    end: ProgrammeDate = Field(description="Inclusive: the window closes at the end of this day.")
 
     @model_validator(mode="after")
     def _ordered(self) -> DateWindow:
@@ -33,14 +37,14 @@ class DateWindow(BaseModel):
         return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
 
 
-class ProtectionType(BaseModel):
+class ProtectionType(RequestBody):
     code: str = Field(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9+_-]+$", examples=["A", "B+"])
     name: str = Field(min_length=1, max_length=60, examples=["A类会员专享基本保障"])
-    price: Decimal = Field(ge=0, max_digits=10, decimal_places=2, description="CNY per person for the period.")
+    price: Money = Field(description="CNY per person for the period (up to 1,000,000.00).")
     coverage: DateWindow | None = Field(None, description="Overrides the year's coverage (e.g. a half year).")
 
 
-class FeeSplit(BaseModel):
+class FeeSplit(RequestBody):
     """Percentages of the fee borne by the city federation, the district and the grassroots union."""
 
     city: Decimal = Field(ge=0, le=100, decimal_places=2)
@@ -62,7 +66,7 @@ def _default_claim_amounts() -> dict[ClaimKind, Decimal]:
     }
 
 
-class ProgrammeYearConfig(BaseModel):
+class ProgrammeYearConfig(RequestBody):
     """One coverage year's rules. The windows of the 2024 round lie in late 2023."""
 
     plan_name: str = Field(min_length=2, max_length=100, examples=["2024年度上海工会会员专享基本保障计划"])
@@ -70,11 +74,13 @@ class ProgrammeYearConfig(BaseModel):
     default_split: FeeSplit
     split_window: DateWindow = Field(description="When districts may set their own split (25-31 Oct in 2024).")
     submission_window: DateWindow = Field(description="When grassroots unions submit their enrollment.")
-    payment_deadline: date = Field(description="The grassroots share is paid by the end of this day.")
+    payment_deadline: ProgrammeDate = Field(description="The grassroots share is paid by the end of this day.")
     district_window: DateWindow = Field(description="When districts submit to the Mutual Aid Center.")
     coverage: DateWindow
     registration_window: DateWindow | None = Field(None, description="Card registration; default 1 May - 30 June.")
-    claim_amounts: dict[ClaimKind, Decimal] = Field(default_factory=_default_claim_amounts)
+    claim_amounts: dict[ClaimKind, Money] = Field(
+        default_factory=_default_claim_amounts, description="CNY per kind of claim (up to 1,000,000.00)."
+    )
     claim_time_limit_days: int = Field(365, ge=1, le=3650, description="A claim is filed within this after the event.")
     return_timeout_days: int = Field(30, ge=1, le=365, description="A returned claim left unanswered closes.")
 

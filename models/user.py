@@ -8,6 +8,7 @@ from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
+from models.inputs import RequestBody
 from models.states import Role
 
 
@@ -23,9 +24,9 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class UserCreate(SQLModel):
+class UserCreate(SQLModel, RequestBody):
     name: str = Field(min_length=1, max_length=100)
-    org_code: str
+    org_code: str = Field(max_length=32)
     role: Role
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import re
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +23,7 @@ from core.audit import audit_action, audit_history, audit_public
 from core.errors import Invalid
 from core.orgs import get_org
 from models.audit import AuditPublic
+from models.inputs import MULTILINE, RequestBody
 from workflows.card_batch import BatchSummary, CardBatchWorkflow
 from workflows.common import Act
 
@@ -54,10 +57,10 @@ class WorkflowPage(BaseModel):
     next_page_token: str | None = Field(None, description="Pass as page_token for the next page")
 
 
-class RepairBody(BaseModel):
-    action: str = Field(description="retry, pause, unpause, cancel, terminate, reset, resend")
-    reason: str = Field(min_length=2, max_length=500, description="Why (kept in the audit log)")
-    activity_id: str | None = Field(None, description="retry/pause/unpause: which pending activity")
+class RepairBody(RequestBody):
+    action: str = Field(max_length=20, description="retry, pause, unpause, cancel, terminate, reset, resend")
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=400, description="Why (kept in the audit log)")
+    activity_id: str | None = Field(None, max_length=200, description="retry/pause/unpause: which pending activity")
 
 
 @router.get("")
@@ -147,14 +150,23 @@ def _audit_history(session: Session, workflow_id: str) -> list[AuditPublic]:
     return [audit_public(e, None) for e in events]
 
 
+# A page token is Temporal's with a checksum in front: a token this API did not give out is refused
+# here (Temporal's client would retry it for seconds before failing).
+_CHECK = 8
+
+
 def _token_in(text: str | None) -> bytes | None:
     if not text:
         return None
     try:
-        return base64.urlsafe_b64decode(text.encode())
+        raw = base64.urlsafe_b64decode(text.encode())
     except (binascii.Error, ValueError):
-        raise Invalid("invalid_page_token", "翻页标记无效", details={"field": "page_token"}) from None
+        raw = b""
+    check, token = raw[:_CHECK], raw[_CHECK:]
+    if not token or not hmac.compare_digest(check, hashlib.sha256(token).digest()[:_CHECK]):
+        raise Invalid("invalid_page_token", "翻页标记无效，请从第一页重新查询", details={"field": "page_token"})
+    return token
 
 
 def _token_out(token: bytes | None) -> str | None:
-    return base64.urlsafe_b64encode(token).decode() if token else None
+    return base64.urlsafe_b64encode(hashlib.sha256(token).digest()[:_CHECK] + token).decode() if token else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
-from api.workflow_calls import actor_ref, run_update, start_workflow
+from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.workbooks import roster_xlsx
 from models.audit import AuditPublic
 from models.card_batch import CardBatch, CardBatchMember
+from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, MemberNo, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
@@ -32,29 +33,30 @@ from workflows.machines import allowed
 router = APIRouter(tags=["card batches"])
 
 
-class BatchCreate(BaseModel):
+class BatchCreate(RequestBody):
     channel: CardChannel = CardChannel.NORMAL
     bank_branch: str = Field(min_length=2, max_length=100, description="The bank branch chosen for the batch.")
 
 
-class MembersEdit(BaseModel):
-    member_nos: list[str] = Field(default_factory=list, max_length=20000)
+class MembersEdit(RequestBody):
+    member_nos: list[MemberNo] = Field(default_factory=list, max_length=ITEMS_MAX)
     all_without_card: bool = Field(False, description="add every member of the union who has no card")
 
 
-class Reason(BaseModel):
-    reason: str | None = Field(None, max_length=300)
+class Reason(RequestBody):
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
 
 
-class RevocationRequest(BaseModel):
+class RevocationRequest(RequestBody):
     applicant_name: str = Field(min_length=2, max_length=60)
-    applicant_phone: str = Field(pattern=r"^1[3-9]\d{9}$")
-    reason: str = Field(min_length=1, max_length=300)
+    applicant_phone: str = Field(pattern=r"^1[3-9]\d{9}$", max_length=11)
+    reason: Annotated[str, MULTILINE] = Field(min_length=1, max_length=300)
 
 
-class RevocationDecision(BaseModel):
+class RevocationDecision(RequestBody):
     approve: bool
-    reason: str = Field(min_length=1, max_length=300)
+    reason: Annotated[str, MULTILINE] = Field(min_length=1, max_length=300)
+    step: DecisionStep
 
 
 class BatchView(BaseModel):
@@ -76,6 +78,7 @@ class BatchView(BaseModel):
     history: list[AuditPublic]
     created_at: str
     submitted_at: str | None
+    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
 
 
 class BatchMemberView(BaseModel):
@@ -105,7 +108,7 @@ def actions_for(actor: Actor, org: Organisation, batch: CardBatch) -> list[str]:
             out += _CLERK_ACTIONS.get(event, [])
         if batch.failed and "edit" in events:
             out.append("remove_failed")
-    if (actor.is_admin or (actor.role is Role.REVIEWER and actor.covers(org))) and "approve_revocation" in events:
+    if actor.role is Role.REVIEWER and actor.covers(org) and "approve_revocation" in events:  # not an admin
         out.append("decide_revocation")
     if actor.is_admin and batch.status in (CardBatchStatus.SUBMITTED, CardBatchStatus.BANK_FEEDBACK):
         out.append("resend")
@@ -143,6 +146,8 @@ def _view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -
         history=[audit_public(e, org.code) for e in events],
         created_at=batch.created_at.isoformat(),
         submitted_at=batch.submitted_at.isoformat() if batch.submitted_at else None,
+        # the batch's transitions are numbered in its audit rows (batches begun before: 0)
+        step=max((e.step_no or 0 for e in events), default=0),
     )
 
 
@@ -196,7 +201,7 @@ def list_batches(
     actor: CurrentActor,
     status: CardBatchStatus | None = None,
     overdue: bool | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[BatchView]:
     """Batches of a union (or, for reviewers, of every union below the organisation)."""
@@ -228,7 +233,7 @@ def batch_members(
     session: SessionDep,
     actor: CurrentActor,
     check: str | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(100, ge=1, le=1000),
 ) -> list[BatchMemberView]:
     """Members of the batch with their check results and bank outcomes."""
@@ -412,7 +417,7 @@ async def decide_revocation(
         actor,
         batch_id,
         CardBatchWorkflow.decide_revocation,
-        Decision(actor_ref(actor), data.approve, data.reason),
+        Decision(actor_ref(actor), data.approve, data.reason, data.step),
         BatchSummary,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from core.orgs import get_org
 from core.settings import Settings
 from models.card_batch import Card
 from models.card_lifecycle import CardLoss
+from models.inputs import MULTILINE, PAGE_MAX, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import VALID_CARD_STATUSES, CardLossStatus, CardStatus, Role
@@ -31,12 +33,12 @@ from workflows.common import Act
 router = APIRouter(tags=["cards"])
 
 
-class LossReport(BaseModel):
+class LossReport(RequestBody):
     replace: bool = Field(False, description="ask the bank for a replacement card right away")
 
 
-class ReplacementRequest(BaseModel):
-    reason: str | None = Field(None, max_length=300)
+class ReplacementRequest(RequestBody):
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
 
 
 class LossView(BaseModel):
@@ -106,7 +108,7 @@ def list_cards(
     session: SessionDep,
     actor: CurrentActor,
     status: CardStatus | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(100, ge=1, le=1000),
 ) -> list[CardView]:
     """Cards of a union's members (replaced ones too), by card number."""

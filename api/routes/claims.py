@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Query, Response, UploadFile, status
@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update, start_with_update
+from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_update
 from core.audit import audit_action, audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -26,12 +26,13 @@ from core.projection import project
 from core.settings import Settings
 from models.audit import AuditEvent, AuditPublic
 from models.claim import Claim, ClaimEvidence
+from models.inputs import MULTILINE, PAGE_MAX, YEAR_MIN, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
-from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, claim_workflow_id
-from workflows.common import Act, Step
+from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, Resubmission, claim_workflow_id
+from workflows.common import Step
 from workflows.machines import allowed
 
 router = APIRouter(tags=["claims"])
@@ -39,12 +40,14 @@ EVIDENCE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 
 
-class ClaimCreate(BaseModel):
+class ClaimCreate(RequestBody):
     kind: ClaimKind
     illness: Illness | None = Field(None, description="critical_illness: one of the four illnesses")
     hospitalised: bool = Field(False, description="critical_illness: treated in hospital")
-    event_date: date = Field(description="Date of first diagnosis, of the accident, or of death")
-    description: str = Field(min_length=2, max_length=1000)
+    event_date: date = Field(
+        ge=date(YEAR_MIN, 1, 1), description="Date of first diagnosis, of the accident, or of death"
+    )
+    description: Annotated[str, MULTILINE] = Field(min_length=2, max_length=1000)
     beneficiary_name: str | None = Field(None, min_length=2, max_length=60, description="accidental_death")
     beneficiary_relation: str | None = Field(None, min_length=1, max_length=20, description="accidental_death")
 
@@ -57,13 +60,18 @@ class ClaimCreate(BaseModel):
         return self
 
 
-class ClaimAmend(BaseModel):
-    description: str = Field(min_length=2, max_length=1000)
+class ClaimAmend(RequestBody):
+    description: Annotated[str, MULTILINE] = Field(min_length=2, max_length=1000)
 
 
-class ReviewBody(BaseModel):
-    decision: str = Field(pattern="^(approve|return|reject)$")
-    reason: str | None = Field(None, max_length=300)
+class ReviewBody(RequestBody):
+    decision: str = Field(pattern="^(approve|return|reject)$", max_length=7)
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
+    step: DecisionStep
+
+
+class ResubmitBody(RequestBody):
+    step: DecisionStep
 
 
 class EvidencePublic(BaseModel):
@@ -88,6 +96,7 @@ class ClaimView(BaseModel):
     amount: str
     reasons: list[str]
     return_reason: str | None
+    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
     actions: list[str]
     evidence: list[EvidencePublic]
     history: list[AuditPublic]
@@ -119,8 +128,8 @@ def _actions(actor: Actor, org: Organisation, claim: Claim) -> list[str]:
 
 
 def _may_review(actor: Actor, claim: Claim) -> bool:
-    if actor.is_admin:
-        return True
+    if actor.is_admin:  # an admin repairs workflows; reviewers decide
+        return False
     if claim.awaiting == "center_reviewer":
         return actor.role is Role.CENTER_REVIEWER
     if claim.awaiting == "grassroots_reviewer":
@@ -172,6 +181,7 @@ def _views(session: Session, rows: Sequence[tuple[Claim, Organisation]], actor: 
             amount=yuan(claim.amount_fen),
             reasons=list(claim.reasons),
             return_reason=claim.return_reason,
+            step=claim.last_step,
             actions=_actions(actor, org, claim),
             evidence=evidence[claim.id or 0],
             history=[audit_public(e, org.code) for e in history[str(claim.id)]],
@@ -269,7 +279,7 @@ def org_claims(
     session: SessionDep,
     actor: CurrentActor,
     status: ClaimStatus | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[ClaimView]:
     """Claims of a union, or of every union below the organisation."""
@@ -336,7 +346,7 @@ async def review(
 ) -> ClaimView:  # fmt: skip
     """The level whose turn it is approves (to the next level, or approved for payout), returns
     for more information, or rejects; return and reject need a reason."""
-    arg = ClaimDecision(actor_ref(actor), data.decision, data.reason or "")
+    arg = ClaimDecision(actor_ref(actor), data.decision, data.reason or "", data.step)
     return await _update(session, temporal, settings, actor, claim_id, ClaimWorkflow.review, arg)
 
 
@@ -356,10 +366,12 @@ def amend(claim_id: int, data: ClaimAmend, session: SessionDep, actor: CurrentAc
 
 @router.post("/claims/{claim_id}/resubmit")
 async def resubmit(
-    claim_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
-) -> ClaimView:
+    claim_id: int, data: ResubmitBody, session: SessionDep, actor: CurrentActor, settings: SettingsDep,
+    temporal: TemporalDep,
+) -> ClaimView:  # fmt: skip
     """A returned claim goes back through eligibility and on to the level that returned it."""
-    return await _update(session, temporal, settings, actor, claim_id, ClaimWorkflow.resubmit, Act(actor_ref(actor)))
+    arg = Resubmission(actor_ref(actor), step=data.step)
+    return await _update(session, temporal, settings, actor, claim_id, ClaimWorkflow.resubmit, arg)
 
 
 @router.post("/claims/{claim_id}/evidence", status_code=status.HTTP_201_CREATED)

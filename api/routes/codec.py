@@ -104,7 +104,7 @@ async def _given_payloads(request: Request) -> list[Any] | None:
 def _parse(body: bytes) -> list[Payload]:
     try:
         message = json_format.Parse(body or b"{}", Payloads(), ignore_unknown_fields=True)
-    except json_format.ParseError:
+    except (json_format.ParseError, UnicodeDecodeError, RecursionError):  # not JSON, not UTF-8, nested too deep
         raise AppError("invalid_payloads", "请求内容应为 Temporal Payloads 的 JSON 形式") from None
     return list(message.payloads)
 

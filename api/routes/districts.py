@@ -4,7 +4,7 @@ the payment voucher and the center's decision, and the statistics sheet (集中�
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update, start_workflow
+from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
@@ -25,6 +25,7 @@ from core.settings import Settings
 from core.workflow_inputs import district_filing_input
 from models.audit import AuditPublic
 from models.enrollment import DistrictFiling, Enrollment
+from models.inputs import MULTILINE, RequestBody
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
 from workflows.common import Act, Decision
@@ -62,14 +63,16 @@ class FilingView(BaseModel):
     voucher_name: str | None
     reject_reason: str | None
     window: str
+    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
     actions: list[str]
     lines: list[EnrollmentLine]
     history: list[AuditPublic]
 
 
-class VoucherDecision(BaseModel):
+class VoucherDecision(RequestBody):
     approve: bool
-    reason: str | None = Field(None, max_length=300)
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
+    step: DecisionStep
 
 
 def _district(session: Session, code: str, actor: Actor) -> Organisation:
@@ -91,7 +94,7 @@ def _actions(actor: Actor, org: Organisation, status: DistrictFilingStatus) -> l
         out.append("submit")
     if district and status in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
         out.append("upload_voucher")
-    if (actor.is_admin or actor.role is Role.CENTER_REVIEWER) and status is DistrictFilingStatus.VOUCHER_UPLOADED:
+    if actor.role is Role.CENTER_REVIEWER and status is DistrictFilingStatus.VOUCHER_UPLOADED:  # not an admin
         out.append("decide_voucher")
     return out
 
@@ -117,6 +120,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
         voucher_name=filing.voucher_name if filing else None,
         reject_reason=filing.reject_reason if filing else None,
         window=config.district_window.label(),
+        step=filing.last_step if filing else 0,
         actions=_actions(actor, org, status),
         lines=[
             EnrollmentLine(
@@ -276,7 +280,7 @@ async def decide_voucher(
 ) -> FilingView:
     """The Mutual Aid Center approves the voucher (the enrollments complete) or rejects it."""
     org, filing = await run_in_threadpool(_decided_filing, session, code, year, actor)
-    decision = Decision(actor_ref(actor), data.approve, data.reason or "")
+    decision = Decision(actor_ref(actor), data.approve, data.reason or "", data.step)
     await _update(session, settings, temporal, filing.workflow_id, DistrictFilingWorkflow.decide_voucher, decision)
     return await run_in_threadpool(_decided_view, session, org, filing, year, actor, data)
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.enrollment_views import EnrollmentView, RosterMember, enrollment_view, notice_for
-from api.workflow_calls import actor_ref, run_update, start_workflow
+from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.notices import notice_html, notice_pdf
@@ -22,6 +22,7 @@ from core.programme import bounds, get_config, to_fen
 from core.settings import Settings
 from core.workflow_inputs import enrollment_input
 from models.enrollment import Enrollment, EnrollmentMember, MemberSelection
+from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, PAYMENT_MAX, YEAR_MAX, YEAR_MIN, MemberNo, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
@@ -40,32 +41,35 @@ from workflows.enrollment import (
 router = APIRouter(tags=["enrollments"])
 
 
-class EnrollmentCreate(BaseModel):
-    year: int = Field(ge=2000, le=2100, description="The coverage year.")
+class EnrollmentCreate(RequestBody):
+    year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage year.")
     kind: EnrollmentKind = EnrollmentKind.REGULAR
 
 
-class MembersChoice(BaseModel):
-    member_nos: list[str] = Field(default_factory=list, max_length=20000)
+class MembersChoice(RequestBody):
+    member_nos: list[MemberNo] = Field(default_factory=list, max_length=ITEMS_MAX)
     all: bool = Field(False, description="every member awaiting confirmation")
 
 
-class SubmitBody(BaseModel):
+class SubmitBody(RequestBody):
     protection_type: str = Field(min_length=1, max_length=8)
+    step: DecisionStep
 
 
-class ReviewBody(BaseModel):
+class ReviewBody(RequestBody):
     approve: bool
-    reason: str | None = Field(None, max_length=300)
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
+    step: DecisionStep
 
 
-class PaymentBody(BaseModel):
-    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="CNY received from the union")
+class PaymentBody(RequestBody):
+    amount: Decimal = Field(ge=0, le=PAYMENT_MAX, decimal_places=2, description="CNY received from the union")
     reference: str = Field(min_length=1, max_length=80, description="Transfer reference or receipt number")
+    step: DecisionStep
 
 
-class CancelBody(BaseModel):
-    reason: str | None = Field(None, max_length=300)
+class CancelBody(RequestBody):
+    reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
 
 
 def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[Enrollment, Organisation]:
@@ -183,7 +187,7 @@ def list_enrollments(
     actor: CurrentActor,
     year: int | None = None,
     status: str | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[EnrollmentView]:
     """Enrollments of a union, or of every union below the organisation."""
@@ -213,7 +217,7 @@ def roster_members(
     session: SessionDep,
     actor: CurrentActor,
     category: RosterCategory | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(100, ge=1, le=1000),
 ) -> list[RosterMember]:
     """The roster by category: enrolled, awaiting (confirmation), no_card, retired, deceased, removed."""
@@ -327,7 +331,7 @@ async def submit_enrollment(
     if config.protection(data.protection_type) is None:
         codes = "、".join(t.code for t in config.protection_types)
         raise Invalid("unknown_protection_type", f"保障类型须为以下之一：{codes}", details={"field": "protection_type"})
-    arg = SubmitEnrollment(actor_ref(actor), data.protection_type)
+    arg = SubmitEnrollment(actor_ref(actor), data.protection_type, data.step)
     return await _update(
         session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.submit, arg, EnrollmentSummary
     )
@@ -343,7 +347,7 @@ async def review_enrollment(
     temporal: TemporalDep,
 ) -> EnrollmentView:
     """The secondary union (if any), then the district: approve, or return with a reason."""
-    arg = Decision(actor_ref(actor), data.approve, data.reason or "")
+    arg = Decision(actor_ref(actor), data.approve, data.reason or "", data.step)
     return await _update(
         session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.review, arg, EnrollmentSummary
     )
@@ -359,7 +363,7 @@ async def record_payment(
     temporal: TemporalDep,
 ) -> EnrollmentView:
     """The district records the grassroots share as received (the exact amount, before the deadline)."""
-    arg = Payment(actor_ref(actor), to_fen(data.amount), data.reference)
+    arg = Payment(actor_ref(actor), to_fen(data.amount), data.reference, data.step)
     return await _update(
         session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.record_payment, arg, EnrollmentSummary
     )

@@ -25,6 +25,7 @@ from core.orgs import get_org, require_card_work
 from core.settings import Settings
 from core.tabular import preflight
 from core.workbooks import errors_xlsx
+from models.inputs import INT4_MAX
 from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
 from models.org import Organisation
 from models.states import ImportStatus, Role
@@ -223,7 +224,7 @@ async def read_import(
     actor: CurrentActor,
     settings: SettingsDep,
     wait: bool = False,
-    errors_offset: int = Query(0, ge=0),
+    errors_offset: int = Query(0, ge=0, le=INT4_MAX),
     errors_limit: int = Query(200, ge=0, le=5000),
 ) -> ImportPublic:
     """Progress, counts and rejected rows ({row, column, code, message})."""

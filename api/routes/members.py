@@ -17,6 +17,7 @@ from core.auth import require
 from core.members import apply_correction, get_member, to_public
 from core.orgs import get_org
 from core.workbooks import template_xlsx
+from models.inputs import PAGE_MAX
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
 from models.org import Organisation
 from models.states import CardStatus, EmploymentStatus, Role
@@ -44,7 +45,7 @@ def list_members(
     employment_status: EmploymentStatus | None = None,
     q: str | None = Query(None, description="name, member number, or a full ID number or phone"),
     subtree: bool = Query(False, description="include the unions below this organisation (reviewers)"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> MemberPage:
     """Members of a union (or, for reviewers, of a union in their subtree); ID and phone masked."""

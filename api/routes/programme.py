@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from sqlmodel import col, select
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep
@@ -11,15 +13,17 @@ from core.auth import require
 from core.errors import Conflict, Forbidden
 from core.orgs import get_district
 from core.programme import get_config, inside
+from models.inputs import YEAR_MAX, YEAR_MIN
 from models.programme import DistrictFeeSplit, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProgrammeYearPublic
 from models.states import Role
 
 router = APIRouter(tags=["programme years"])
+Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage year")]
 
 
 @router.put("/programme-years/{year}")
 def put_programme_year(
-    year: int, data: ProgrammeYearConfig, session: SessionDep, actor: AdminActor
+    year: Year, data: ProgrammeYearConfig, session: SessionDep, actor: AdminActor
 ) -> ProgrammeYearPublic:
     """Set a coverage year's prices, split, windows, deadline, coverage and claim amounts.
     Workflows already running keep the dates they started with."""
@@ -53,7 +57,7 @@ def list_programme_years(session: SessionDep, actor: CurrentActor) -> list[Progr
 
 
 @router.get("/programme-years/{year}")
-def read_programme_year(year: int, session: SessionDep, actor: CurrentActor) -> ProgrammeYearPublic:
+def read_programme_year(year: Year, session: SessionDep, actor: CurrentActor) -> ProgrammeYearPublic:
     config = get_config(session, year)
     row = session.get(ProgrammeYear, year)
     assert row is not None
@@ -61,7 +65,7 @@ def read_programme_year(year: int, session: SessionDep, actor: CurrentActor) -> 
 
 
 @router.get("/districts/{code}/fee-split/{year}")
-def read_fee_split(code: str, year: int, session: SessionDep, actor: CurrentActor) -> FeeSplit:
+def read_fee_split(code: str, year: Year, session: SessionDep, actor: CurrentActor) -> FeeSplit:
     """The district's split for the year, or the year's default when it has set none."""
     org = get_district(session, code)
     require(actor, org)
@@ -74,7 +78,7 @@ def read_fee_split(code: str, year: int, session: SessionDep, actor: CurrentActo
 
 @router.put("/districts/{code}/fee-split/{year}")
 def put_fee_split(
-    code: str, year: int, data: FeeSplit, session: SessionDep, actor: CurrentActor, settings: SettingsDep
+    code: str, year: Year, data: FeeSplit, session: SessionDep, actor: CurrentActor, settings: SettingsDep
 ) -> FeeSplit:
     """A district reviewer sets its district's split, only inside the year's split window."""
     org = get_district(session, code)

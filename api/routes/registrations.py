@@ -21,6 +21,7 @@ from core.orgs import get_org, require_card_work
 from models.audit import AuditPublic
 from models.card_lifecycle import Registration
 from models.enrollment import MemberSelection
+from models.inputs import ITEMS_MAX, YEAR_MAX, YEAR_MIN, CardNo, RequestBody
 from models.org import Organisation
 from models.states import RegistrationStatus, Role
 from workflows import search
@@ -29,13 +30,13 @@ from workflows.registration import RegisterResult, RegistrationWorkflow
 from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow, registration_year_workflow_id
 
 router = APIRouter(tags=["registrations"])
-Year = Annotated[int, Path(ge=2000, le=2100)]
+Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(RequestBody):
     model_config = ConfigDict(populate_by_name=True)
 
-    card_nos: list[str] = Field(default_factory=list, max_length=20000)
+    card_nos: list[CardNo] = Field(default_factory=list, max_length=ITEMS_MAX)
     all_cards: bool = Field(False, alias="all", description="every card of the union, lapsed ones too")
 
 

@@ -1,0 +1,150 @@
+"""Bad input is refused at the door: strings without control characters or broken encoding and
+within their columns' lengths, ids and pages within range, refusals in Chinese with the field's
+label; configuration within bounds."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from core.settings import Settings
+from tests.conftest import auth
+
+INT4_OVER = 2**31
+
+
+def _error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    error: dict[str, Any] = r.json()["error"]
+    assert error["code"] == code, error
+    return error
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"member_nos": ["\\ud800"]}', b'{"member_nos": ["101000\\u00000001"]}', b'{"member_nos": ["abc"]}'],
+    ids=["lone-surrogate", "nul", "not-ten-digits"],
+)
+@pytest.mark.parametrize(
+    "url", ["/card-batches/1/members/remove", "/enrollments/1/confirm", "/orgs/101-0001/registrations/2025"]
+)
+async def test_bad_member_numbers_never_reach_a_workflow(
+    api: httpx.AsyncClient, tokens: dict[str, str], url: str, raw: bytes
+) -> None:
+    body = raw.replace(b"member_nos", b"card_nos") if "registrations" in url else raw
+    started = time.monotonic()
+    headers = {**auth(tokens["clerk@101-0001"]), "content-type": "application/json"}
+    r = await api.post(url, content=body, headers=headers)
+    error = _error(r, 422, "invalid_request")
+    assert time.monotonic() - started < 5
+    assert error["details"][0]["label"] in ("会员编号 第1项", "卡号 第1项"), error
+    assert re.search("[\u4e00-\u9fff]", error["message"])
+
+
+async def test_a_control_character_in_any_text_is_refused_with_its_label(
+    api: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    admin = auth(tokens["admin@SH"])
+    body = {"code": "X1", "name": "名\x07称", "level": "district", "parent_code": "SH"}
+    r = await api.post("/orgs", json=body, headers=admin)
+    error = _error(r, 422, "invalid_request")
+    assert "名称 含有不允许的字符（第 2 个字符" in error["message"], error
+    # a line break belongs in a description, not in a bank branch
+    clerk = auth(tokens["clerk@101-0001"])
+    r = await api.post("/orgs/101-0001/card-batches", json={"bank_branch": "工行\n某支行"}, headers=clerk)
+    assert "开户网点 含有不允许的字符" in _error(r, 422, "invalid_request")["message"]
+
+
+async def test_a_text_longer_than_its_column_is_refused(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    clerk = auth(tokens["clerk@101-0001"])
+    r = await api.patch("/members/1010000001", json={"contact_address": "路" * 201}, headers=clerk)
+    error = _error(r, 422, "invalid_request")
+    assert error["message"] == "请求内容不正确：联系地址 过长（最多 200 个字符）", error
+    r = await api.patch("/members/1010000001", json={"phone": "1" * 12}, headers=clerk)
+    assert "手机号码 过长（最多 11 个字符）" in _error(r, 422, "invalid_request")["message"]
+
+
+async def test_control_characters_in_paths_and_queries_are_refused(
+    api: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    clerk = auth(tokens["clerk@101-0001"])
+    r = await api.get("/orgs/101-0001/members", params={"q": "张\x00三"}, headers=clerk)
+    assert "查询内容 含有不允许的字符" in _error(r, 422, "invalid_request")["message"]
+    r = await api.get("/members/101%000001", headers=clerk)
+    assert "会员编号 含有不允许的字符" in _error(r, 422, "invalid_request")["message"]
+    r = await api.get("/orgs/101-0001/members", params={"q": "张" * 1001}, headers=clerk)
+    _error(r, 422, "invalid_request")
+
+
+ID_CODES = {"batch_id": "batch_not_found", "claim_id": "claim_not_found", "enrollment_id": "enrollment_not_found",
+            "import_id": "import_not_found", "evidence_id": "evidence_not_found"}  # fmt: skip
+
+
+def _id_routes() -> list[tuple[str, str, str]]:
+    """Every operation with an integer id in its path, and the id's name."""
+    spec = create_app(Settings(database_url="postgresql://unused/unused")).openapi()
+    out = []
+    for path, operations in spec["paths"].items():
+        names = [n for n in re.findall(r"\{(\w+)\}", path) if n in ID_CODES]
+        out += [(method.upper(), path, names[-1]) for method in operations if names]
+    return out
+
+
+ID_ROUTES = _id_routes()
+
+
+def test_every_id_route_is_covered() -> None:
+    assert len(ID_ROUTES) >= 23
+
+
+@pytest.mark.parametrize("value", [INT4_OVER, 0, -1, 10**30])
+async def test_an_id_that_cannot_exist_is_not_found_on_every_route(
+    api: httpx.AsyncClient, tokens: dict[str, str], value: int
+) -> None:
+    for method, path, name in ID_ROUTES:
+        values = {name: str(value), "code": "101-0001", "year": "2025"}
+        url = re.sub(r"\{(\w+)\}", lambda m, v=values: v.get(m[1], "1"), path)  # type: ignore[misc]
+        r = await api.request(method, url, json={}, headers=auth(tokens["admin@SH"]))
+        assert (r.status_code, r.json()["error"]["code"]) == (404, ID_CODES[name]), (method, url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("url", "label"),
+    [
+        ("/orgs/101-0001/members?page=1000000000000000000", "页码 不能大于"),
+        ("/orgs/101-0001/card-batches?page=1000000000000000000", "页码 不能大于"),
+        ("/imports/1?errors_offset=1000000000000000000", "错误起始位置 不能大于"),
+        ("/programme-years/99999", "年度 不能大于 2100"),
+        ("/orgs/101-0001/registrations/-5", "年度"),
+    ],
+)
+async def test_numbers_out_of_range_are_refused(
+    api: httpx.AsyncClient, tokens: dict[str, str], url: str, label: str
+) -> None:
+    r = await api.get(url, headers=auth(tokens["admin@SH"]))
+    assert label in _error(r, 422, "invalid_request")["message"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "Z2FyYmFnZQ==", "eyJhIjogMX0=", "%00"])
+async def test_a_bad_page_token_is_refused_at_once(api: httpx.AsyncClient, tokens: dict[str, str], token: str) -> None:
+    started = time.monotonic()
+    r = await api.get("/admin/workflows", params={"page_token": token}, headers=auth(tokens["admin@SH"]))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] in ("invalid_page_token", "invalid_request")
+    assert time.monotonic() - started < 3
+
+
+async def test_a_page_token_given_out_leads_to_the_next_page(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    admin = auth(tokens["admin@SH"])
+    first = (await api.get("/admin/workflows", params={"size": 1, "include_closed": "true"}, headers=admin)).json()
+    if first["next_page_token"]:
+        r = await api.get(
+            "/admin/workflows", params={"size": 1, "include_closed": "true", "page_token": first["next_page_token"]},
+            headers=admin,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
