@@ -7,14 +7,13 @@ database; this side only burns CPU, so several chunks are checked at once on sev
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from core.member_rows import RECORD_FIELDS, Problem
 from core.row_validator import RowValidator
+from core.tabular import MalformedRecord, parse_records
 from models.states import CardStatus
 
 # Members COPY columns: the line a chunk formats, then the member number the committer appends.
@@ -67,7 +66,14 @@ def read_records(job: ChunkJob, spec: ChunkSpec) -> list[list[str]]:
         f.seek(spec.start)
         data = f.read(spec.end - spec.start)
     encoding = "utf-8" if job.encoding == "utf-8-sig" else job.encoding
-    return list(csv.reader(io.StringIO(data.decode(encoding), newline=""), delimiter=job.delimiter))
+    return parse_records(data.decode(encoding), job.delimiter)
+
+
+MALFORMED = Problem(
+    None,
+    "malformed_line",
+    "此行无法按 CSV 读取（含单独的回车符、空字符或不成对的引号），请在Excel中检查此行后重新保存上传",
+)
 
 
 _validators: dict[tuple[Any, ...], RowValidator] = {}
@@ -86,7 +92,8 @@ def _validator(job: ChunkJob) -> RowValidator:
 def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
     """Parse and validate one chunk; runs in a pool process (arguments and result are pickled)."""
     records = read_records(job, spec)
-    checked = _validator(job).check(records)
+    malformed = {i for i, record in enumerate(records) if isinstance(record, MalformedRecord)}
+    checked = _validator(job).check([[] if i in malformed else r for i, r in enumerate(records)])
     tail = f"\t{job.org_id}\t{job.district_code}\t{CardStatus.NONE.value}\t{job.import_id}\t"
     stamps = f"\t{job.stamp}\t{job.stamp}\t"
     out = CheckedChunk(spec)
@@ -95,6 +102,9 @@ def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
         row_no = spec.first_row + i
         if checked.good(i):
             out.rows.append((row_no, ids[i], phones[i], f"{line}{tail}{row_no}{stamps}".encode()))
+        elif i in malformed:
+            out.problems.append((row_no, MALFORMED))
+            out.raw[row_no] = list(records[i])
         elif not checked.blank[i]:
             out.problems.extend((row_no, p) for p in checked.problems[i])
             out.raw[row_no] = records[i]

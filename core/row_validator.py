@@ -9,6 +9,7 @@ result keeps each row's cleaned values, its problems, and its PostgreSQL COPY te
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,6 +108,19 @@ def _texts(key: str, column: list[Any]) -> list[str]:
 
 def _problem(key: str, code: str, message: str) -> Problem:
     return Problem(BY_KEY[key].header, code, message)
+
+
+# An ID number or phone that Excel stored as a number: read from an xlsx number cell, or as a CSV
+# saved from one (``3.10105E+17``). Its digits are lost or at risk: never stored, always explained.
+_AS_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?E[+-]?\d+")
+_NUMBER_CELL = "Excel 将此列保存为数字（{}），请把该列设为文本格式后重新填写"
+
+
+def _number_cell(key: str, text: str, found: list[Problem]) -> bool:
+    if not _AS_NUMBER.fullmatch(text):
+        return False
+    found.append(_problem(key, "number_cell", _NUMBER_CELL.format(text)))
+    return True
 
 
 @dataclass
@@ -262,7 +276,10 @@ class RowValidator:
         elif name[2]:
             special.append("rare_characters")
         number = compact(number_text).upper()
-        birth, gender = self._document(number, id_type, found, special)
+        if _number_cell("id_number", number, found):
+            birth, gender = None, None
+        else:
+            birth, gender = self._document(number, id_type, found, special)
         if gender and given_gender and given_gender != gender:
             found.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
         gender = given_gender or gender
@@ -343,6 +360,8 @@ class RowValidator:
     def _phone(text: str, found: list[Problem]) -> str | None:
         if len(text) == 11 and PHONE_RE.match(text):
             return text
+        if _number_cell("phone", compact(text).upper(), found):
+            return None
         if not text:
             found.append(_problem("phone", "required", "手机号码不能为空"))
             return None

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     )
     import_heartbeat_seconds: int = Field(30, description="Heartbeat timeout of import slices (worker loss detection).")
     import_max_bytes: int = Field(200 * 1024 * 1024, description="Largest member import file accepted.")
+    import_xlsx_max_part_bytes: int = Field(
+        1 << 30, ge=1, description="Largest uncompressed part of an uploaded xlsx (its sheet, its strings...)."
+    )
+    import_xlsx_max_total_bytes: int = Field(3 << 29, ge=1, description="Largest uncompressed total of an xlsx.")
+    import_xlsx_max_ratio: float = Field(
+        200.0, gt=1, description="Highest compression ratio of an xlsx part over 1 MB (a zip bomb's is about 1,000)."
+    )
+    import_xlsx_max_columns: int = Field(256, ge=1, le=16384, description="Columns an xlsx sheet may use.")
+    import_xlsx_max_strings: int = Field(2_000_000, ge=1, description="Distinct texts (shared strings) of an xlsx.")
+    import_process_memory_mb: int = Field(
+        1024, ge=0, description="Address space of each import process, which reads the files (0: no limit)."
+    )
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
 
     update_timeout_seconds: float = Field(

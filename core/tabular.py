@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +20,8 @@ from typing import IO, Any
 from core import xlsx
 from core.errors import Invalid
 from core.member_columns import map_headers, missing_mandatory
+from core.private_files import private_open
+from core.xlsx_scan import XlsxLimits, scan_xlsx
 
 HEADER_SCAN_ROWS = 5
 DATA_SCAN_ROWS = 100_000  # blank rows tolerated between the header and the first member
@@ -38,7 +42,11 @@ class FileLayout:
     delimiter: str = ","
 
 
-def sniff_format(path: Path) -> str:
+_XLSX_NAMES = (".xlsx", ".xlsm")
+
+
+def sniff_format(path: Path, filename: str | None = None) -> str:
+    """"xlsx" or "csv", read from the bytes; a name ending .xlsx must hold a workbook."""
     with path.open("rb") as f:
         head = f.read(8)
     if not head:
@@ -48,9 +56,15 @@ def sniff_format(path: Path) -> str:
             with zipfile.ZipFile(path) as z:
                 if "xl/workbook.xml" in z.namelist():
                     return "xlsx"
-        except zipfile.BadZipFile:
-            pass
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise Invalid("file_malformed", "xlsx 文件已损坏，请在Excel中重新另存为 .xlsx 后上传") from None
         raise Invalid("unsupported_file", "文件不是 xlsx 或 csv 格式")
+    if (filename or "").lower().endswith(_XLSX_NAMES):
+        raise Invalid(
+            "not_xlsx",
+            "文件名是 .xlsx，但内容不是Excel工作簿（可能是改了扩展名的文本文件）。"
+            "请在Excel中打开后另存为 .xlsx，或按 CSV 格式上传",
+        )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise Invalid("unsupported_file", "不支持旧版 .xls 文件，请在Excel中另存为 .xlsx 后再上传")
     if head.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) or b"\x00" in head:
@@ -84,6 +98,38 @@ def detect_encoding(path: Path) -> str:
             ) from None
 
 
+class MalformedRecord(list[str]):
+    """A CSV record the csv module cannot read (a bare carriage return, a NUL, an unclosed quote
+    running past the field limit): its one cell is the text of its lines, cut to 1,000 characters."""
+
+
+def _records(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """CSV records of lines split at ``\n`` only; a malformed record is a ``MalformedRecord`` and
+    reading goes on with the next line, so one bad line is one rejected row, not a failed file."""
+    source = iter(lines)
+    taken: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in source:
+            taken.append(line)
+            yield line
+
+    while True:
+        try:
+            for record in csv.reader(feed(), delimiter=delimiter):
+                taken.clear()
+                yield record
+            return
+        except csv.Error:
+            yield MalformedRecord(["".join(taken)[:1000].rstrip("\r\n")])
+            taken.clear()
+
+
+def parse_records(text: str, delimiter: str) -> list[list[str]]:
+    """The records of a chunk's text, read exactly as ``iter_csv`` reads the file."""
+    return list(_records(io.StringIO(text, newline="\n"), delimiter))
+
+
 class _LineSource:
     """Decoded lines of a binary file with the byte offset after the last line handed out."""
 
@@ -110,7 +156,7 @@ def iter_csv(path: Path, encoding: str, offset: int = 0, delimiter: str = ",") -
         if offset == 0 and encoding == "utf-8-sig":
             offset = 3
         src = _LineSource(f, encoding, offset)
-        for record in csv.reader(src, delimiter=delimiter):
+        for record in _records(src, delimiter):
             yield record, src.offset
 
 
@@ -142,13 +188,16 @@ def _check_header(positions: dict[str, int]) -> None:
         )
 
 
-def preflight(path: Path) -> FileLayout:
-    """Format, encoding, header and at least one data row, or a 422 that imports nothing."""
-    fmt = sniff_format(path)
+def preflight(path: Path, *, filename: str | None = None, limits: XlsxLimits | None = None) -> FileLayout:
+    """Format, encoding, header and at least one data row, or a 4xx that imports nothing. An xlsx
+    is pre-scanned (``scan_xlsx``) before its reader opens it."""
+    fmt = sniff_format(path, filename)
     rows: Iterator[tuple[list[Any], int]]
     if fmt == "xlsx":
+        limits = limits or XlsxLimits()
+        scan_xlsx(path, limits)
         encoding, delimiter = "utf-8", ","
-        rows = ((list(r), 0) for r in _xlsx_rows(path))
+        rows = ((list(r), 0) for r in _xlsx_rows(path, limits))
     else:
         encoding = detect_encoding(path)
         delimiter = csv_delimiter(path, encoding)
@@ -164,20 +213,54 @@ def preflight(path: Path) -> FileLayout:
     return FileLayout(fmt, encoding, header_row, headers, positions, unknown, offset, delimiter)
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+def _xlsx_rows(path: Path, limits: XlsxLimits) -> Iterator[list[str]]:
     try:
-        yield from xlsx.iter_rows(str(path))
+        yield from xlsx.iter_rows(str(path), max_columns=limits.max_columns, max_strings=limits.max_strings)
     except xlsx.XlsxError as exc:
-        raise Invalid("unsupported_file", "xlsx 文件已损坏或无法读取") from exc
+        raise Invalid("file_malformed", "xlsx 文件已损坏或无法读取，请在Excel中重新另存为 .xlsx 后上传") from exc
 
 
-def xlsx_to_csv(src: Path, dst: Path) -> int:
-    """Stream the first sheet into a UTF-8 CSV (dates as ISO text); returns rows written."""
+# Columns whose number cells are refused: Excel keeps 15 digits of a number (an 18-digit ID number
+# typed as one has lost its last digits) and a phone typed as one is not text either.
+_TEXT_ONLY = ("id_number", "phone")
+
+
+def _as_typed(cell: str) -> str:
+    """A number cell of an ID or phone column as Excel shows it (``3.10105198102030216E+17``): the
+    row is then refused with the hint to format the column as text (``number_cell``)."""
+    if not isinstance(cell, xlsx.NumberText):
+        return cell
+    try:
+        return format(Decimal(cell.raw), "E")
+    except InvalidOperation:
+        return cell.raw
+
+
+def _text_only_columns(head: list[list[str]]) -> list[int]:
+    best: dict[str, int] = {}
+    for cells in head:
+        positions, _ = map_headers(cells)
+        if len(positions) > len(best):
+            best = positions
+    return [best[key] for key in _TEXT_ONLY if key in best]
+
+
+def xlsx_to_csv(src: Path, dst: Path, limits: XlsxLimits | None = None) -> int:
+    """Stream the first sheet into a UTF-8 CSV (dates as ISO text); returns rows written. The
+    file is pre-scanned first: this is the conversion's own guard, wherever it runs."""
+    limits = limits or XlsxLimits()
+    scan_xlsx(src, limits)
     tmp = dst.with_suffix(".partial")
     count = 0
-    with tmp.open("w", encoding="utf-8", newline="") as out:
+    rows = _xlsx_rows(src, limits)
+    head = list(islice(rows, HEADER_SCAN_ROWS))
+    text_only = _text_only_columns(head)
+    with private_open(tmp, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        for row in _xlsx_rows(src):
+        for row in chain(head, rows):
+            for i in text_only:
+                if i < len(row):
+                    row[i] = _as_typed(row[i])
             writer.writerow(row)
             count += 1
     tmp.replace(dst)

@@ -13,6 +13,7 @@ import posixpath
 import pyexpat
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import IO
@@ -32,8 +33,21 @@ _DATE_FORMAT_IDS = frozenset({14, 15, 16, 17, 22, 27, 28, 29, 30, 31, 34, 35, 36
 _QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 
 
+# Excel's own limits: a workbook beyond them was not made by Excel (or by any honest writer).
+EXCEL_MAX_COLUMNS = 16_384
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CELL_CHARS = 32_767
+SHARED_STRINGS = "xl/sharedStrings.xml"
+
+
 class XlsxError(ValueError):
     """The file is not a readable workbook."""
+
+
+class NumberText(str):
+    """A number cell's text as the clerk sees it; ``raw`` is the stored value (``3.1010519810203E+17``)."""
+
+    raw: str
 
 
 def _local(tag: str) -> str:
@@ -53,10 +67,13 @@ def _texts(elem: Element) -> str:
                 walk(child)
 
     walk(elem)
-    return "".join(parts)
+    text = "".join(parts)
+    if len(text) > EXCEL_MAX_CELL_CHARS:
+        raise XlsxError(f"a cell holds {len(text)} characters, more than Excel's {EXCEL_MAX_CELL_CHARS}")
+    return text
 
 
-def _first_sheet_path(z: zipfile.ZipFile) -> str:
+def first_sheet_path(z: zipfile.ZipFile) -> str:
     with z.open("xl/workbook.xml") as f:
         sheet = next((e for _, e in iterparse(f) if _local(e.tag) == "sheet"), None)
     if sheet is None:
@@ -70,16 +87,39 @@ def _first_sheet_path(z: zipfile.ZipFile) -> str:
     raise XlsxError("the first sheet is missing")
 
 
-def _shared_strings(z: zipfile.ZipFile) -> list[str]:
-    if "xl/sharedStrings.xml" not in z.namelist():
-        return []
-    strings: list[str] = []
-    with z.open("xl/sharedStrings.xml") as f:
-        for _, elem in iterparse(f):
-            if _local(elem.tag) == "si":
-                strings.append(_texts(elem))
-                elem.clear()
-    return strings
+class _SharedStrings:
+    """The shared-strings table, parsed only as far as the cells read so far refer to it: reading a
+    header row never loads a table of a million strings, and no table grows past ``limit``."""
+
+    def __init__(self, z: zipfile.ZipFile, limit: int) -> None:
+        self.items: list[str] = []
+        self.limit = limit
+        self._file: IO[bytes] | None = z.open(SHARED_STRINGS) if SHARED_STRINGS in z.namelist() else None
+        self._source = self._parse(self._file) if self._file is not None else None
+
+    @staticmethod
+    def _parse(f: IO[bytes]) -> Iterator[str]:
+        root: Element | None = None
+        for event, elem in iterparse(f, events=("start", "end")):
+            if root is None:
+                root = elem
+            elif event == "end" and _local(elem.tag) == "si":
+                yield _texts(elem)
+                root.clear()  # the table keeps no element once its text is taken
+
+    def __getitem__(self, index: int) -> str:
+        if index < 0 or index >= self.limit:
+            raise XlsxError(f"shared string {index} is out of range")
+        while len(self.items) <= index:
+            text = next(self._source, None) if self._source is not None else None
+            if text is None:
+                raise XlsxError(f"shared string {index} is missing")
+            self.items.append(text)
+        return self.items[index]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _is_date_format(code: str) -> bool:
@@ -147,14 +187,18 @@ class _Sheet:
         self.inline, self.sheet_data = f"{namespace}is", f"{namespace}sheetData"
 
 
-def _cell(elem: Element, tags: _Sheet, strings: list[str], date_styles: set[str]) -> str:
+def _cell(elem: Element, tags: _Sheet, strings: _SharedStrings, date_styles: set[str]) -> str:
     kind = elem.get("t")
     if kind == "inlineStr":
         inline = elem.find(tags.inline)
         return _texts(inline) if inline is not None else ""
     value = elem.findtext(tags.v) or ""
     if kind is None or kind == "n":
-        return _number(value, elem.get("s") in date_styles) if value else ""
+        if not value:
+            return ""
+        number = NumberText(_number(value, elem.get("s") in date_styles))
+        number.raw = value
+        return number
     if kind == "s":
         return strings[int(value)] if value else ""
     if kind == "b":
@@ -164,7 +208,7 @@ def _cell(elem: Element, tags: _Sheet, strings: list[str], date_styles: set[str]
     return value  # "str" (a formula's text) and "d" (an ISO date)
 
 
-def _rows(f: IO[bytes], strings: list[str], date_styles: set[str]) -> Iterator[list[str]]:
+def _rows(f: IO[bytes], strings: _SharedStrings, date_styles: set[str], max_columns: int) -> Iterator[list[str]]:
     expected = 1
     tags: _Sheet | None = None
     sheet_data: Element | None = None
@@ -179,13 +223,16 @@ def _rows(f: IO[bytes], strings: list[str], date_styles: set[str]) -> Iterator[l
         tag = elem.tag
         if tag == tags.c:
             ref = elem.get("r")
-            if ref:
-                column = _column_index(ref)
-                if column > len(row):
-                    row.extend([""] * (column - len(row)))
+            column = _column_index(ref) if ref else len(row)
+            if column >= max_columns:
+                raise XlsxError(f"cell {ref or column + 1} is beyond column {max_columns}")
+            if column > len(row):
+                row.extend([""] * (column - len(row)))
             row.append(_cell(elem, tags, strings, date_styles))
         elif tag == tags.row:
             number = int(elem.get("r") or expected)
+            if number > EXCEL_MAX_ROWS:
+                raise XlsxError(f"row {number} is beyond Excel's last row")
             while expected < number:  # rows Excel left out are empty rows
                 yield []
                 expected += 1
@@ -198,21 +245,30 @@ def _rows(f: IO[bytes], strings: list[str], date_styles: set[str]) -> Iterator[l
                 sheet_data.remove(elem)
 
 
-def iter_rows(path: str) -> Iterator[list[str]]:
-    """Rows of the first sheet as lists of text."""
+_READ_ERRORS = (SyntaxError, ValueError, KeyError, IndexError, EOFError, RecursionError, zlib.error, zipfile.BadZipFile)
+
+
+def iter_rows(
+    path: str, *, max_columns: int = EXCEL_MAX_COLUMNS, max_strings: int = EXCEL_MAX_ROWS
+) -> Iterator[list[str]]:
+    """Rows of the first sheet as lists of text; number cells are ``NumberText``. A cell past
+    ``max_columns`` or a shared string past ``max_strings`` makes the file unreadable."""
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise XlsxError(str(exc)) from exc
     with z:
         try:
-            sheet = _first_sheet_path(z)
-            strings, date_styles = _shared_strings(z), _date_styles(z)
+            sheet = first_sheet_path(z)
+            date_styles = _date_styles(z)
+            strings = _SharedStrings(z, max_strings)
             f = z.open(sheet)
-        except (KeyError, SyntaxError, ValueError) as exc:
+        except (*_READ_ERRORS, RuntimeError, NotImplementedError) as exc:  # encrypted, unknown compression
             raise XlsxError(str(exc)) from exc
         with f:
             try:
-                yield from _rows(f, strings, date_styles)
-            except SyntaxError as exc:
+                yield from _rows(f, strings, date_styles, max_columns)
+            except _READ_ERRORS as exc:
                 raise XlsxError(str(exc)) from exc
+            finally:
+                strings.close()

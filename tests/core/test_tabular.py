@@ -48,7 +48,7 @@ def test_tab_separated(tmp_path: Path) -> None:
         (b"", "empty_file"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "unsupported_file"),
         (b"%PDF-1.4 something", "unsupported_file"),
-        (b"PK\x03\x04notreallyazip", "unsupported_file"),
+        (b"PK\x03\x04notreallyazip", "file_malformed"),
         ("姓名,证件号码\n张三,1\n".encode(), "missing_columns"),
         (",".join(HEADERS).encode() + b"\n", "empty_file"),
         (b"\n\n\n", "empty_file"),
@@ -88,7 +88,8 @@ def test_xlsx_converts_with_dates_and_numbers_as_text(tmp_path: Path) -> None:
     assert count == 2
     ((data, _),) = list(iter_csv(tmp_path / "m.csv", "utf-8", preflight(tmp_path / "m.csv").data_offset))
     assert data[HEADERS.index("证件有效期至")] == "2031-05-01"
-    assert data[HEADERS.index("手机号码")] == "13812345678"
+    # A number cell in the phone column is kept as Excel shows it, for the rules to refuse.
+    assert data[HEADERS.index("手机号码")] == "1.3812345678E+10"
 
 
 def test_write_only_xlsx_from_the_generator(tmp_path: Path) -> None:
@@ -127,4 +128,33 @@ def test_a_damaged_xlsx_is_refused(tmp_path: Path) -> None:
         z.writestr("xl/workbook.xml", "<workbook><sheets>")
     with pytest.raises(Invalid) as exc:
         preflight(tmp_path / "bad.xlsx")
-    assert exc.value.code == "unsupported_file"
+    assert exc.value.code == "file_malformed"
+
+
+def test_a_line_the_csv_module_cannot_read_is_one_malformed_record_and_reading_goes_on(tmp_path: Path) -> None:
+    from core.tabular import MalformedRecord, parse_records
+
+    path = tmp_path / "r.csv"
+    text = "姓名,备注\n张三,a\rb\n李四,x\n王五,\"x\ry\"\n赵六,ok\n"
+    path.write_bytes(text.encode())
+    records = [r for r, _ in iter_csv(path, "utf-8")]
+    assert records[:2] == [["姓名", "备注"], ["张三,a\rb"]]
+    assert records[3:] == [["王五", "x\ry"], ["赵六", "ok"]]
+    assert [isinstance(r, MalformedRecord) for r in records] == [False, True, False, False, False]
+    assert parse_records(text, ",") == records  # a chunk reads its lines exactly as the file is read
+
+
+def test_the_four_byte_file_with_a_bare_carriage_return_is_refused_as_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"a\rb\n")
+    with pytest.raises(Invalid) as exc:
+        preflight(path)
+    assert exc.value.code == "missing_columns"
+
+
+def test_a_text_file_named_xlsx_is_not_xlsx(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "m.csv", list(member_rows(2)))
+    with pytest.raises(Invalid) as exc:
+        preflight(path, filename="会员.XLSX")
+    assert exc.value.code == "not_xlsx" and ".xlsx" in exc.value.message
+    assert preflight(path, filename="会员.csv").file_format == "csv"
