@@ -281,6 +281,7 @@ class CardBatchActivities:
                 (t.from_status, t.to_status),
                 (t.actor_id, t.actor_name),
                 t.reason or "",
+                t.step_no or None,
             )
 
 
@@ -291,10 +292,16 @@ def _audit(
     states: tuple[str | None, str | None],
     actor: tuple[int | None, str],
     summary: str,
+    step_no: int | None = None,
 ) -> None:
+    """A numbered transition's row (``step_no``: the step the batch's view shows) is written once."""
     conn.execute(
         """INSERT INTO audit_events (at, actor_id, actor_name, org_id, action, entity_type, entity_id,
-                                     from_state, to_state, summary)
-           SELECT %s, %s, %s, org_id, %s, 'card_batch', %s, %s, %s, %s FROM card_batches WHERE id = %s""",
-        (datetime.now(UTC), actor[0], actor[1], action, str(batch_id), states[0], states[1], summary[:500], batch_id),
-    )
+                                     from_state, to_state, summary, step_no)
+           SELECT %s, %s, %s, org_id, %s, 'card_batch', %s, %s, %s, %s, %s FROM card_batches WHERE id = %s
+           ON CONFLICT (entity_type, entity_id, step_no) WHERE step_no IS NOT NULL DO NOTHING""",
+        (
+            datetime.now(UTC), actor[0], actor[1], action, str(batch_id), states[0], states[1], summary[:500],
+            step_no, batch_id,
+        ),
+    )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from core.audit import audit_history, audit_public
@@ -53,6 +53,7 @@ class EnrollmentView(BaseModel):
     return_reason: str | None
     coverage_start: date | None
     coverage_end: date | None
+    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
     actions: list[str]
     history: list[AuditPublic]
 
@@ -66,14 +67,13 @@ def enrollment_actions(actor: Actor, org: Organisation, e: Enrollment, secondary
         elif "reopen" in events and e.awaiting_confirmation:
             out.append("confirm")
         out += [a for a in ("submit", "cancel") if a in events]
-    reviewer = actor.is_admin or actor.role is Role.REVIEWER
-    if reviewer and e.status is S.SECONDARY_REVIEW and (actor.is_admin or actor.org_code == secondary_code):
+    reviewer = actor.role is Role.REVIEWER  # an admin repairs workflows; reviewers decide
+    if reviewer and e.status is S.SECONDARY_REVIEW and actor.org_code == secondary_code:
         out += ["approve", "return"]
-    if reviewer and (actor.is_admin or actor.org_code == e.district_code):
-        if e.status is S.DISTRICT_REVIEW:
-            out += ["approve", "return"]
-        if e.status is S.APPROVED:
-            out.append("record_payment")
+    if reviewer and actor.org_code == e.district_code and e.status is S.DISTRICT_REVIEW:
+        out += ["approve", "return"]
+    if (actor.is_admin or (reviewer and actor.org_code == e.district_code)) and e.status is S.APPROVED:
+        out.append("record_payment")
     return out
 
 
@@ -107,6 +107,7 @@ def enrollment_view(
         return_reason=e.return_reason,
         coverage_start=e.coverage_start,
         coverage_end=e.coverage_end,
+        step=e.last_step,
         actions=enrollment_actions(
             actor, org, e, parent.code if parent and parent.level.value == "secondary" else None
         ),

@@ -6,8 +6,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import (
     Client,
@@ -20,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.auth import Actor
-from core.errors import AppError, Conflict, Forbidden, Invalid, Unavailable
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.logging import get_logger
 from workflows.common import ActorRef
 
@@ -46,7 +47,25 @@ _STATUS = {
     "own_application": Forbidden,
     "invalid_decision": Invalid,
     "cards_unavailable": Conflict,
+    "stale_decision": Conflict,  # a decision for a step that is no longer the current one
+    "already_decided": Forbidden,  # the account decided another level of the same case
+    "data_invalid": Invalid,  # core.activity_failures: the data was refused where it was to be stored
+    "data_conflict": Conflict,
+    "record_missing": NotFound,
 }
+
+
+# What every decision sends: the step it decides, as the view of the batch, enrollment, filing or
+# claim shows it (``step``). A decision for a step that is no longer current answers 409 stale_decision.
+DecisionStep = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=2**31 - 1,
+        description="The step decided: the `step` of the view the decision was made on (409 stale_decision "
+        "when it is no longer the current one).",
+    ),
+]
 
 
 def actor_ref(actor: Actor) -> ActorRef:
@@ -76,16 +95,23 @@ async def run_update(
     result_type: Any,
     session: Session | None = None,
 ) -> Any:
-    """Execute an update and wait for its result; a refusal becomes a 4xx with the workflow's code."""
+    """Execute an update and wait for its result; a refusal becomes a 4xx with the workflow's code.
+    A decision (an ``arg`` naming its ``step``) that finds its workflow ended is stale: the step it
+    decides was the last one, decided by another message (a double click on a rejection)."""
     release(session)
     handle = client.get_workflow_handle(workflow_id)
-    with _refusals(workflow_id):
-        return await handle.execute_update(
-            update,
-            args=[] if arg is None else [arg],
-            result_type=result_type,
-            rpc_timeout=timedelta(seconds=rpc_seconds),
-        )
+    try:
+        with _refusals(workflow_id):
+            return await handle.execute_update(
+                update,
+                args=[] if arg is None else [arg],
+                result_type=result_type,
+                rpc_timeout=timedelta(seconds=rpc_seconds),
+            )
+    except Conflict as exc:
+        if exc.code == "workflow_closed" and getattr(arg, "step", None) is not None:
+            raise Conflict("stale_decision", "该事项已被处理，请刷新后重试", details={"step": None}) from None
+        raise
 
 
 async def start_with_update(
@@ -132,11 +158,13 @@ def _refusals(workflow_id: str) -> Iterator[None]:
         cause = exc.cause
         if isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError):
             cause = cause.cause  # an activity's refusal (e.g. an unknown protection type)
+            if not cause.non_retryable and cause.type not in _STATUS:  # retried until its policy gave up
+                raise Unavailable("work_unavailable", "后台处理暂时无法完成，请稍后再试") from None
         if isinstance(cause, ApplicationError):
             error_type = _STATUS.get(cause.type or "", Conflict)
             details = cause.details[0] if cause.details else None  # e.g. the refused card numbers
             raise error_type(cause.type or "refused", cause.message, details=details) from None
-        raise AppError("update_failed", str(cause or exc), status=500) from None
+        raise Unavailable("work_unavailable", "后台处理暂时无法完成，请稍后再试") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Unavailable("worker_unavailable", "工作流暂时无人处理，请稍后再试") from None
     except RPCError as exc:

@@ -15,21 +15,19 @@ from types import NoneType
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows import search
-from workflows.common import ROLE_LABELS, Act, ActorRef, BankFile, Decision
+from workflows.common import BANK_RETRY, DB_RETRY, ROLE_LABELS, Act, ActorRef, BankFile, Decision, reviewers_only, stale
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
     from models.states import CardBatchStatus as S
     from workflows.machines import allowed, fire
 
 T = TypeVar("T")
-_DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-_BANK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
-)
+# Transitions numbered (the view shows the last one; a decision names it). Runs begun before
+# number none: their step stays 0, as their view shows.
+NUMBERED_STEPS = "card-batch-numbered-steps"
 
 
 def card_batch_workflow_id(batch_id: int) -> str:
@@ -82,6 +80,7 @@ class Transition:
     actor_name: str
     reason: str | None = None
     overdue: bool | None = None
+    step_no: int = 0  # the batch's n-th recorded transition: its audit row is written once (0: not numbered)
 
 
 @dataclass
@@ -116,6 +115,7 @@ class CardBatchWorkflow:
         self.send_wanted = False
         self.overdue = False
         self.lock = asyncio.Lock()
+        self.steps = 0  # transitions recorded and numbered so far: the step a decision names
 
     # -- queries ---------------------------------------------------------------------------
     @workflow.query
@@ -133,6 +133,11 @@ class CardBatchWorkflow:
             covers = self.inp.org_path.startswith(actor.org_path)
             if (actor.role == "clerk" and not own) or (actor.role != "clerk" and not covers):
                 raise ApplicationError("您无权操作此批次", type="outside_scope")
+        self._recheck(event)
+
+    def _recheck(self, event: str) -> None:
+        """The state again when a handler starts under the lock: an update validated together with
+        another one that moved first is refused alone (409), and nothing of it is done."""
         if event not in allowed(self.status):
             raise ApplicationError(f"批次当前状态为 {self.status}，不能执行 {event}", type="not_allowed_now")
 
@@ -145,6 +150,7 @@ class CardBatchWorkflow:
     @workflow.update
     async def edit_members(self, edit: EditMembers) -> EditResult:
         async with self.lock:
+            self._recheck("edit")
             result = await self._activity(
                 "apply_member_edit", ApplyEdit(self.inp.batch_id, edit.request_id), EditResult
             )
@@ -180,6 +186,7 @@ class CardBatchWorkflow:
     @workflow.update
     async def submit(self, act: Act) -> BatchSummary:
         async with self.lock:
+            self._recheck("submit")
             if self.counts.failed or self.counts.unchecked or not self.counts.passed:
                 raise ApplicationError("请先移除未通过校验的会员", type="members_not_passed")
             self.batch_no = await self._activity("assign_batch_number", self.inp.batch_id, str)
@@ -194,6 +201,7 @@ class CardBatchWorkflow:
     @workflow.update
     async def cancel(self, act: Act) -> BatchSummary:
         async with self.lock:
+            self._recheck("cancel")
             await self._activity("release_batch_members", self.inp.batch_id, int)
             await self._move("cancel", act.actor, act.reason)
             return self.summary()
@@ -205,6 +213,7 @@ class CardBatchWorkflow:
     @workflow.update
     async def request_revocation(self, act: Act) -> BatchSummary:
         async with self.lock:
+            self._recheck("request_revocation")
             await self._move("request_revocation", act.actor, act.reason)
             return self.summary()
 
@@ -215,6 +224,8 @@ class CardBatchWorkflow:
     @workflow.update
     async def decide_revocation(self, decision: Decision) -> BatchSummary:
         async with self.lock:
+            if decision.step is not None:  # again, under the lock: another decision may have moved first
+                self._check_decide_revocation(decision)
             if decision.approve:
                 await self._activity("release_batch_members", self.inp.batch_id, int)
                 await self._move("approve_revocation", decision.actor, decision.reason)
@@ -224,6 +235,9 @@ class CardBatchWorkflow:
 
     @decide_revocation.validator
     def _check_decide_revocation(self, decision: Decision) -> None:
+        if decision.step is not None and decision.step != self.steps:
+            raise stale(self.steps)
+        reviewers_only(decision.actor)
         event = "approve_revocation" if decision.approve else "reject_revocation"
         self._require(event, decision.actor, "reviewer")
         self._reason(decision.reason)
@@ -272,7 +286,7 @@ class CardBatchWorkflow:
                     "send_batch_to_bank",
                     inp.batch_id,
                     start_to_close_timeout=timedelta(seconds=30),  # also how soon a lost worker's call is retried
-                    retry_policy=_BANK_RETRY,
+                    retry_policy=BANK_RETRY,
                 )
             if self.files:
                 await self._apply_files()
@@ -309,7 +323,7 @@ class CardBatchWorkflow:
     # -- helpers ---------------------------------------------------------------------------
     async def _activity(self, name: str, arg: object, result_type: type[T]) -> T:
         return await workflow.execute_activity(  # type: ignore[no-any-return]
-            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=2), retry_policy=_DB_RETRY
+            name, arg, result_type=result_type, start_to_close_timeout=timedelta(minutes=2), retry_policy=DB_RETRY
         )
 
     async def _move(self, event: str, actor: ActorRef | None, reason: str | None) -> None:
@@ -330,9 +344,17 @@ class CardBatchWorkflow:
                 actor.name if actor else "system",
                 reason,
                 self.overdue,
+                self._number(),
             ),
             NoneType,
         )
+
+    def _number(self) -> int:
+        """The next recorded transition's number (0 in runs begun before transitions were numbered)."""
+        if not workflow.patched(NUMBERED_STEPS):
+            return 0
+        self.steps += 1
+        return self.steps
 
     async def _project_event(
         self, event: str, actor: ActorRef | None, reason: str | None, overdue: bool | None = None
@@ -348,6 +370,7 @@ class CardBatchWorkflow:
                 actor.name if actor else "system",
                 reason,
                 overdue,
+                self._number(),
             ),
             NoneType,
         )

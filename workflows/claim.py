@@ -16,7 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.common import BANK_RETRY, Act, BankFile, Lifecycle, activity, reason_required
+from workflows.common import BANK_RETRY, BankFile, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
     from models.states import ClaimLevel as L
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():  # imported once per worker, not 
         PayoutOutcome,
         PayoutRequest,
         PayoutSent,
+        Resubmission,
         claim_workflow_id,
     )
 
@@ -62,6 +63,7 @@ class ClaimWorkflow(Lifecycle):
         self.attempt = 0
         self.results: list[str] = []
         self.wakeups = 0
+        self.deciders: dict[str, int] = {}  # level -> the user who decided it
 
     def key(self) -> str:
         return str(self.inp.claim_id)
@@ -93,6 +95,9 @@ class ClaimWorkflow(Lifecycle):
     # -- reviewers -------------------------------------------------------------------------
     @workflow.update
     async def review(self, d: ClaimDecision) -> ClaimSummary:
+        if d.step is not None:  # again: a decision delivered together with this one may have moved first
+            self._check_review(d)
+        self.deciders[self.level.value] = d.actor.user_id
         name = LEVEL_NAMES[self.level]
         if d.decision == "return":
             event, reason = "return_", d.reason  # the reviewer's words, shown to the clerk
@@ -113,35 +118,39 @@ class ClaimWorkflow(Lifecycle):
 
     @review.validator
     def _check_review(self, d: ClaimDecision) -> None:
+        self.check_step(d.step)
         event = {"approve": "approve_level", "return": "return_", "reject": "reject"}.get(d.decision)
         if event is None:
             raise ApplicationError("审核结论须为 approve、return 或 reject", type="invalid_decision")
         if d.decision != "approve":
             reason_required(d.reason)
+        reviewers_only(d.actor)
         if self.level == L.CENTER:
             self.require(event, d.actor, "center_reviewer")
-            return
-        self.require(event, d.actor, "reviewer", "clerk")
-        if d.actor.role == "admin":
-            return
-        expected = {L.GRASSROOTS: self.inp.org_code, L.SECONDARY: self.inp.secondary_code}.get(
-            self.level, self.inp.district_code
-        )
-        if d.actor.org_code != expected or (d.actor.role == "clerk" and self.level != L.GRASSROOTS):
-            raise ApplicationError(f"当前由{LEVEL_NAMES[self.level]}审核", type="wrong_level")
-        if d.actor.user_id == self.inp.applicant_id:
-            raise ApplicationError("申请人不能审核自己提交的申请", type="own_application")
+        else:
+            self.require(event, d.actor, "reviewer", "clerk")
+            expected = {L.GRASSROOTS: self.inp.org_code, L.SECONDARY: self.inp.secondary_code}.get(
+                self.level, self.inp.district_code
+            )
+            if d.actor.org_code != expected or (d.actor.role == "clerk" and self.level != L.GRASSROOTS):
+                raise ApplicationError(f"当前由{LEVEL_NAMES[self.level]}审核", type="wrong_level")
+            if d.actor.user_id == self.inp.applicant_id:
+                raise ApplicationError("申请人不能审核自己提交的申请", type="own_application")
+        self.check_decider(self.level.value, d.actor)
 
     # -- the clerk -------------------------------------------------------------------------
     @workflow.update
-    async def resubmit(self, act: Act) -> ClaimSummary:
+    async def resubmit(self, act: Resubmission) -> ClaimSummary:
+        if act.step is not None:  # again: a resubmission delivered together with this one may have moved first
+            self._check_resubmit(act)
         await self.move("resubmit", act.actor, act.reason or "补充材料后重新提交")
         self.wakeups += 1
         await workflow.wait_condition(lambda: self.status != S.APPLIED)  # eligibility checked again
         return self.summary()
 
     @resubmit.validator
-    def _check_resubmit(self, act: Act) -> None:
+    def _check_resubmit(self, act: Resubmission) -> None:
+        self.check_step(act.step)
         self.require("resubmit", act.actor, "clerk", own_org=True)
 
     # -- the bank --------------------------------------------------------------------------
@@ -224,5 +233,6 @@ __all__ = [
     "PayoutOutcome",
     "PayoutRequest",
     "PayoutSent",
+    "Resubmission",
     "claim_workflow_id",
 ]

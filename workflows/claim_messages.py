@@ -29,6 +29,16 @@ class ClaimDecision:
     actor: ActorRef
     decision: str  # approve, return, reject
     reason: str = ""
+    step: int | None = None  # the step decided; None: sent before decisions named their step (not checked)
+
+
+@dataclass
+class Resubmission:
+    """The clerk sends a returned claim back (an ``Act`` with the step it answers)."""
+
+    actor: ActorRef
+    reason: str | None = None
+    step: int | None = None
 
 
 @dataclass

@@ -18,9 +18,19 @@ with workflow.unsafe.imports_passed_through():  # built once per worker, not onc
     from workflows.machines import allowed, fire
 
 T = TypeVar("T")
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# Bounded retries of transient failures (a failure caused by data is never retried: see
+# core.activity_failures). The database: 1 s, 2 s ... then every 30 s, 100 attempts, about 48
+# minutes, longer than a PostgreSQL restart or failover. The bank: 2 s ... then every 10 minutes,
+# 300 attempts, about 50 hours, a bank's night or weekend maintenance. After that the update or
+# the workflow fails and the runbook's "a failed workflow" applies (deploy/runbook.md).
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=100
+)
 BANK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=300,
 )
 
 
@@ -46,6 +56,7 @@ class Decision:
     actor: ActorRef
     approve: bool
     reason: str
+    step: int | None = None  # the step decided (see Lifecycle.check_step); None: sent before steps were named
 
 
 @dataclass
@@ -108,6 +119,17 @@ CONFIRM_AFTER = timedelta(minutes=1)  # how long an answered step may wait for t
 ROLE_LABELS = {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "互助中心审核人", "admin": "管理员"}
 
 
+def stale(current: int) -> ApplicationError:
+    """A decision for a step that is no longer the current one (a double click, two reviewers at once)."""
+    return ApplicationError("该事项已被处理，请刷新后重试", {"step": current}, type="stale_decision")
+
+
+def reviewers_only(actor: ActorRef) -> None:
+    """Reviewers decide; an admin repairs workflows and decides nothing."""
+    if actor.role == "admin":
+        raise ApplicationError("管理员负责维护流程，不能作出审核决定", type="role_not_allowed")
+
+
 class Lifecycle:
     """A workflow moved by one machine: ``status``, ``require`` for validators, ``move``."""
 
@@ -117,7 +139,9 @@ class Lifecycle:
     org_code = ""
     org_path = ""
     wakeups = 0  # handlers count up when something arrives that the run loop must look at
-    steps = 0  # projected steps so far (numbers each step's audit row)
+    steps = 0  # projected steps so far (numbers each step's audit row); a decision names it
+    deciding = False  # a decision's handler is under way (see check_step)
+    deciders: dict[str, int]  # who decided each level (set in the workflow's __init__ where it decides levels)
     # Steps an update answered with (the API writes them before it answers the caller) that the
     # workflow has not written itself yet: written with its next step, or after CONFIRM_AFTER.
     unconfirmed: tuple[Step, ...] = ()
@@ -142,6 +166,19 @@ class Lifecycle:
 
     def key(self) -> str:
         raise NotImplementedError
+
+    def check_step(self, step: int | None) -> None:
+        """A decision names the step it decides (the ``step`` every view shows: the last step
+        written). Checked in the validator and again when its handler starts: updates delivered
+        together are all validated before any handler runs. ``deciding`` is set by a handler that
+        waits for an activity before it moves, so that no other decision starts meanwhile."""
+        if step is not None and (step != self.steps or self.deciding):
+            raise stale(self.steps)
+
+    def check_decider(self, level: str, actor: ActorRef) -> None:
+        """No account decides two levels of the same case (``deciders``: level -> user id)."""
+        if any(uid == actor.user_id and other != level for other, uid in self.deciders.items()):
+            raise ApplicationError("您已审核过本事项的其他级别，同一账号不能审核两个级别", type="already_decided")
 
     def require(self, event: str, actor: ActorRef, *roles: str, own_org: bool = False) -> None:
         """Refuse before history: the wrong role, outside the caller's scope, or a wrong state."""
@@ -189,6 +226,10 @@ class Lifecycle:
 
     def _transition(self, event: str, actor: ActorRef | None, reason: str | None) -> Step:
         before = self.status
+        if workflow.current_update_info() is not None and event not in allowed(before, self.machine):
+            # An update that passed its validator together with another one that moved first: it
+            # fails alone, with a code (the machine's own error would fail the workflow task forever).
+            raise ApplicationError(f"当前状态为 {before}，不能执行此操作", type="not_allowed_now")
         self.status = fire(before, event, self.machine)
         workflow.upsert_search_attributes(
             [

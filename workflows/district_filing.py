@@ -15,7 +15,7 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.common import Act, Decision, Lifecycle, activity, reason_required
+from workflows.common import Act, Decision, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
     from models.states import DistrictFilingStatus as S
@@ -123,6 +123,8 @@ class DistrictFilingWorkflow(Lifecycle):
 
     @workflow.update
     async def decide_voucher(self, decision: Decision) -> FilingSummary:
+        if decision.step is not None:  # again: a decision delivered together with this one may have moved first
+            self._check_decide(decision)
         if decision.approve:
             await self.move("approve_voucher", decision.actor, decision.reason or "缴费凭证审核通过")
             await activity("signal_enrollments", FanOut(self.inp.filing_id, "district_completed"), int, minutes=30)
@@ -132,6 +134,8 @@ class DistrictFilingWorkflow(Lifecycle):
 
     @decide_voucher.validator
     def _check_decide(self, decision: Decision) -> None:
+        self.check_step(decision.step)
+        reviewers_only(decision.actor)
         self.require("approve_voucher" if decision.approve else "reject_voucher", decision.actor, "center_reviewer")
         if not decision.approve:
             reason_required(decision.reason)

@@ -15,7 +15,17 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.common import Act, ActorRef, BankFile, Decision, Lifecycle, Selection, activity, reason_required
+from workflows.common import (
+    Act,
+    ActorRef,
+    BankFile,
+    Decision,
+    Lifecycle,
+    Selection,
+    activity,
+    reason_required,
+    reviewers_only,
+)
 
 with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
     from models.states import EnrollmentStatus as S
@@ -78,6 +88,7 @@ class RosterEditResult:
 class SubmitEnrollment:
     actor: ActorRef
     protection_type: str
+    step: int | None = None  # the step it answers (a resubmission after a return); None: not checked
 
 
 @dataclass
@@ -101,6 +112,7 @@ class Payment:
     actor: ActorRef
     amount_fen: int
     reference: str
+    step: int | None = None  # the step it answers; None: sent before payments named their step
 
 
 @dataclass
@@ -154,6 +166,7 @@ class EnrollmentWorkflow(Lifecycle):
         self.completed = False
         self.wakeups = 0
         self.ready = False
+        self.deciders: dict[str, int] = {}  # level (secondary, district) -> the user who decided it
         self.opens, self.closes = (
             datetime.fromisoformat(inp.submission_opens),
             datetime.fromisoformat(inp.submission_closes),
@@ -225,7 +238,14 @@ class EnrollmentWorkflow(Lifecycle):
 
     @workflow.update
     async def submit(self, req: SubmitEnrollment) -> EnrollmentSummary:
-        self.fee = await activity("price_enrollment", PriceRequest(self.inp.enrollment_id, req.protection_type), Fee)
+        if req.step is not None:  # again: a submission delivered together with this one may have moved first
+            self._check_submit(req)
+            self.deciding = True  # until it moves: the fee is priced first
+        try:
+            price = PriceRequest(self.inp.enrollment_id, req.protection_type)
+            self.fee = await activity("price_enrollment", price, Fee)
+        finally:
+            self.deciding = False
         await self.move("submit", req.actor, f"保障类型 {req.protection_type}，参保{self.fee.members}人")
         if self.inp.secondary_code:
             await self.move("to_secondary", None, "送二级工会审核")
@@ -235,6 +255,7 @@ class EnrollmentWorkflow(Lifecycle):
 
     @submit.validator
     def _check_submit(self, req: SubmitEnrollment) -> None:
+        self.check_step(req.step)
         self.require("submit", req.actor, "clerk", own_org=True)
         now = workflow.now()
         if self.inp.kind == "regular" and not (self.opens <= now < self.closes):
@@ -257,6 +278,9 @@ class EnrollmentWorkflow(Lifecycle):
     # -- reviewers -------------------------------------------------------------------------
     @workflow.update
     async def review(self, decision: Decision) -> EnrollmentSummary:
+        if decision.step is not None:  # again: a decision delivered together with this one may have moved first
+            self._check_review(decision)
+        self.deciders[self._level()[0]] = decision.actor.user_id
         if not decision.approve:
             await self.move("return_", decision.actor, decision.reason)
         elif self.status == S.SECONDARY_REVIEW:
@@ -270,23 +294,37 @@ class EnrollmentWorkflow(Lifecycle):
 
     @review.validator
     def _check_review(self, decision: Decision) -> None:
-        if self.status == S.SECONDARY_REVIEW:
-            event, level = ("secondary_approve" if decision.approve else "return_"), self.inp.secondary_code
-        else:
-            event, level = ("district_approve" if decision.approve else "return_"), self.inp.district_org_code
+        self.check_step(decision.step)
+        reviewers_only(decision.actor)
+        level, org_code = self._level()
+        event = f"{level}_approve" if decision.approve else "return_"
         self.require(event, decision.actor, "reviewer")
-        if decision.actor.role != "admin" and decision.actor.org_code != level:
+        if decision.actor.org_code != org_code:
             raise ApplicationError("当前审核级别不是您的单位", type="wrong_level")
         if not decision.approve:
             reason_required(decision.reason)
+        self.check_decider(level, decision.actor)
+
+    def _level(self) -> tuple[str, str | None]:
+        """The level under review and its organisation's code."""
+        if self.status == S.SECONDARY_REVIEW:
+            return "secondary", self.inp.secondary_code
+        return "district", self.inp.district_org_code
 
     @workflow.update
     async def record_payment(self, payment: Payment) -> EnrollmentSummary:
-        await self._pay(RecordPayment(self.inp.enrollment_id, payment.amount_fen, payment.reference), payment.actor)
+        if payment.step is not None:  # again: a payment delivered together with this one may have moved first
+            self._check_payment(payment)
+            self.deciding = True  # until it moves: the payment is stored first
+        try:
+            await self._pay(RecordPayment(self.inp.enrollment_id, payment.amount_fen, payment.reference), payment.actor)
+        finally:
+            self.deciding = False
         return self.summary()
 
     @record_payment.validator
     def _check_payment(self, payment: Payment) -> None:
+        self.check_step(payment.step)
         self.require("pay", payment.actor, "reviewer")
         if payment.actor.role != "admin" and payment.actor.org_code != self.inp.district_org_code:
             raise ApplicationError("缴费由所属区局（产业）工会登记", type="wrong_level")

@@ -317,7 +317,7 @@ async def _update(
             result_type=ClaimSummary,
         )  # fmt: skip
     except Conflict as exc:
-        if exc.code == "workflow_closed":  # no such workflow: say whether the claim exists at all
+        if exc.code in ("workflow_closed", "stale_decision"):  # no such workflow: does the claim exist at all?
             await run_in_threadpool(_load, session, claim_id, actor)
         raise
     # The database work runs in a worker thread, so the event loop serves other requests meanwhile.

@@ -18,8 +18,8 @@ from core.db import Database
 from tests.api.test_claims import ILLNESS, TODAY, claimant, programme_year
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
-from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow
-from workflows.common import Act, ActorRef, BankFile
+from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, Resubmission
+from workflows.common import ActorRef, BankFile
 
 __all__ = ["programme_year"]  # the autouse fixture that configures the programme year
 
@@ -210,7 +210,7 @@ async def test_every_level_returns_and_gets_the_claim_back_after_resubmission(
             )
             assert (returned.status, returned.level) == ("returned", None)
             await env.sleep(timedelta(days=6))  # inside the 7 days the clerk has
-            back = await handle.execute_update(ClaimWorkflow.resubmit, Act(clerk))
+            back = await handle.execute_update(ClaimWorkflow.resubmit, Resubmission(clerk))
             assert (back.status, back.level) == ("under_review", level)  # back to the level that returned it
             await handle.execute_update(ClaimWorkflow.review, ClaimDecision(reviewer, "approve"))
         await status_is(handle, "payout_pending")
