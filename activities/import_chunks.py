@@ -7,13 +7,17 @@ database; this side only burns CPU, so several chunks are checked at once on sev
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from core.errors import AppError
 from core.member_rows import RECORD_FIELDS, Problem
 from core.row_validator import RowValidator
-from core.tabular import MalformedRecord, parse_records
+from core.tabular import MalformedRecord, parse_records, xlsx_to_csv
+from core.xlsx_scan import XlsxLimits
 from models.states import CardStatus
 
 # Members COPY columns: the line a chunk formats, then the member number the committer appends.
@@ -109,6 +113,36 @@ def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
             out.problems.extend((row_no, p) for p in checked.problems[i])
             out.raw[row_no] = records[i]
     return out
+
+
+OUT_OF_MEMORY = "文件过大或结构异常，读取时超出了导入进程的内存上限，请拆分成几个较小的文件后重新上传"
+
+
+def limit_memory(megabytes: int) -> None:
+    """A pool process's initializer: cap its address space, so that a file needing more than the
+    limit fails there with a MemoryError instead of taking the worker's machine."""
+    if megabytes > 0:
+        limit = megabytes << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What converting an xlsx to CSV came to: its rows, or the refusal's code and message."""
+
+    rows: int = 0
+    code: str | None = None
+    message: str | None = None
+
+
+def convert_xlsx(src: str, dst: str, limits: XlsxLimits) -> Converted:
+    """Pre-scan and convert an uploaded xlsx in a pool process (where the memory limit holds)."""
+    try:
+        return Converted(rows=xlsx_to_csv(Path(src), Path(dst), limits))
+    except AppError as exc:
+        return Converted(code=exc.code, message=exc.message)
+    except MemoryError:
+        return Converted(code="file_too_large", message=OUT_OF_MEMORY)
 
 
 def warm_up() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
@@ -20,14 +21,28 @@ from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.import_chunks import COPY_COLUMNS, CheckedChunk, ChunkJob, ChunkSpec, check_chunk, read_records, warm_up
-from core.audit import append_audit
+from activities.import_chunks import (
+    COPY_COLUMNS,
+    OUT_OF_MEMORY,
+    CheckedChunk,
+    ChunkJob,
+    ChunkSpec,
+    check_chunk,
+    convert_xlsx,
+    limit_memory,
+    read_records,
+    warm_up,
+)
+from activities.import_outcome import end_import
 from core.db import Database
+from core.errors import AppError
 from core.logging import get_logger
 from core.member_columns import BY_KEY
 from core.member_rows import Problem
+from core.private_files import remove_quietly
 from core.settings import Settings
-from core.tabular import chunk_ranges, preflight, xlsx_to_csv
+from core.tabular import chunk_ranges, preflight
+from core.xlsx_scan import XlsxLimits
 from models.member_import import MemberImport
 from models.states import ImportStatus
 from workflows.member_import import FinishInput, ImportInput, SliceResult
@@ -60,8 +75,11 @@ class MemberImportActivities:
             data = source
             if imp.file_format == "xlsx":
                 data = source.with_suffix(".csv")
-                xlsx_to_csv(source, data)
-            layout = preflight(data)
+                self._convert(source, data)
+            try:
+                layout = preflight(data)
+            except AppError as exc:
+                raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from None
             imp.encoding, imp.header_row, imp.positions = layout.encoding, layout.header_row, layout.positions
             imp.headers = layout.headers
             imp.delimiter = layout.delimiter
@@ -105,11 +123,28 @@ class MemberImportActivities:
                         self._commit(conn, imp, job, inflight.popleft().result())
                 while inflight:
                     self._commit(conn, imp, job, inflight.popleft().result())
+            except MemoryError:  # a chunk's rows need more than an import process may have
+                raise ApplicationError(OUT_OF_MEMORY, type="file_too_large", non_retryable=True) from None
+            except BrokenProcessPool:
+                self._discard_pool()
+                raise  # retried, with a new pool
             finally:
                 for future in inflight:
                     future.cancel()
             # A synchronous commit flushes the WAL, and with it every chunk committed before it.
             return _result(conn, inp.import_id, done=submitted < self.settings.import_slice_chunks)
+
+    def _convert(self, source: Path, data: Path) -> None:
+        """The xlsx to CSV, in a pool process under its memory limit; a file it cannot read fails
+        the import at once (the same file fails the same way on every attempt)."""
+        try:
+            done = self._pool().submit(convert_xlsx, str(source), str(data), XlsxLimits.of(self.settings)).result()
+        except (MemoryError, BrokenProcessPool):  # the limit was hit outside the reader, or it killed the process
+            self._discard_pool()
+            remove_quietly(data.with_suffix(".partial"))
+            raise ApplicationError(OUT_OF_MEMORY, type="file_too_large", non_retryable=True) from None
+        if done.code is not None:
+            raise ApplicationError(done.message or done.code, type=done.code, non_retryable=True)
 
     def _commit(self, conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, chunk: CheckedChunk) -> None:
         _commit_with_retry(conn, imp, job, chunk)
@@ -119,7 +154,12 @@ class MemberImportActivities:
         if self._executor is None:
             if self.settings.import_processes > 0:
                 context = multiprocessing.get_context("spawn")  # never fork a process with threads
-                self._executor = ProcessPoolExecutor(self.settings.import_processes, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    self.settings.import_processes,
+                    mp_context=context,
+                    initializer=limit_memory,
+                    initargs=(self.settings.import_process_memory_mb,),
+                )
             else:
                 self._executor = ThreadPoolExecutor(1)
         return self._executor
@@ -130,6 +170,12 @@ class MemberImportActivities:
         for future in [pool.submit(warm_up) for _ in range(max(self.settings.import_processes, 1))]:
             future.result()
 
+    def _discard_pool(self) -> None:
+        """Forget a broken pool (the next call makes a new one)."""
+        broken, self._executor = self._executor, None
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
@@ -139,31 +185,8 @@ class MemberImportActivities:
     def finish_import(self, inp: FinishInput) -> None:
         with self.db.session() as session:
             imp = session.get(MemberImport, inp.import_id)
-            if imp is None or imp.status in (ImportStatus.COMPLETED, ImportStatus.FAILED):
+            if imp is None or not end_import(session, imp, inp.failure):
                 return
-            imp.status = ImportStatus.FAILED if inp.failure else ImportStatus.COMPLETED
-            imp.failure = inp.failure
-            imp.total_rows = imp.accepted + imp.existing + imp.rejected  # blank rows are not members
-            imp.finished_at = datetime.now(UTC)
-            session.add(imp)
-            summary = (
-                f"导入失败：{inp.failure}"
-                if inp.failure
-                else f"导入完成：共{imp.total_rows}行，新增{imp.accepted}人，"
-                f"已存在{imp.existing}人，退回{imp.rejected}行"
-            )
-            append_audit(
-                session,
-                actor_id=imp.created_by,
-                actor_name="system",
-                org_id=imp.org_id,
-                action=f"member_import.{imp.status.value}",
-                entity_type="member_import",
-                entity_id=imp.id or 0,
-                summary=summary,
-                from_state=ImportStatus.RUNNING.value,
-                to_state=imp.status.value,
-            )
             outcome = {"status": imp.status.value, "accepted": imp.accepted, "rejected": imp.rejected}
             session.commit()
         log.info("member import finished", import_id=inp.import_id, **outcome)

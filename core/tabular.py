@@ -46,7 +46,7 @@ _XLSX_NAMES = (".xlsx", ".xlsm")
 
 
 def sniff_format(path: Path, filename: str | None = None) -> str:
-    """"xlsx" or "csv", read from the bytes; a name ending .xlsx must hold a workbook."""
+    """The format, "xlsx" or "csv", read from the bytes; a name ending .xlsx must hold a workbook."""
     with path.open("rb") as f:
         head = f.read(8)
     if not head:
@@ -255,14 +255,18 @@ def xlsx_to_csv(src: Path, dst: Path, limits: XlsxLimits | None = None) -> int:
     rows = _xlsx_rows(src, limits)
     head = list(islice(rows, HEADER_SCAN_ROWS))
     text_only = _text_only_columns(head)
-    with private_open(tmp, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        for row in chain(head, rows):
-            for i in text_only:
-                if i < len(row):
-                    row[i] = _as_typed(row[i])
-            writer.writerow(row)
-            count += 1
+    try:
+        with private_open(tmp, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            for row in chain(head, rows):
+                for i in text_only:
+                    if i < len(row):
+                        row[i] = _as_typed(row[i])
+                writer.writerow(row)
+                count += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(dst)
     return count
 

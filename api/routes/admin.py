@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from activities.import_outcome import end_import
 from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update
 from core import workflow_admin as wa
@@ -24,6 +25,7 @@ from core.errors import Invalid
 from core.orgs import get_org
 from models.audit import AuditPublic
 from models.inputs import MULTILINE, RequestBody
+from models.member_import import MemberImport
 from workflows.card_batch import BatchSummary, CardBatchWorkflow
 from workflows.common import Act
 
@@ -129,10 +131,22 @@ async def repair_workflow(
             session, actor, f"workflow.{data.action}", ("workflow", workflow_id),
             f"{data.reason}（{what}）" if what else data.reason, org_id=None,
         )  # fmt: skip
+        _end_stopped_import(session, workflow_id, data.action, data.reason)
         session.commit()
 
     await run_in_threadpool(record)
     return done
+
+
+def _end_stopped_import(session: Session, workflow_id: str, action: str, reason: str) -> None:
+    """A member import whose workflow an admin cancels or terminates ends failed, its files deleted
+    (its workflow will not run its own ending)."""
+    number = workflow_id.removeprefix("member-import-")
+    if action not in ("cancel", "terminate") or number == workflow_id or not number.isdigit():
+        return
+    imp = session.get(MemberImport, int(number)) if int(number) < 2**31 else None
+    if imp is not None:
+        end_import(session, imp, f"管理员{'取消' if action == 'cancel' else '终止'}了导入：{reason}")
 
 
 def _audit_history(session: Session, workflow_id: str) -> list[AuditPublic]:

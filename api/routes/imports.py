@@ -21,10 +21,13 @@ from api.workflow_calls import start_workflow
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import AppError, Invalid, NotFound, Unavailable
+from core.logging import get_logger
 from core.orgs import get_org, require_card_work
+from core.private_files import private_dir, private_open, remove_quietly
 from core.settings import Settings
-from core.tabular import preflight
+from core.tabular import FileLayout, preflight
 from core.workbooks import errors_xlsx
+from core.xlsx_scan import XlsxLimits
 from models.inputs import INT4_MAX
 from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
 from models.org import Organisation
@@ -33,25 +36,43 @@ from workflows import search
 from workflows.member_import import ImportInput, MemberImportWorkflow, import_workflow_id
 
 router = APIRouter(tags=["imports"])
+log = get_logger(__name__)
 _FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED)
 
 
 async def _store_upload(chunks: AsyncIterator[bytes], settings: Settings) -> tuple[Path, str, int]:
-    """Stream an upload to the upload folder (never whole in memory); refuse it past the size limit."""
-    settings.upload_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.upload_dir / f"{uuid.uuid4().hex}.upload"
+    """Stream an upload to the upload folder (never whole in memory, 0600 in a 0700 folder); refuse
+    it past the size limit. Whatever stops the upload (the limit, a client gone) leaves no file."""
+    path = private_dir(settings.upload_dir) / f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
     size = 0
-    with path.open("wb") as out:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > settings.import_max_bytes:
-                out.close()
-                path.unlink(missing_ok=True)
-                raise AppError("file_too_large", f"文件超过 {settings.import_max_bytes // (1 << 20)} MB", status=413)
-            digest.update(chunk)
-            out.write(chunk)
+    try:
+        with private_open(path) as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > settings.import_max_bytes:
+                    raise AppError(
+                        "file_too_large", f"文件超过 {settings.import_max_bytes // (1 << 20)} MB", status=413
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return path, digest.hexdigest(), size
+
+
+def _checked_layout(path: Path, filename: str | None, settings: Settings) -> FileLayout:
+    """The preflight of a stored upload; a refused file is deleted at once."""
+    try:
+        return preflight(path, filename=filename, limits=XlsxLimits.of(settings))
+    except AppError:
+        path.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # a reader's surprise is the file's fault: a 422, never a 500
+        path.unlink(missing_ok=True)
+        log.warning("upload unreadable", error=type(exc).__name__)
+        raise Invalid("file_malformed", "文件无法读取，请在Excel中重新另存为 .xlsx 或 CSV 后上传") from exc
 
 
 async def _file_chunks(file: UploadFile) -> AsyncIterator[bytes]:
@@ -82,14 +103,14 @@ async def create_import(
         raise Invalid("file_required", "请上传会员文件（表单字段 file）")
     else:
         path, sha, size = await _store_upload(request.stream(), settings)
+    layout = await asyncio.to_thread(_checked_layout, path, filename, settings)
     try:
-        layout = await asyncio.to_thread(preflight, path)
-    except Invalid:
+        import_id, workflow_id = await run_in_threadpool(
+            _record_import, session, org, actor, (filename, path, sha, size), layout
+        )
+    except BaseException:
         path.unlink(missing_ok=True)
         raise
-    import_id, workflow_id = await run_in_threadpool(
-        _record_import, session, org, actor, (filename, path, sha, size), layout
-    )
     try:
         await start_workflow(
             session,
@@ -156,6 +177,7 @@ def _not_started(session: Session, import_id: int) -> None:
     imp = session.get(MemberImport, import_id)
     if imp is not None:
         imp.status, imp.failure = ImportStatus.FAILED, "工作流服务不可用，导入未开始"
+        remove_quietly(imp.stored_path)
         session.add(imp)
         session.commit()
 
