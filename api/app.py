@@ -41,7 +41,7 @@ from api.routes import (
     users,
 )
 from core.db import Database
-from core.errors import AppError, Conflict, Invalid, NotFound, Unavailable
+from core.errors import ERROR_RESPONSES, AppError, Conflict, Invalid, NotFound, Unavailable
 from core.logging import get_logger
 from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
@@ -81,7 +81,7 @@ def create_app(
         cards, registrations, admin,
         codec,
     ):  # fmt: skip
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class AppError(Exception):
     """A refusal a user can understand: stable code, human message, HTTP status."""
@@ -44,3 +46,31 @@ class Unauthorized(AppError):
 
 class Unavailable(AppError):
     status_code = 503
+
+
+class ErrorContent(BaseModel):
+    code: str = Field(description="Stable, machine-readable: what went wrong")
+    message: str = Field(description="For the person at the screen, in Chinese")
+    details: Any = Field(None, description="What the code refers to: fields, member numbers, a window...")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal and failure answers this shape."""
+
+    error: ErrorContent
+
+
+_ERRORS = {
+    400: "The request could not be read",
+    401: "No token, or a token that is not valid",
+    403: "The caller's role or organisation may not do this",
+    404: "No such object (or an id no object can have)",
+    409: "Not allowed in the object's present state",
+    413: "The upload is too large",
+    422: "A value is missing, malformed or out of range (the message names the field in Chinese)",
+    429: "Too many failed attempts from this address: retry after the Retry-After header's seconds",
+    503: "The database, the workflow service or a worker is unavailable: nothing was changed, retry later",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description} for status, description in _ERRORS.items()
+}
