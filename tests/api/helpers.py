@@ -48,3 +48,9 @@ async def until(api: httpx.AsyncClient, token: str, url: str, status: str, secon
             return view
         assert time.monotonic() < deadline, view
         await asyncio.sleep(0.1)
+
+
+async def decide(api: httpx.AsyncClient, token: str, url: str, path: str, expect: int = 200, **body: Any) -> Any:
+    """A decision as its maker sends it: on the view they read at ``url`` now, naming its ``step``."""
+    step = (await call(api, token, "GET", url, 200))["step"]
+    return await call(api, token, "POST", f"{url}{path}", expect, json={**body, "step": step})

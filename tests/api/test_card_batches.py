@@ -18,7 +18,7 @@ from bank_sim.app import Bank, BankConfig
 from core.bank_signing import signed_headers
 from core.db import Database
 from core.fake_members import HEADERS, member_rows, write_csv
-from tests.api.helpers import imported
+from tests.api.helpers import decide, imported
 from tests.conftest import auth
 from tests.workflows.recording import record
 from workflows import search
@@ -198,8 +198,11 @@ async def test_illegal_actions_are_refused_before_they_reach_the_history(
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), (path, who, r.text)
     r = await api.post(f"{url}/validate", headers=auth(token))
     assert r.status_code == 409 and r.json()["error"]["code"] == "batch_empty"
+    step = (await api.get(url, headers=auth(token))).json()["step"]
     r = await api.post(
-        f"{url}/revocation/decision", json={"approve": True, "reason": "x"}, headers=auth(tokens["reviewer@101"])
+        f"{url}/revocation/decision",
+        json={"approve": True, "reason": "x", "step": step},
+        headers=auth(tokens["reviewer@101"]),
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_allowed_now"
     view = (await api.get(url, headers=auth(token))).json()
@@ -227,22 +230,26 @@ async def test_revocation_approved_releases_members_rejected_keeps_them(
     other = await post(
         api, tokens["admin@SH"], "/users", {"name": "徐汇审核员", "org_code": "104", "role": "reviewer"}, expect=201
     )
+    step = (await api.get(f"/card-batches/{kept['id']}", headers=auth(reviewer))).json()["step"]
     r = await api.post(
         f"/card-batches/{kept['id']}/revocation/decision",
-        json={"approve": True, "reason": "同意"},
+        json={"approve": True, "reason": "同意", "step": step},
         headers=auth(other["token"]),
     )
     assert r.status_code == 403  # another district's reviewer
-    view = await post(
-        api, reviewer, f"/card-batches/{kept['id']}/revocation/decision", {"approve": False, "reason": "材料不全"}
+    admin = {"approve": True, "reason": "同意", "step": step}
+    refused = await post(api, tokens["admin@SH"], f"/card-batches/{kept['id']}/revocation/decision", admin, 403)
+    assert refused["error"]["code"] == "role_not_allowed"  # an admin repairs workflows; reviewers decide
+    view = await decide(
+        api, reviewer, f"/card-batches/{kept['id']}", "/revocation/decision", approve=False, reason="材料不全"
     )
     assert view["status"] == "submitted"
     r = await api.post(f"/card-batches/{kept['id']}/resend", json={"reason": "银行未收到"}, headers=auth(token))
     assert r.status_code == 403
     view = await post(api, tokens["admin@SH"], f"/card-batches/{kept['id']}/resend", {"reason": "银行未收到"})
     assert view["history"][-1]["action"] == "card_batch.resend"
-    view = await post(
-        api, reviewer, f"/card-batches/{released['id']}/revocation/decision", {"approve": True, "reason": "同意撤销"}
+    view = await decide(
+        api, reviewer, f"/card-batches/{released['id']}", "/revocation/decision", approve=True, reason="同意撤销"
     )
     assert view["status"] == "revoked"
     await record(temporal_client, f"card-batch-{released['id']}", "CardBatchWorkflow--revoked")

@@ -20,7 +20,7 @@ from core.db import Database
 from core.dev import find_binary
 from core.programme import today
 from core.settings import Settings
-from tests.api.helpers import call, until
+from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY, carded_members, config_around, fresh_union
 from tests.enrollment_setup import put_year as put_programme_year
@@ -104,21 +104,21 @@ async def test_a_claim_through_every_level_is_paid_once(
     pdf = b"%PDF-1.4 diagnosis"
     ev = await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("诊断.pdf", pdf, "application/pdf")})
     assert (await api.get(f"{url}/evidence/{ev['id']}", headers=auth(tokens[CENTER]))).content == pdf
-    own = await call(api, clerk, "POST", f"{url}/review", 403, json={"decision": "approve"})
+    own = await decide(api, clerk, url, "/review", 403, decision="approve")
     assert own["error"]["code"] == "own_application"
-    early = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 403, json={"decision": "approve"})
+    early = await decide(api, tokens[DISTRICT], url, "/review", 403, decision="approve")
     assert early["error"]["code"] == "wrong_level"
     assert any(t["entity_id"] == claim["id"] for t in await call(api, grassroots, "GET", "/tasks", 200))
     for token, awaiting in ((grassroots, "secondary_reviewer"), (tokens[SECONDARY], "district_reviewer"),
                             (tokens[DISTRICT], "center_reviewer")):  # fmt: skip
-        claim = await call(api, token, "POST", f"{url}/review", 200, json={"decision": "approve"})
+        claim = await decide(api, token, url, "/review", 200, decision="approve")
         assert claim["status"] == "under_review" and claim["awaiting"] == awaiting
         # The answer does not wait for the workflow's own write: the API wrote the step, so the
         # reviewer's next read and the history agree with it at once.
         read = await call(api, token, "GET", url, 200)
         assert read["awaiting"] == awaiting and read["history"][-1]["action"] == "claim.approve_level"
     assert any(t["kind"] == "claim_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
-    await call(api, tokens[CENTER], "POST", f"{url}/review", 200, json={"decision": "approve"})
+    await decide(api, tokens[CENTER], url, "/review", 200, decision="approve")
     paid = await until(api, clerk, url, "paid")
     assert paid["amount"] == "10,000.00"
     await asyncio.sleep(0.5)  # the duplicated callback arrives too
@@ -162,24 +162,20 @@ async def test_a_returned_claim_is_amended_and_resubmitted(
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     url = f"/claims/{claim['id']}"
     assert claim["status"] == "under_review"
-    no_reason = await call(api, grassroots, "POST", f"{url}/review", 422, json={"decision": "return"})
+    no_reason = await decide(api, grassroots, url, "/review", 422, decision="return")
     assert no_reason["error"]["code"] == "reason_required"
-    returned = await call(
-        api, grassroots, "POST", f"{url}/review", 200, json={"decision": "return", "reason": "缺伤残鉴定"}
-    )
+    returned = await decide(api, grassroots, url, "/review", 200, decision="return", reason="缺伤残鉴定")
     assert returned["status"] == "returned" and returned["return_reason"] == "缺伤残鉴定"
     assert returned["actions"] == []  # the reviewer's view: nothing for them to do now
     assert "resubmit" in (await call(api, clerk, "GET", url, 200))["actions"]
     assert any(t["kind"] == "claim_returned" for t in await call(api, clerk, "GET", "/tasks", 200))
     await call(api, clerk, "PATCH", url, 200, json={"description": "工伤致全残，附伤残鉴定书"})
     await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", b"\x89PNG..", "image/png")})
-    back = await call(api, clerk, "POST", f"{url}/resubmit", 200)  # answers after eligibility is checked again
+    back = await decide(api, clerk, url, "/resubmit")  # answers after eligibility is checked again
     assert (
         back["status"] == "under_review" and back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
     )
-    rejected = await call(
-        api, grassroots, "POST", f"{url}/review", 200, json={"decision": "reject", "reason": "非意外"}
-    )
+    rejected = await decide(api, grassroots, url, "/review", 200, decision="reject", reason="非意外")
     assert rejected["status"] == "rejected"
     late = await call(api, clerk, "POST", f"{url}/evidence", 409, files={"file": ("x.pdf", b"%PDF", "application/pdf")})
     assert late["error"]["code"] == "not_allowed_now"
@@ -189,7 +185,7 @@ async def test_unknown_claims_and_an_unreachable_temporal(
     api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, settings: Settings
 ) -> None:
     _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6601)
-    missing = await call(api, grassroots, "POST", "/claims/987654/review", 404, json={"decision": "approve"})
+    missing = await call(api, grassroots, "POST", "/claims/987654/review", 404, json={"decision": "approve", "step": 1})
     assert missing["error"]["code"] == "claim_not_found"
     # Temporal out of reach: the clerk is told to try again and no half-made claim is kept.
     gone = await WorkflowEnvironment.start_local(
@@ -221,7 +217,7 @@ async def test_a_payout_to_a_lost_card_is_paid_to_the_replacement_as_soon_as_it_
     url = f"/claims/{claim['id']}"
     await call(api, clerk, "POST", f"/cards/{lost}/loss-report", 201, json={})
     for token in (grassroots, tokens[SECONDARY], tokens[DISTRICT], tokens[CENTER]):
-        await call(api, token, "POST", f"{url}/review", 200, json={"decision": "approve"})
+        await decide(api, token, url, "/review", 200, decision="approve")
     failed = await until(api, clerk, url, "payout_failed")
     assert failed["actions"] == []
     await call(api, clerk, "POST", f"/cards/{lost}/replacement", 200, json={"reason": "会员申请补卡"})

@@ -15,7 +15,7 @@ from bank_sim.app import Bank
 from core.db import Database
 from core.programme import today
 from core.settings import Settings
-from tests.api.helpers import call, until
+from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import (
     ADMIN,
@@ -109,9 +109,9 @@ async def test_enrollment_from_roster_to_completed(
     refused = await call(api, clerk, "POST", f"{url}/remove", 409, json={"member_nos": [nos[0]]})
     assert refused["error"]["code"] == "members_unavailable" and nos[0] in refused["error"]["message"]
     assert (await call(api, clerk, "GET", url, 200))["enrolled"] == 3
-    bad = await call(api, clerk, "POST", f"{url}/submit", 422, json={"protection_type": "Z"})
+    bad = await decide(api, clerk, url, "/submit", 422, protection_type="Z")
     assert bad["error"]["code"] == "unknown_protection_type"
-    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    e = await decide(api, clerk, url, "/submit", 200, protection_type="A")
     assert e["status"] == "secondary_review" and e["total"] == "78.00"
     assert (e["city_share"], e["district_share"], e["grassroots_share"]) == ("39.00", "23.40", "15.60")
     html = await api.get(f"{url}/notice", headers=auth(clerk))
@@ -119,25 +119,25 @@ async def test_enrollment_from_roster_to_completed(
     pdf = await api.get(f"{url}/notice", params={"format": "pdf"}, headers=auth(clerk))
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
 
-    wrong = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 403, json={"approve": True})
+    wrong = await decide(api, tokens[DISTRICT], url, "/review", 403, approve=True)
     assert wrong["error"]["code"] == "wrong_level"
-    assert (await call(api, clerk, "POST", f"{url}/review", 403, json={"approve": True}))["error"]["code"]
-    no_reason = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 422, json={"approve": False})
+    assert (await decide(api, clerk, url, "/review", 403, approve=True))["error"]["code"]
+    no_reason = await decide(api, tokens[SECONDARY], url, "/review", 422, approve=False)
     assert no_reason["error"]["code"] == "reason_required"
-    e = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 200, json={"approve": False, "reason": "人数有误"})
+    e = await decide(api, tokens[SECONDARY], url, "/review", 200, approve=False, reason="人数有误")
     assert e["status"] == "returned" and e["return_reason"] == "人数有误"
     tasks = await call(api, clerk, "GET", "/tasks", 200)
     assert any(t["entity_id"] == e["id"] and t["kind"] == "enrollment_returned" for t in tasks)
-    await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    await decide(api, clerk, url, "/submit", 200, protection_type="A")
     assert any(t["entity_id"] == e["id"] for t in await call(api, tokens[SECONDARY], "GET", "/tasks", 200))
-    e = await call(api, tokens[SECONDARY], "POST", f"{url}/review", 200, json={"approve": True})
+    e = await decide(api, tokens[SECONDARY], url, "/review", 200, approve=True)
     assert e["status"] == "district_review" and e["awaiting"] == "district_reviewer"
     assert any(t["entity_id"] == e["id"] for t in await call(api, tokens[DISTRICT], "GET", "/tasks", 200))
-    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    e = await decide(api, tokens[DISTRICT], url, "/review", 200, approve=True)
     assert e["status"] == "approved" and "record_payment" in e["actions"]
-    short = await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 422, json={"amount": "15", "reference": "x"})
+    short = await decide(api, tokens[DISTRICT], url, "/payment", 422, amount="15", reference="x")
     assert short["error"]["code"] == "amount_mismatch"
-    e = await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 200, json={"amount": "15.60", "reference": "R1"})
+    e = await decide(api, tokens[DISTRICT], url, "/payment", 200, amount="15.60", reference="R1")
     assert e["status"] == "paid" and e["paid"] == "15.60"
     await file_and_complete(api, tokens, year, url, clerk)
 
@@ -157,15 +157,14 @@ async def file_and_complete(api: httpx.AsyncClient, tokens: dict[str, str], year
                     files={"file": ("voucher.pdf", pdf, "application/pdf")})  # fmt: skip
     assert up["status"] == "voucher_uploaded"
     assert any(t["kind"] == "voucher_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
-    decision = f"{district}/voucher/decision"
-    assert (await call(api, tokens[DISTRICT], "POST", decision, 403, json={"approve": True}))["error"]["code"]
-    await call(api, tokens[CENTER], "POST", decision, 422, json={"approve": False})
-    rejected = await call(api, tokens[CENTER], "POST", decision, 200, json={"approve": False, "reason": "凭证模糊"})
+    assert (await decide(api, tokens[DISTRICT], district, "/voucher/decision", 403, approve=True))["error"]["code"]
+    await decide(api, tokens[CENTER], district, "/voucher/decision", 422, approve=False)
+    rejected = await decide(api, tokens[CENTER], district, "/voucher/decision", 200, approve=False, reason="凭证模糊")
     assert rejected["status"] == "voucher_rejected" and rejected["reject_reason"] == "凭证模糊"
     await call(api, tokens[DISTRICT], "POST", f"{district}/voucher", 200,
                files={"file": ("voucher2.pdf", pdf, "application/pdf")})  # fmt: skip
     assert (await api.get(f"{district}/voucher", headers=auth(tokens[CENTER]))).content == pdf
-    approved = await call(api, tokens[CENTER], "POST", decision, 200, json={"approve": True})
+    approved = await decide(api, tokens[CENTER], district, "/voucher/decision", 200, approve=True)
     assert approved["status"] == "approved"
     done = await until(api, clerk, url, "completed")
     assert (
@@ -195,16 +194,16 @@ async def test_confirming_after_submission_needs_submitting_again(
     instant = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 409, json={"year": year, "kind": "instant"})
     assert instant["error"]["code"] == "use_regular_enrollment"
     await until(api, clerk, url, "draft")
-    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "B+"})
+    e = await decide(api, clerk, url, "/submit", 200, protection_type="B+")
     assert e["status"] == "district_review" and e["enrolled"] == 1  # no secondary union above it
     e = await call(api, clerk, "POST", f"{url}/confirm", 200, json={"all": True})
     assert e["status"] == "draft" and e["enrolled"] == 2
     assert any("重新提交" in h["summary"] for h in e["history"])
-    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "B+"})
+    e = await decide(api, clerk, url, "/submit", 200, protection_type="B+")
     assert e["status"] == "district_review" and e["total"] == "200.00"
-    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    e = await decide(api, tokens[DISTRICT], url, "/review", 200, approve=True)
     assert e["status"] == "paid" and e["grassroots_share"] == "0.00"  # nothing to pay: paid at approval
-    other = await call(api, clerk, "POST", f"{url}/submit", 409, json={"protection_type": "A"})
+    other = await decide(api, clerk, url, "/submit", 409, protection_type="A")
     assert other["error"]["code"] == "not_allowed_now"
 
 
@@ -217,7 +216,7 @@ async def test_submission_outside_the_window_is_refused(
     await carded_members(api, db, clerk, org, tmp_path, 2, seed=4401)
     e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
     await until(api, clerk, f"/enrollments/{e['id']}", "draft")
-    refused = await call(api, clerk, "POST", f"/enrollments/{e['id']}/submit", 409, json={"protection_type": "A"})
+    refused = await decide(api, clerk, f"/enrollments/{e['id']}", "/submit", 409, protection_type="A")
     assert refused["error"]["code"] == "outside_window" and "至" in refused["error"]["message"]
     filing = await call(api, tokens[DISTRICT], "POST", f"/districts/101/enrollments/{year}/submit", 409)
     assert filing["error"]["code"] in ("outside_window", "nothing_to_file")
@@ -234,7 +233,8 @@ async def test_others_cannot_act_on_an_enrollment(
     org, clerk = await fresh_union(api, tokens, "101")
     await carded_members(api, db, clerk, org, tmp_path, 2, seed=4501 + len(who))
     e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
-    r = await api.post(f"/enrollments/{e['id']}/submit", json={"protection_type": "A"}, headers=auth(tokens[who]))
+    body = {"protection_type": "A", "step": e["step"]}
+    r = await api.post(f"/enrollments/{e['id']}/submit", json=body, headers=auth(tokens[who]))
     assert r.status_code == 403
 
 
@@ -249,16 +249,16 @@ async def test_instant_enrollment_after_the_window_covers_from_the_next_day(
     org, clerk = await fresh_union(api, tokens, "101")
     await carded_members(api, db, clerk, org, tmp_path, 2, seed=4601)
     late = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
-    refused = await call(api, clerk, "POST", f"/enrollments/{late['id']}/submit", 409, json={"protection_type": "A"})
+    refused = await decide(api, clerk, f"/enrollments/{late['id']}", "/submit", 409, protection_type="A")
     assert refused["error"]["code"] == "outside_window"
     await call(api, clerk, "POST", f"/enrollments/{late['id']}/cancel", 200, json={"reason": "改为即时参保"})
     e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year, "kind": "instant"})
     assert e["kind"] == "instant" and e["enrolled"] == 2
     url = f"/enrollments/{e['id']}"
-    e = await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
-    e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+    e = await decide(api, clerk, url, "/submit", 200, protection_type="A")
+    e = await decide(api, tokens[DISTRICT], url, "/review", 200, approve=True)
     assert e["status"] == "approved" and e["grassroots_share"] == "10.40"  # 52.00 x 20%
-    await call(api, tokens[DISTRICT], "POST", f"{url}/payment", 200, json={"amount": "10.40", "reference": "即时"})
+    await decide(api, tokens[DISTRICT], url, "/payment", 200, amount="10.40", reference="即时")
     done = await until(api, clerk, url, "completed")
     assert done["coverage_start"] == (TODAY + timedelta(days=1)).isoformat()
     assert done["coverage_end"] == (TODAY + timedelta(days=300)).isoformat()
@@ -274,12 +274,12 @@ async def test_a_signed_bank_transfer_of_the_exact_amount_pays_the_enrollment(
     await carded_members(api, db, clerk, org, tmp_path, 2, seed=4701)
     e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
     url = f"/enrollments/{e['id']}"
-    await call(api, clerk, "POST", f"{url}/submit", 200, json={"protection_type": "A"})
+    await decide(api, clerk, url, "/submit", 200, protection_type="A")
     workflow_id = f"enrollment-{org}-{year}"
     async with httpx.AsyncClient(base_url=settings.bank_url) as sim:
         early = {"reference": workflow_id, "amount": "10.40", "callback_url": settings.callback_url}
         assert (await sim.post("/transfers", json=early)).status_code == 202  # before approval: kept for later
-        e = await call(api, tokens[DISTRICT], "POST", f"{url}/review", 200, json={"approve": True})
+        e = await decide(api, tokens[DISTRICT], url, "/review", 200, approve=True)
         paid = await until(api, clerk, url, "paid")
         assert paid["paid"] == "10.40" and paid["payment_ref"] == "银行转账"
         wrong = {"reference": workflow_id, "amount": "1.00", "callback_url": settings.callback_url}

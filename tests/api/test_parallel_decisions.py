@@ -179,7 +179,7 @@ async def decide(api: httpx.AsyncClient, token: str, url: str, path: str, body: 
 
 
 async def test_enrollment_and_filing_decisions_sent_eight_times_at_once(
-    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, temporal_client: Client
 ) -> None:
     year = 2071
     await put_programme_year(api, tokens, year, config_around(TODAY))
@@ -236,6 +236,9 @@ async def test_enrollment_and_filing_decisions_sent_eight_times_at_once(
     decided = [audited(db, "district_filing", filing_id, a) for a in ("district_filing.reject_voucher",
                "district_filing.approve_voucher")]  # fmt: skip
     assert decided == [1, 1]
+    for workflow_id, name in ((f"enrollment-{e['org_code']}-{year}", "EnrollmentWorkflow"),
+                              (f"district-enrollment-101-{year}", "DistrictFilingWorkflow")):  # fmt: skip
+        await record(temporal_client, workflow_id, f"{name}--decided-at-once-with-steps")
 
 
 async def test_revocation_decisions_sent_eight_times_at_once(

@@ -109,11 +109,12 @@ def enroll_demo_year(api: str, tokens: dict[str, str]) -> None:
     e = r.json()
     assert e["members_total"] == 41 and e["no_card"] == 0 and e["enrolled"] > 0
     url = f"{api}/enrollments/{e['id']}"
-    e = httpx.post(f"{url}/submit", json={"protection_type": "A"}, headers=clerk, timeout=30).json()
+    # every decision names the step of the view it was made on
+    e = httpx.post(f"{url}/submit", json={"protection_type": "A", "step": e["step"]}, headers=clerk, timeout=30).json()
     assert e["status"] == "district_review", e
-    e = httpx.post(f"{url}/review", json={"approve": True}, headers=reviewer, timeout=30).json()
+    e = httpx.post(f"{url}/review", json={"approve": True, "step": e["step"]}, headers=reviewer, timeout=30).json()
     assert e["status"] == "approved", e
-    paid = {"amount": e["grassroots_share"].replace(",", ""), "reference": "e2e"}
+    paid = {"amount": e["grassroots_share"].replace(",", ""), "reference": "e2e", "step": e["step"]}
     e = httpx.post(f"{url}/payment", json=paid, headers=reviewer, timeout=30).json()
     assert e["status"] == "paid", e
     pdf = httpx.get(f"{url}/notice", params={"format": "pdf"}, headers=clerk, timeout=30)
