@@ -113,11 +113,12 @@ async def one_union(api: httpx.AsyncClient, code: str, reviewer: str, gate: asyn
         r = await api.post(f"/orgs/{code}/enrollments", json={"year": YEAR}, headers=clerk)
         assert r.status_code == 201, r.text
         enrollment_id: int = r.json()["id"]
-        r = await api.post(f"/enrollments/{enrollment_id}/submit", json={"protection_type": "A"}, headers=clerk)
+        submit = {"protection_type": "A", "step": r.json()["step"]}  # each decision names the step it decides
+        r = await api.post(f"/enrollments/{enrollment_id}/submit", json=submit, headers=clerk)
         assert r.status_code == 200, r.text
         r = await api.post(
             f"/enrollments/{enrollment_id}/review",
-            json={"approve": True},
+            json={"approve": True, "step": r.json()["step"]},
             headers={"Authorization": f"Bearer {reviewer}"},
         )
         r.raise_for_status()
@@ -138,8 +139,10 @@ async def run_district(
         unions_done = time.perf_counter() - start
         (await api.post(f"{district}/submit", headers=auth)).raise_for_status()
         files = {"file": ("voucher.pdf", b"%PDF-1.4 bench voucher", "application/pdf")}
-        (await api.post(f"{district}/voucher", files=files, headers=auth)).raise_for_status()
-        (await api.post(f"{district}/voucher/decision", json={"approve": True}, headers=center)).raise_for_status()
+        uploaded = await api.post(f"{district}/voucher", files=files, headers=auth)
+        uploaded.raise_for_status()
+        decision = {"approve": True, "step": uploaded.json()["step"]}
+        (await api.post(f"{district}/voucher/decision", json=decision, headers=center)).raise_for_status()
         with psycopg.connect(service.db_url) as conn:
             while True:
                 row = conn.execute(
