@@ -268,3 +268,35 @@ async def test_revocation_decisions_sent_eight_times_at_once(
         statuses = {s for (s,) in conn.execute("SELECT card_status FROM members WHERE member_no = ANY(%s)", (nos,))}
     assert statuses == {"none"}  # released once, free for another batch
     await record(temporal_client, f"card-batch-{batch['id']}", "CardBatchWorkflow--revocations-with-steps")
+
+
+async def test_other_actions_sent_eight_times_at_once_fail_alone(
+    api: httpx.AsyncClient, live_api: str, bank: Bank, tokens: dict[str, str], db: Database, members: list[list[str]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """An action that passed its validator together with one that moved first is refused with
+    409 not_allowed_now, and the workflow goes on (before: its handler failed the workflow task,
+    retried forever, and every later message waited for it)."""
+    reset(bank, hold=True)
+    token = tokens["clerk@101-S01-0001"]
+    nos = await member_nos(db, members)
+    batch = await call(api, token, "POST", "/orgs/101-S01-0001/card-batches", 201,
+                       json={"channel": "normal", "bank_branch": "工行人民广场支行"})  # fmt: skip
+    url = f"/card-batches/{batch['id']}"
+    await call(api, token, "POST", f"{url}/members", 200, json={"member_nos": nos})
+    await call(api, token, "POST", f"{url}/validate", 200)
+    for path, status in (("/submit", "submitted"), ("/revocation", "revocation_requested")):
+        body = {"applicant_name": "王经办", "applicant_phone": "13912345678", "reason": "网点选错"}
+        answers = await at_once(api, token, f"{url}{path}", body if path == "/revocation" else {})
+        assert sorted(r.status_code for r in answers) == [200] + [409] * (AT_ONCE - 1), [r.text for r in answers]
+        assert {r.json()["error"]["code"] for r in answers if r.status_code == 409} == {"not_allowed_now"}
+        assert (await call(api, token, "GET", url, 200))["status"] == status
+    assert audited(db, "card_batch", batch["id"], "card_batch.submit") == 1
+    year = 2072
+    await put_programme_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 1, seed=7601)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    answers = await at_once(api, clerk, f"/enrollments/{e['id']}/cancel", {"reason": "重复录入"})
+    assert sorted(r.status_code for r in answers) == [200] + [409] * (AT_ONCE - 1), [r.text for r in answers]
+    assert audited(db, "enrollment", e["id"], "enrollment.cancel") == 1
