@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 import sqlalchemy.exc
@@ -40,6 +41,7 @@ from api.routes import (
     tasks,
     users,
 )
+from api.workflow_calls import accepted_update
 from core.db import Database
 from core.errors import ERROR_RESPONSES, AppError, Conflict, Invalid, NotFound, Unavailable
 from core.logging import get_logger
@@ -100,6 +102,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         structlog.contextvars.clear_contextvars()
+        accepted_update.set(None)
         request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
@@ -166,6 +169,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(psycopg.InterfaceError)
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable", error_type=type(exc).__name__)
+        workflow_id = accepted_update.get()
+        if workflow_id is not None:  # the decision was taken: only its answer could not be read
+            return JSONResponse(accepted_body(workflow_id), status_code=202)
         return JSONResponse(DATABASE_UNAVAILABLE.body(), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RPCError)
@@ -173,6 +179,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.warning("temporal call failed", status=exc.status.name if exc.status else None)
         error = temporal_error(exc)
         return JSONResponse(error.body(), status_code=error.status_code)
+
+
+def accepted_body(workflow_id: str) -> dict[str, Any]:
+    return {
+        "accepted": True,
+        "workflow_id": workflow_id,
+        "message": "操作已被流程受理，但数据库暂时不可用，结果稍后可见：请勿重复提交，稍后刷新查看",
+    }
 
 
 DATABASE_UNAVAILABLE = Unavailable("database_unavailable", "数据库暂时不可用，请稍后再试")

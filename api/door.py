@@ -103,7 +103,7 @@ def refusal(errors: Sequence[Any]) -> Invalid:
     return Invalid("invalid_request", "请求内容不正确：" + text, details=details)
 
 
-def check_door(request: Request) -> None:
+async def check_door(request: Request) -> None:
     """Every path and query value: no control character, no absurd length; an id out of its
     column's range is a row that cannot exist (404). Runs before the route looks at anything."""
     values = [("path", k, v) for k, v in request.path_params.items()]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Annotated, Any
 
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import (
@@ -17,7 +20,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.auth import Actor
@@ -26,6 +29,9 @@ from core.logging import get_logger
 from workflows.common import ActorRef
 
 log = get_logger("api.workflows")
+# The workflow whose update this request's caller has had accepted: a database failure after it
+# must not tell them to try again (api.app answers 202).
+accepted_update: ContextVar[str | None] = ContextVar("accepted_update", default=None)
 
 _STATUS = {
     "role_not_allowed": Forbidden,
@@ -79,10 +85,45 @@ def release(session: Session | None) -> None:
         session.commit()
 
 
-async def start_workflow(session: Session, client: Client, run: Any, arg: Any, **options: Any) -> Any:
-    """Start a workflow without holding a database connection while Temporal answers."""
+async def start_workflow(
+    session: Session, client: Client, run: Any, arg: Any, *, undo: Callable[[], None] | None = None, **options: Any
+) -> Any:
+    """Start a workflow without holding a database connection while Temporal answers. When the
+    start fails, ``undo`` removes what was written for the workflow (no row is left without its
+    workflow) and the caller is told the workflow service is unavailable."""
     release(session)
-    return await client.start_workflow(run, arg, **options)
+    try:
+        return await client.start_workflow(run, arg, **options)
+    except WorkflowAlreadyStartedError:
+        raise
+    except (RPCError, RuntimeError) as exc:  # unreachable, or its answer lost
+        log.warning("workflow not started", workflow_id=options.get("id"), error_type=type(exc).__name__)
+        if undo is not None:
+            await run_in_threadpool(undo)
+            if not (isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE):  # perhaps started
+                await _abandon(client, options.get("id"))
+        raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，未做任何更改，请稍后再试") from None
+
+
+def row_remover(session: Session, model: Any, key: Any) -> Callable[[], None]:
+    """An ``undo`` for ``start_workflow``: delete the row made for the workflow."""
+
+    def undo() -> None:
+        session.rollback()
+        row = session.get(model, key)
+        if row is not None:
+            session.delete(row)
+            session.commit()
+
+    return undo
+
+
+async def _abandon(client: Client, workflow_id: str | None) -> None:
+    """A start whose answer was lost may have happened: that workflow has no row any more."""
+    if workflow_id:
+        with contextlib.suppress(RPCError, RuntimeError, TimeoutError):
+            handle = client.get_workflow_handle(workflow_id)
+            await asyncio.wait_for(handle.terminate("its row was removed: the start's answer was lost"), 3)
 
 
 async def run_update(
@@ -173,5 +214,7 @@ def _refusals(workflow_id: str) -> Iterator[None]:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Conflict("workflow_closed", "该流程已结束") from None
         raise
+    else:
+        accepted_update.set(workflow_id)
     finally:
         log.info("workflow update", workflow_id=workflow_id, ms=round((time.perf_counter() - start) * 1000, 1))

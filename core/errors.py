@@ -61,6 +61,8 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS = {
+    202: "The workflow took the decision but its view could not be read (the database was unavailable): "
+    "do not send it again",
     400: "The request could not be read",
     401: "No token, or a token that is not valid",
     403: "The caller's role or organisation may not do this",

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
-from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
+from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
@@ -164,7 +164,8 @@ async def create_batch(
     """Open a card batch (the pending list) for a grassroots union."""
     inp, workflow_id = await run_in_threadpool(_open_batch, session, settings, code, data, actor)
     await start_workflow(
-        session, temporal, CardBatchWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue
+        session, temporal, CardBatchWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
+        undo=row_remover(session, CardBatch, inp.batch_id),
     )  # fmt: skip
     return await run_in_threadpool(_fresh, session, inp.batch_id, actor)
 

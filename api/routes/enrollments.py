@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.enrollment_views import EnrollmentView, RosterMember, enrollment_view, notice_for
-from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
+from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.notices import notice_html, notice_pdf
@@ -128,7 +128,10 @@ async def create_enrollment(
     """Open the union's enrollment for a coverage year (one regular enrollment per union and year;
     instant enrollments after the submission window). The roster is built at once."""
     enrollment_id, workflow_id, inp = await run_in_threadpool(_open_enrollment, session, settings, code, data, actor)
-    await start_workflow(session, temporal, EnrollmentWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue)
+    await start_workflow(
+        session, temporal, EnrollmentWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
+        undo=row_remover(session, Enrollment, enrollment_id),
+    )  # fmt: skip
     await run_update(
         temporal,
         workflow_id,

@@ -23,6 +23,7 @@ from google.protobuf.duration_pb2 import Duration
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import status_code_conformance
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
@@ -140,6 +141,7 @@ def _fuzz(
     cases = 0
     statuses: dict[int, int] = {}
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         if time.monotonic() > deadline:
             failures.append(f"time budget spent before {operation.method.upper()} {operation.path}")
@@ -156,7 +158,7 @@ def _fuzz(
             suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
         )  # fmt: skip
         @given(case=operation.as_strategy(generation_mode=mode, path_parameters=known))
-        def run(case: schemathesis.Case) -> None:
+        def run(case: schemathesis.Case[Any]) -> None:
             nonlocal cases
             cases += 1
             try:
