@@ -18,6 +18,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.workbooks import cell_text, no_formulas
+
 SHEET_NAME = "集中参保统计表"
 BY_TYPE_SHEET_NAME = "按保障类型"
 MONEY_FORMAT = "#,##0.00"
@@ -122,7 +124,7 @@ def _write_union_row(ws: Worksheet, r: int, row: StatisticsRow) -> None:
         row.paid_on,
     ]
     for col, value in enumerate(values, start=1):
-        ws.cell(row=r, column=col, value=value)
+        ws.cell(row=r, column=col, value=cell_text(value))
     for col in MONEY_COLUMNS:
         ws.cell(row=r, column=col).number_format = MONEY_FORMAT
     ws.cell(row=r, column=DATE_COLUMN).number_format = DATE_FORMAT
@@ -164,7 +166,7 @@ def _by_type_sheet(ws: Worksheet, district_name: str, year: int, rows: Sequence[
     _write_header(ws, 2, BY_TYPE_HEADERS)
     summary = _by_type(rows)
     for r, (ptype, unions, members, total_fen) in enumerate(summary, start=3):
-        ws.cell(row=r, column=1, value=ptype)
+        ws.cell(row=r, column=1, value=cell_text(ptype))
         ws.cell(row=r, column=2, value=unions)
         ws.cell(row=r, column=3, value=members)
         ws.cell(row=r, column=4, value=_to_yuan(total_fen)).number_format = MONEY_FORMAT
@@ -187,5 +189,5 @@ def statistics_xlsx(district_name: str, year: int, rows: list[StatisticsRow]) ->
     _statistics_sheet(main, district_name, year, rows)
     _by_type_sheet(wb.create_sheet(BY_TYPE_SHEET_NAME), district_name, year, rows)
     buf = io.BytesIO()
-    wb.save(buf)
+    no_formulas(wb).save(buf)
     return buf.getvalue()

