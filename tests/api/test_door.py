@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from api.app import create_app
 from core.settings import Settings
 from tests.conftest import auth
+from tests.enrollment_setup import config_around
 
 INT4_OVER = 2**31
 
@@ -148,3 +150,43 @@ async def test_a_page_token_given_out_leads_to_the_next_page(api: httpx.AsyncCli
             headers=admin,
         )  # fmt: skip
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("year", [0, -5, 99999, 1999, 2101])
+async def test_a_programme_year_outside_2000_to_2100_is_refused(
+    api: httpx.AsyncClient, tokens: dict[str, str], year: int
+) -> None:
+    config = config_around(date(2030, 1, 1))
+    r = await api.put(f"/programme-years/{year}", json=config, headers=auth(tokens["admin@SH"]))
+    assert "年度" in _error(r, 422, "invalid_request")["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "label"),
+    [
+        ({"claim_amounts": {"critical_illness": 1e20}}, "给付金额"),
+        ({"claim_amounts": {"critical_illness": "1000000.01"}}, "给付金额"),
+        ({"claim_amounts": {"critical_illness": "10.005"}}, "给付金额"),
+        ({"protection_types": [{"code": "A", "name": "A类", "price": "1e20"}]}, "保障类型 第1项 价格"),
+        ({"protection_types": [{"code": "A", "name": "A类", "price": "NaN"}]}, "保障类型 第1项 价格"),
+        ({"payment_deadline": "0001-01-01"}, "缴费截止日"),
+        ({"coverage": {"start": "2030-01-01", "end": "9999-12-31"}}, "保障期 结束日"),
+    ],
+)
+async def test_programme_amounts_and_dates_are_bounded(
+    api: httpx.AsyncClient, tokens: dict[str, str], change: dict[str, Any], label: str
+) -> None:
+    config = {**config_around(date(2030, 1, 1)), **change}
+    r = await api.put("/programme-years/2096", json=config, headers=auth(tokens["admin@SH"]))
+    assert label in _error(r, 422, "invalid_request")["message"]
+
+
+async def test_the_largest_amounts_are_accepted(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    config = {
+        **config_around(date(2030, 1, 1)),
+        "protection_types": [{"code": "A", "name": "A类", "price": "1000000.00"}],
+        "claim_amounts": {"critical_illness": "1000000", "accidental_disability": "0.01", "accidental_death": "30000"},
+    }
+    r = await api.put("/programme-years/2097", json=config, headers=auth(tokens["admin@SH"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["claim_amounts"]["critical_illness"] == "1000000"
