@@ -20,6 +20,7 @@ from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
 from activities.registration import RegistrationActivities
 from activities.signals import SignalActivities
+from core.activity_failures import DataFailures
 from core.db import Database
 from core.log_context import ActivityLogContext
 from core.logging import configure_logging, get_logger
@@ -84,7 +85,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         max_concurrent_activities=executor._max_workers,
         max_cached_workflows=settings.worker_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
-        interceptors=[ActivityLogContext()],
+        interceptors=[ActivityLogContext(), DataFailures()],
     )
 
 

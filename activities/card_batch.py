@@ -10,6 +10,7 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.activity_failures import found
 from core.db import Database
 from core.metrics import BusinessMetrics
 from core.settings import Settings
@@ -88,8 +89,7 @@ class CardBatchActivities:
                 "SELECT kind, member_nos FROM card_batch_requests WHERE id = %s AND batch_id = %s",
                 (inp.request_id, inp.batch_id),
             ).fetchone()
-            if req is None:
-                raise ApplicationError("request not found", type="request_not_found", non_retryable=True)
+            req = found(req, "card_batch_requests")
             kind, member_nos = req[0], list(req[1])
             result = self._edit(conn, inp.batch_id, kind, member_nos)
             if result.refused:  # found before any change: nothing to undo
@@ -173,7 +173,7 @@ class CardBatchActivities:
             row = conn.execute(
                 "SELECT batch_no, district_code FROM card_batches WHERE id = %s FOR UPDATE", (batch_id,)
             ).fetchone()
-            assert row is not None
+            row = found(row, "card_batches")
             if row[0]:
                 return str(row[0])
             day = self._today().strftime("%Y%m%d")

@@ -10,6 +10,7 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.activity_failures import found
 from core.db import Database
 from core.programme import district_split, read_config, split_fee, to_fen, today
 from core.projection import audit_row
@@ -88,8 +89,7 @@ class EnrollmentActivities:
             "SELECT org_id, year, district_code, kind, protection_type FROM enrollments WHERE id = %s FOR UPDATE",
             (enrollment_id,),
         ).fetchone()
-        if row is None:
-            raise ApplicationError("enrollment not found", type="enrollment_not_found", non_retryable=True)
+        row = found(row, "enrollments")
         return row[0], row[1], row[2], row[3], row[4]
 
     @activity.defn(name="build_roster")
@@ -114,8 +114,7 @@ class EnrollmentActivities:
             row = conn.execute(
                 "SELECT items, everything FROM member_selections WHERE id = %s", (edit.selection_id,)
             ).fetchone()
-            if row is None:
-                raise ApplicationError("selection not found", type="selection_not_found", non_retryable=True)
+            row = found(row, "member_selections")
             items, everything = list(row[0]), bool(row[1])
             if edit.action == "confirm":
                 ok = "x.category = 'awaiting' OR (x.category = 'enrolled' AND x.confirmed)"

@@ -11,8 +11,9 @@ import psycopg
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core.activity_failures import found
 from core.db import Database
 from core.programme import bounds, read_config
 from core.settings import Settings
@@ -71,8 +72,7 @@ _LAPSED_SQL = """
 
 def _registration(conn: psycopg.Connection, registration_id: int) -> tuple[int, int]:
     row = conn.execute("SELECT org_id, year FROM registrations WHERE id = %s", (registration_id,)).fetchone()
-    if row is None:
-        raise ApplicationError("registration not found", type="registration_not_found", non_retryable=True)
+    row = found(row, "registrations")
     return int(row[0]), int(row[1])
 
 
@@ -80,8 +80,7 @@ def _selection(conn: psycopg.Connection, selection_id: int) -> tuple[list[str], 
     row = conn.execute(
         "SELECT items, everything FROM member_selections WHERE id = %s AND purpose = 'register'", (selection_id,)
     ).fetchone()
-    if row is None:
-        raise ApplicationError("selection not found", type="selection_not_found", non_retryable=True)
+    row = found(row, "member_selections")
     return [str(c) for c in row[0]], bool(row[1])
 
 
