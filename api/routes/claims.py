@@ -19,6 +19,7 @@ from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_u
 from core.audit import audit_action, audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from core.file_types import checked_type
 from core.notices import yuan
 from core.orgs import get_org
 from core.programme import today
@@ -383,10 +384,11 @@ async def add_evidence(claim_id: int, file: UploadFile, session: SessionDep, act
     body = await file.read(EVIDENCE_MAX_BYTES + 1)
     if not body or len(body) > EVIDENCE_MAX_BYTES:
         raise Invalid("evidence_size", "证明材料不能为空，且不超过10MB", details={"field": "file"})
+    content_type = checked_type(body, file.content_type, "证明材料", "evidence")
     evidence = ClaimEvidence(
         claim_id=claim_id,
         filename=(file.filename or "evidence")[:200],
-        content_type=file.content_type or "",
+        content_type=content_type,
         size=len(body),
         data=body,
         uploaded_by=actor.user_id,

@@ -18,6 +18,7 @@ from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.file_types import checked_type
 from core.notices import yuan
 from core.orgs import get_district
 from core.programme import get_config
@@ -246,8 +247,9 @@ async def upload_voucher(
     body = await file.read(VOUCHER_MAX_BYTES + 1)
     if not body or len(body) > VOUCHER_MAX_BYTES:
         raise Invalid("voucher_size", "缴费凭证不能为空，且不超过10MB", details={"field": "file"})
+    content_type = checked_type(body, file.content_type, "缴费凭证", "voucher")
     name = (file.filename or "voucher")[:200]
-    workflow_id = await run_in_threadpool(_store_voucher, session, filing, body, name, file.content_type or "")
+    workflow_id = await run_in_threadpool(_store_voucher, session, filing, body, name, content_type)
     act = Act(actor_ref(actor), f"上传缴费凭证 {name}")
     await _update(session, settings, temporal, workflow_id, DistrictFilingWorkflow.upload_voucher, act)
     return await run_in_threadpool(_view, session, org, year, actor)

@@ -27,6 +27,7 @@ from tests.enrollment_setup import put_year as put_programme_year
 
 TODAY = today("Asia/Shanghai")
 YEAR = 2061
+PNG = b"\x89PNG\r\n\x1a\n a scanned assessment"
 
 
 def cover(db: Database, member_no: str, card_no: str, *, registered: bool = True, enrolled: bool = True) -> None:
@@ -170,7 +171,7 @@ async def test_a_returned_claim_is_amended_and_resubmitted(
     assert "resubmit" in (await call(api, clerk, "GET", url, 200))["actions"]
     assert any(t["kind"] == "claim_returned" for t in await call(api, clerk, "GET", "/tasks", 200))
     await call(api, clerk, "PATCH", url, 200, json={"description": "工伤致全残，附伤残鉴定书"})
-    await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", b"\x89PNG..", "image/png")})
+    await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", PNG, "image/png")})
     back = await decide(api, clerk, url, "/resubmit")  # answers after eligibility is checked again
     assert (
         back["status"] == "under_review" and back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
@@ -231,3 +232,28 @@ async def test_a_payout_to_a_lost_card_is_paid_to_the_replacement_as_soon_as_it_
     actions = [h["action"] for h in paid["history"]]
     assert actions.count("claim.payout_failed") == 1 and actions.count("claim.pay") == 1
     assert actions.count("claim.paid") == 1
+
+
+async def test_evidence_is_what_its_bytes_say_and_is_served_as_an_attachment(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank
+) -> None:
+    _, clerk, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6311)
+    body = {"kind": "accidental_disability", "description": "工伤致残", "event_date": TODAY.isoformat()}
+    url = f"/claims/{(await call(api, clerk, 'POST', f'/members/{member_no}/claims', 201, json=body))['id']}"
+    html = b"<html><script>fetch('/admin')</script></html>"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    for name, content, declared, code in (
+        ("x.pdf", html, "application/pdf", "evidence_content"),
+        ("x.png", svg, "image/png", "evidence_content"),
+        ("x.pdf", PNG, "application/pdf", "evidence_type_mismatch"),
+        ("x.jpg", b"%PDF-1.7 a letter", "image/jpeg", "evidence_type_mismatch"),
+    ):
+        refused = await call(api, clerk, "POST", f"{url}/evidence", 422, files={"file": (name, content, declared)})
+        assert refused["error"]["code"] == code and refused["error"]["message"]
+    jpeg = b"\xff\xd8\xff\xe0 a photo"
+    ev = await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("伤情.jpg", jpeg, "image/jpeg")})
+    r = await api.get(f"{url}/evidence/{ev['id']}", headers=auth(tokens[CENTER]))
+    assert r.content == jpeg and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert len((await call(api, clerk, "GET", url, 200))["evidence"]) == 1

@@ -184,3 +184,9 @@ async def test_a_formula_in_a_members_address_is_text_in_errors_xlsx(
     assert ws is not None
     cell = ws.cell(row=2, column=HEADERS.index("工作单位详细地址") + 1)
     assert (cell.value, cell.data_type) == (evil, "s")
+
+
+async def test_every_download_says_nosniff(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    r = await api.get("/members/template.xlsx", headers=auth(tokens[CLERK]))
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"].startswith("attachment")
