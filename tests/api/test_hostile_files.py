@@ -190,3 +190,27 @@ async def test_every_download_says_nosniff(api: httpx.AsyncClient, tokens: dict[
     r = await api.get("/members/template.xlsx", headers=auth(tokens[CLERK]))
     assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-disposition"].startswith("attachment")
+
+
+async def test_an_import_terminated_by_an_admin_ends_failed_and_its_file_is_deleted(
+    api: httpx.AsyncClient, tokens: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    before = uploads(settings)
+    path = write_csv(tmp_path / "m.csv", list(member_rows(3000, seed=87)))
+    r = await upload(api, tokens[CLERK], ORG, path, wait=False)
+    assert r.status_code == 202
+    body = r.json()
+    repair = await api.post(
+        f"/admin/workflows/member-import-{body['id']}/repairs",
+        json={"action": "terminate", "reason": "文件传错了，终止导入"},
+        headers=auth(tokens["admin@SH"]),
+    )
+    if repair.status_code == 409:  # it finished first: nothing left to end
+        assert repair.json()["error"]["code"] == "workflow_closed"
+    else:
+        assert repair.status_code == 200, repair.text
+        view = (await api.get(f"/imports/{body['id']}", headers=auth(tokens[CLERK]))).json()
+        assert view["status"] == "failed" and "终止" in view["failure"]
+    done = (await api.get(f"/imports/{body['id']}", params={"wait": "true"}, headers=auth(tokens[CLERK]))).json()
+    assert done["status"] in ("failed", "completed")
+    assert uploads(settings) == before
