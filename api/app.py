@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.attempts import TrustedProxies
 from api.deps import TokenCache
 from api.door import check_door, refusal
 from api.routes import (
@@ -74,6 +75,7 @@ def create_app(
     app.state.db = db
     app.state.temporal = temporal
     app.state.tokens = TokenCache(settings.token_cache_seconds)
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.metrics = HttpMetrics() if settings.api_metrics else None
     if settings.api_metrics:
         app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
@@ -155,7 +157,7 @@ async def _metrics(request: Request) -> Response:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,8 +12,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
+from starlette.requests import HTTPConnection
 from temporalio.client import Client
 
+from api.attempts import client_address, count_failure
 from core.auth import Actor, hash_token, require_role
 from core.db import Database
 from core.errors import Unauthorized, Unavailable
@@ -83,14 +85,24 @@ async def get_actor(
     token_hash = hash_token(creds.credentials)
     actor = tokens.get(token_hash)
     if actor is None:
-        actor = await run_in_threadpool(_look_up, db, creds.credentials)
+        actor = await run_in_threadpool(_look_up, db, request, creds.credentials)
         tokens.put(token_hash, actor)
     return actor
 
 
-def _look_up(db: Database, token: str) -> Actor:
+def _look_up(db: Database, connection: HTTPConnection, token: str) -> Actor:
     with db.session() as session:
+        return checked_actor(session, connection, token)
+
+
+def checked_actor(session: Session, connection: HTTPConnection, token: str) -> Actor:
+    """The token's actor; a refused token counts against its client address (429 past the limit)."""
+    try:
         return actor_for_token(session, token)
+    except Unauthorized:
+        session.rollback()
+        count_failure(session, connection.app.state.settings, client_address(connection))
+        raise
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
@@ -143,7 +155,7 @@ def get_codec_admin(
     token = creds.credentials if creds and creds.credentials else request.cookies.get(CODEC_COOKIE)
     if not token:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...），或先在 /codec/sign-in 登录")
-    actor = actor_for_token(session, token)
+    actor = checked_actor(session, request, token)
     require_role(actor, Role.ADMIN)
     return actor
 

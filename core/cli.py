@@ -70,7 +70,11 @@ def api() -> None:
     _require_codec()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    # proxy_headers off: the API itself decides whose X-Forwarded-For to believe (UNIONCARD_TRUSTED_PROXIES).
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,
+        proxy_headers=False,
+    )  # fmt: skip
 
 
 @app.command("new-codec-key")

@@ -12,11 +12,15 @@ class AppError(Exception):
 
     status_code = 400
 
-    def __init__(self, code: str, message: str, *, status: int | None = None, details: Any = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, status: int | None = None, details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
         if status is not None:
             self.status_code = status
 

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
         description="How long an API process trusts a token it has looked up (0: look it up on every request). "
         "A user deactivated or changed in the database is seen by every API process within this time.",
     )
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Refused tokens a client address may send per minute; then 429 until the minute ends."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses, networks (10.0.0.0/8) or host names of the proxies in front of "
+        "the API: only a request from one of them has its client address taken from X-Forwarded-For.",
+    )
     api_metrics: bool = Field(True, description="Serve Prometheus metrics at the API's `GET /metrics` (no token).")
     metrics_host: str = Field("127.0.0.1", description="Address the worker's metrics endpoints bind to.")
     worker_metrics_port: int = Field(

@@ -9,10 +9,11 @@ from models.member import Member, MemberNumberCounter
 from models.member_import import ImportRowError, MemberImport
 from models.org import Organisation
 from models.programme import DistrictFeeSplit, ProgrammeYear
-from models.user import User
+from models.user import AuthFailure, User
 
 __all__ = [
     "AuditEvent",
+    "AuthFailure",
     "BankCallback",
     "BatchNumberCounter",
     "Card",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
@@ -37,11 +37,12 @@ class Enrollment(SQLModel, table=True):
     retired: int = 0
     deceased: int = 0
     removed: int = 0
-    total_fen: int = 0
-    city_fen: int = 0
-    district_fen: int = 0
-    grassroots_fen: int = 0
-    paid_fen: int | None = None
+    # Money in fen: a roster's total at the highest price exceeds a PostgreSQL integer.
+    total_fen: int = Field(default=0, sa_type=BigInteger)
+    city_fen: int = Field(default=0, sa_type=BigInteger)
+    district_fen: int = Field(default=0, sa_type=BigInteger)
+    grassroots_fen: int = Field(default=0, sa_type=BigInteger)
+    paid_fen: int | None = Field(default=None, sa_type=BigInteger)
     payment_ref: str | None = Field(default=None, max_length=80)
     paid_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     return_reason: str | None = Field(default=None, max_length=300)
@@ -81,7 +82,7 @@ class DistrictFiling(SQLModel, table=True):
     status: DistrictFilingStatus = Field(default=DistrictFilingStatus.OPEN, sa_type=enum_type(DistrictFilingStatus))
     enrollments: int = 0
     members: int = 0
-    total_fen: int = 0
+    total_fen: int = Field(default=0, sa_type=BigInteger)
     submitted_by_name: str | None = Field(default=None, max_length=60)
     voucher_name: str | None = Field(default=None, max_length=200)
     voucher_type: str | None = Field(default=None, max_length=100)

@@ -39,3 +39,13 @@ class UserPublic(SQLModel):
 
 class UserCreated(UserPublic):
     token: str = Field(description="Shown once; only its hash is stored.")
+
+
+class AuthFailure(SQLModel, table=True):
+    """Refused tokens per client address and minute: what every API replica counts against the limit."""
+
+    __tablename__ = "auth_failures"
+
+    client: str = Field(primary_key=True, max_length=64, description="The client's IP address.")
+    window_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    failures: int = 0

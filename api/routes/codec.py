@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, actor_for_token
+from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, checked_actor
 from core.auth import require_role
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, payload_codec
 from core.errors import AppError, Forbidden, Unavailable
@@ -68,7 +68,7 @@ class CodecRoute(APIRoute):
                 given = await _given_payloads(request)
                 if given is not None:
                     body["payloads"] = given
-                response = JSONResponse(body, status_code=exc.status_code)
+                response = JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
             _allow_origin(request, response)
             return response
 
@@ -195,7 +195,7 @@ def sign_in_page() -> HTMLResponse:
 @router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
 def sign_in(request: Request, token: Annotated[str, Form()], session: SessionDep) -> HTMLResponse:
     """Checks the token is an admin's and keeps it in an HttpOnly cookie for /codec only."""
-    actor = actor_for_token(session, token)
+    actor = checked_actor(session, request, token)
     require_role(actor, Role.ADMIN)
     response = HTMLResponse(_PAGE.format(body=f"<p>已登录（{SIGN_IN_HOURS} 小时）。回到 Temporal 界面刷新即可。</p>"))
     response.set_cookie(
