@@ -41,6 +41,11 @@ def _project_counts(conn: psycopg.Connection, batch_id: int, counts: Counts) -> 
     )
 
 
+# A batch's members without an outcome freed for another batch (cancelled, revoked, or stopped by an admin).
+RELEASE_MEMBERS_SQL = """
+    UPDATE members m SET card_status = 'none', updated_at = now() FROM card_batch_members bm
+    WHERE bm.batch_id = %s AND bm.member_no = m.member_no AND bm.outcome IS NULL AND m.card_status = 'pending'"""
+
 CHECK_CHUNK = 2000
 # The system validation of seed 003 for one chunk of a batch's members (keyset by member number);
 # returns the chunk's last member number, or NULL when there was none.
@@ -195,12 +200,7 @@ class CardBatchActivities:
     def release_batch_members(self, batch_id: int) -> int:
         """Cancelled or revoked: members without a card are free to be batched again."""
         with self.db.connect() as conn, conn.transaction():
-            return conn.execute(
-                """UPDATE members m SET card_status = 'none', updated_at = now() FROM card_batch_members bm
-                   WHERE bm.batch_id = %s AND bm.member_no = m.member_no AND bm.outcome IS NULL
-                     AND m.card_status = 'pending'""",
-                (batch_id,),
-            ).rowcount
+            return conn.execute(RELEASE_MEMBERS_SQL, (batch_id,)).rowcount
 
     @activity.defn(name="apply_bank_files")
     def apply_bank_files(self, inp: ApplyFiles) -> Counts:

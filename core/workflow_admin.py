@@ -33,6 +33,7 @@ from workflows import search
 
 IDENTITY = "unioncard-admin"
 DESCRIBE_AT_ONCE = 16  # describes in flight while a page is being filled
+CANCEL_WAIT = timedelta(seconds=10)  # a cancelled workflow closed by then has its rows ended by the repair
 
 
 @dataclass
@@ -287,8 +288,10 @@ async def repair(
             )  # fmt: skip
     elif action == "cancel":
         await client.get_workflow_handle(workflow_id).cancel()
+        done["closed"] = await _closed(client, workflow_id, CANCEL_WAIT)
     elif action == "terminate":
         await client.get_workflow_handle(workflow_id).terminate(reason=reason)
+        done["closed"] = True
     else:  # reset
         if last_good is None:
             raise Conflict("nothing_to_reset", "流程还没有成功处理过的工作流任务，不能重置")
@@ -306,6 +309,18 @@ async def repair(
         done["new_run_id"] = answer.run_id
         done["reset_to_event"] = last_good
     return done
+
+
+async def _closed(client: Client, workflow_id: str, within: timedelta) -> bool:
+    """Whether the workflow has closed within ``within`` (a cancelled one ends at its next step)."""
+    deadline = asyncio.get_running_loop().time() + within.total_seconds()
+    while True:
+        described = await client.get_workflow_handle(workflow_id).describe()
+        if described.status not in (None, WorkflowExecutionStatus.RUNNING):
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
 
 
 def _activity(row: WorkflowRow, activity_id: str | None) -> PendingActivity:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from activities.import_outcome import end_import
+from activities.stopped_workflow import end_stopped_workflow
 from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update
 from core import workflow_admin as wa
@@ -126,12 +127,14 @@ async def repair_workflow(
         )
 
     def record() -> None:
-        what = " ".join(f"{k}={v}" for k, v in done.items() if k not in ("action", "workflow_id"))
+        what = " ".join(f"{k}={v}" for k, v in done.items() if k not in ("action", "workflow_id", "closed"))
         audit_action(
             session, actor, f"workflow.{data.action}", ("workflow", workflow_id),
             f"{data.reason}（{what}）" if what else data.reason, org_id=None,
         )  # fmt: skip
         _end_stopped_import(session, workflow_id, data.action, data.reason)
+        if done.get("closed"):  # its own steps will not run: the rows it drove end here
+            end_stopped_workflow(session.connection(), actor, workflow_id, data.action, data.reason)
         session.commit()
 
     await run_in_threadpool(record)
