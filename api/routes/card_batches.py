@@ -13,7 +13,7 @@ from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
-from core.audit import audit_history, audit_public
+from core.audit import audit_action, audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.idnumbers import mask_phone
@@ -455,6 +455,11 @@ def roster(batch_id: int, session: SessionDep, actor: CurrentActor) -> Response:
         .order_by(col(Member.member_no))
     ).all()
     body = roster_xlsx(batch.batch_no, org.name, batch.bank_branch, members)
+    audit_action(  # like ?reveal=true: the list carries full ID numbers and phones
+        session, actor, "card_batch.roster_downloaded", ("card_batch", batch_id),
+        f"下载清册（{len(members)}人，含完整证件号码和手机号码）", org_id=org.id,
+    )  # fmt: skip
+    session.commit()
     return Response(
         body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename=roster-{batch.batch_no}.xlsx"}
     )

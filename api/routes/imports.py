@@ -262,7 +262,11 @@ async def read_import(
 @router.get("/imports/{import_id}/errors.xlsx", response_class=Response)
 def rejected_rows(import_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """The rejected rows as uploaded with an error column, to fix and upload again."""
-    imp, _ = _load(session, import_id, actor)
+    imp, org = _load(session, import_id, actor)
+    audit_action(  # like ?reveal=true: the rows carry full ID numbers and phones
+        session, actor, "member_import.errors_downloaded", ("member_import", import_id),
+        f"下载错误行（{imp.rejected}行，含完整证件号码和手机号码）", org_id=org.id,
+    )  # fmt: skip
     # Written to a file with no name (it holds ID numbers): streamed from it, gone when it closes.
     out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response once streamed)
     try:

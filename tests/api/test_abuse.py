@@ -7,13 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from temporalio.client import Client
 
 from api.app import create_app
 from core.db import Database
+from core.fake_members import HEADERS, member_rows, write_csv
 from core.settings import Settings
+from tests.api.helpers import imported
 from tests.conftest import auth
 
 LIMIT = 20
@@ -79,3 +82,50 @@ async def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
             assert (await direct.get("/me", headers=headers)).status_code == 401
         r = await direct.get("/me", headers={**auth("uc_x"), "X-Forwarded-For": "198.51.100.99"})
         assert r.status_code == 429
+
+
+async def _audited(db: Database, entity: tuple[str, str], action: str) -> list[tuple[str, str]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT actor_name, summary FROM audit_events WHERE entity_type = %s AND entity_id = %s AND action = %s",
+            (*entity, action),
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def test_downloads_with_full_id_numbers_and_phones_are_audited(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    clerk = tokens["clerk@101-0001"]
+    rows = list(member_rows(3, seed=9401, phone_base=15_900_000_000))
+    rows[2][HEADERS.index("手机号码")] = "12345"
+    body = await imported(api, clerk, "101-0001", write_csv(tmp_path / "m.csv", rows))
+    assert body["rejected_rows"] == 1
+    assert (await api.get(f"/imports/{body['id']}/errors.xlsx", headers=auth(clerk))).status_code == 200
+    name = (await api.get("/me", headers=auth(clerk))).json()["name"]
+    assert await _audited(db, ("member_import", str(body["id"])), "member_import.errors_downloaded") == [
+        (name, "下载错误行（1行，含完整证件号码和手机号码）")
+    ]
+    # A submitted batch's bank list (written here as the workflow leaves it: the roster reads only rows).
+    with db.connect() as conn:
+        member_no = conn.execute(
+            "SELECT member_no FROM members WHERE id_number = %s", (rows[0][HEADERS.index("证件号码")],)
+        ).fetchone()[0]  # type: ignore[index]
+        batch_id = conn.execute(
+            """INSERT INTO card_batches (org_id, district_code, channel, bank_branch, status, batch_no, workflow_id,
+                   created_by, members, passed, failed, issued, rejected, overdue, created_at, updated_at)
+               SELECT o.id, '101', 'normal', '工行某支行', 'submitted', %s, 'card-batch-none', u.id, 1, 1, 0, 0, 0,
+                   false, now(), now()
+               FROM organisations o JOIN users u ON u.org_id = o.id WHERE o.code = '101-0001' LIMIT 1
+               RETURNING id""",
+            (f"101{uuid.uuid4().int % 10**12:012d}",),
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            "INSERT INTO card_batch_members (batch_id, member_no, \"check\") VALUES (%s, %s, 'passed')",
+            (batch_id, member_no),
+        )
+    r = await api.get(f"/card-batches/{batch_id}/roster.xlsx", headers=auth(clerk))
+    assert r.status_code == 200, r.text
+    assert await _audited(db, ("card_batch", str(batch_id)), "card_batch.roster_downloaded") == [
+        (name, "下载清册（1人，含完整证件号码和手机号码）")
+    ]
