@@ -180,6 +180,22 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(accepted_body(workflow_id), status_code=202)
         return JSONResponse(DATABASE_UNAVAILABLE.body(), status_code=503, headers={"Retry-After": "5"})
 
+    # Safety nets: a value the door let through that the database cannot store, or two requests that
+    # raced for the same row. A refusal, never a 500 (and logged: the door should have caught it).
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("value the database refused", error_type=type(exc).__name__)
+        error = Invalid("invalid_request", "请求内容不正确：有数值或文字无法保存（超出范围或含无效字符）")
+        return JSONResponse(error.body(), status_code=422)
+
+    @app.exception_handler(sqlalchemy.exc.IntegrityError)
+    @app.exception_handler(psycopg.IntegrityError)
+    async def raced(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("constraint refused a write", error_type=type(exc).__name__)
+        error = Conflict("conflict", "与已有数据冲突（可能是重复提交），请刷新后查看")
+        return JSONResponse(error.body(), status_code=409)
+
     @app.exception_handler(RPCError)
     async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("temporal call failed", status=exc.status.name if exc.status else None)

@@ -33,7 +33,11 @@ class Database:
         self.url = psycopg_url(url)
         # Up to 50 connections: more than the API's thread pool (40), so requests queued in threads
         # can never take every connection while an async handler waits for one on the event loop.
-        self.engine: Engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=40)
+        # A server that does not answer fails a connection after 10 s (the API then answers 503), not
+        # after the system's TCP timeout of minutes.
+        self.engine: Engine = create_engine(
+            sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=40, connect_args={"connect_timeout": 10}
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

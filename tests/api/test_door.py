@@ -4,6 +4,7 @@ label; configuration within bounds."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import date
@@ -11,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from api.app import create_app
+from core.db import Database
 from core.settings import Settings
-from tests.conftest import auth
+from tests.conftest import auth, free_port, serve
 from tests.enrollment_setup import config_around
 
 INT4_OVER = 2**31
@@ -190,3 +193,39 @@ async def test_the_largest_amounts_are_accepted(api: httpx.AsyncClient, tokens: 
     r = await api.put("/programme-years/2097", json=config, headers=auth(tokens["admin@SH"]))
     assert r.status_code == 200, r.text
     assert r.json()["config"]["claim_amounts"]["critical_illness"] == "1000000"
+
+
+async def test_garbage_to_the_codec_without_a_token_is_401(api: httpx.AsyncClient) -> None:
+    for content_type in ("application/json", "text/plain"):
+        r = await api.post("/codec/decode", content=b"\x14\xff", headers={"content-type": content_type})
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "missing_token"), r.text
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"(?i)content-length: (\d+)", head)[1])  # type: ignore[index]
+    return status, await reader.readexactly(length)
+
+
+async def test_after_an_unexpected_error_the_connection_stays_open(
+    settings: Settings, db: Database, temporal_client: Client
+) -> None:
+    app = create_app(settings, db=db, temporal=temporal_client)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken, methods=["GET"])
+    port = free_port()
+    async for _ in serve(app, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for path, expected in (("/broken", 500), ("/health", 200), ("/broken", 500), ("/health", 200)):
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+                status, body = await _answer(reader)
+                assert status == expected, body
+                if status == 500:
+                    assert b'"internal_error"' in body
+        finally:
+            writer.close()
