@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -50,6 +51,7 @@ from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
 
 log = get_logger("api")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None
 ) -> FastAPI:
@@ -105,7 +107,8 @@ class RequestContext:
             return
         structlog.contextvars.clear_contextvars()
         accepted_update.set(None)
-        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex  # the caller's, when it is an id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
         status, started = 500, False  # 500 when the handler raises

@@ -229,3 +229,9 @@ async def test_after_an_unexpected_error_the_connection_stays_open(
                     assert b'"internal_error"' in body
         finally:
             writer.close()
+
+
+async def test_a_request_id_is_taken_from_the_caller_only_when_it_is_one(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/health", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
+    echoed = (await api.get("/health", headers={"X-Request-ID": "x" * 5000})).headers["x-request-id"]
+    assert re.fullmatch("[0-9a-f]{32}", echoed)
