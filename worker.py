@@ -56,7 +56,7 @@ class ActivitySet:
         return [
             self.lifecycle.project_step, self.lifecycle.project_steps,
             e.build_roster, e.edit_roster, e.price_enrollment, e.record_payment, e.check_transfer, e.set_coverage,
-            e.file_enrollments, fan_out.signal_enrollments, fan_out.tell_claims_of_new_card,
+            e.stored_transfers, e.file_enrollments, fan_out.signal_enrollments, fan_out.tell_claims_of_new_card,
             self.claims.check_claim, self.claims.apply_payout_result, self.bank.send_payout,
             i.prepare_import, i.import_slice, i.finish_import,
             b.apply_member_edit, b.check_batch_members, b.assign_batch_number, b.release_batch_members,

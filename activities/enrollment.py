@@ -212,6 +212,17 @@ class EnrollmentActivities:
                 conn.execute("UPDATE bank_callbacks SET applied_at = now() WHERE event_id = %s", (check.event_id,))
             return amount
 
+    @activity.defn(name="stored_transfers")
+    def stored_transfers(self, workflow_id: str) -> list[str]:
+        """Transfers for the enrollment ``workflow_id`` stored before its workflow ran, not yet applied."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                """SELECT event_id FROM bank_callbacks WHERE kind = 'transfer.received'
+                   AND body->>'reference' = %s AND applied_at IS NULL ORDER BY received_at, event_id""",
+                (workflow_id,),
+            )
+            return [str(r[0]) for r in rows]
+
     @activity.defn(name="set_coverage")
     def set_coverage(self, coverage: Coverage) -> str:
         """Regular: the plan's coverage; instant: from the day after enrollment to coverage end."""

@@ -358,6 +358,10 @@ class EnrollmentWorkflow(Lifecycle):
         self.set_search_attributes("enrollment", inp.district_code)
         self.counts = await activity("build_roster", inp.enrollment_id, RosterCounts, minutes=10)
         self.ready = True
+        if workflow.patched("stored-transfers"):  # transfers the bank reported before this run began
+            for event_id in await activity("stored_transfers", workflow.info().workflow_id, list[str]):
+                if event_id not in self.transfers:
+                    self.transfers.append(event_id)
         while self.status not in FINAL:
             await self._advance()
             if not await self._wait(self._deadline()):

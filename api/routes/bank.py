@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from psycopg.types.json import Jsonb
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.bank_checks import audit_refusal, clean, refusal
 from api.deps import DatabaseDep, SettingsDep, TemporalDep
 from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from core.errors import Invalid, Unauthorized, Unavailable
@@ -36,20 +37,22 @@ async def bank_callback(
     )
     if refused:
         raise Unauthorized(refused, "银行回调签名无效或已过期")
-    try:
-        event: dict[str, Any] = json.loads(body)
-        event_id, kind = str(event["event_id"]), str(event["kind"])
-    except (ValueError, KeyError, TypeError):
-        raise Invalid("bad_callback", "回调内容不是有效的事件") from None
+    event, event_id, kind = _event(body)
     with db.connect() as conn:
+        stored = conn.execute("SELECT 1 FROM bank_callbacks WHERE event_id = %s", (event_id,)).fetchone()
+        wrong = None if stored else refusal(conn, event)  # a repeat of a stored one was checked then
+        if wrong is not None:
+            audit_refusal(conn, event, wrong)
+            conn.commit()
+            log.warning("bank callback refused", event_id=event_id, kind=kind, entity=wrong.entity, key=wrong.key)
+            raise Invalid("callback_refused", wrong.reason, details={"event_id": event_id})
+        batch_no = None if event.get("batch_no") is None else str(event["batch_no"])
         inserted = conn.execute(
             """INSERT INTO bank_callbacks (event_id, kind, batch_no, body, received_at)
                VALUES (%s, %s, %s, %s, now()) ON CONFLICT (event_id) DO NOTHING""",
-            (event_id, kind, event.get("batch_no"), Jsonb(event)),
+            (event_id, kind, batch_no, Jsonb(event)),
         ).rowcount
-        batch = conn.execute(
-            "SELECT workflow_id FROM card_batches WHERE batch_no = %s", (event.get("batch_no"),)
-        ).fetchone()
+        batch = conn.execute("SELECT workflow_id FROM card_batches WHERE batch_no = %s", (batch_no,)).fetchone()
         if kind == "card.activated" and inserted:
             conn.execute(
                 """WITH card AS (UPDATE cards SET status = 'activated', activated_at = now()
@@ -81,6 +84,19 @@ async def bank_callback(
         await _hand_on(claim.signal("payout_result", BankFile(event_id)), event_id)
     log.info("bank callback", event_id=event_id, kind=kind, duplicate=not inserted)
     return {"status": "stored" if inserted else "duplicate", "event_id": event_id}
+
+
+def _event(body: bytes) -> tuple[dict[str, Any], str, str]:
+    """The event, its id and kind; refused unless it is an object whose texts can be stored."""
+    try:
+        event = json.loads(body)
+        event_id, kind = str(event["event_id"]), str(event["kind"])
+    except (ValueError, KeyError, TypeError):
+        raise Invalid("bad_callback", "回调内容不是有效的事件") from None
+    clean(event)
+    if not (0 < len(event_id) <= 80 and 0 < len(kind) <= 40 and len(str(event.get("batch_no") or "")) <= 20):
+        raise Invalid("bad_callback", "回调的事件编号、类型或批次号超出长度")
+    return event, event_id, kind
 
 
 async def _hand_on(signal: Awaitable[None], event_id: str) -> None:
