@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
@@ -21,6 +21,7 @@ from core.db import Database
 from core.errors import Unauthorized, Unavailable
 from core.settings import Settings
 from core.temporal import connect
+from models.inputs import YEAR_MAX, YEAR_MIN
 from models.org import Organisation
 from models.states import Role
 from models.user import User
@@ -44,6 +45,7 @@ def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+YearPath = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The programme year")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 

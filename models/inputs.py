@@ -99,5 +99,5 @@ LABELS: dict[str, str] = {
     "return_timeout_days": "退回等待时限（天）", "city": "市总比例", "district": "区局比例",
     "grassroots": "基层比例", "start": "开始日", "end": "结束日", "batch_id": "批次编号",
     "claim_id": "给付申请编号", "evidence_id": "材料编号", "enrollment_id": "参保记录编号", "import_id": "导入编号",
-    "x-namespace": "命名空间",
+    "x-namespace": "命名空间", "card_status": "卡状态", "category": "名单类别",
 }  # fmt: skip

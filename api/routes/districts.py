@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
 
-from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, YearPath
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
@@ -141,7 +141,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
 
 
 @router.get("")
-def read_filing(code: str, year: int, session: SessionDep, actor: CurrentActor) -> FilingView:
+def read_filing(code: str, year: YearPath, session: SessionDep, actor: CurrentActor) -> FilingView:
     """The district's filing for the year and every enrollment of its unions."""
     return _view(session, _district(session, code, actor), year, actor)
 
@@ -203,7 +203,7 @@ async def _update(session: Session, settings: Settings, temporal: Any, workflow_
 # The async routes below do their database work in worker threads: the event loop never waits for it.
 @router.post("/submit")
 async def submit_filing(
-    code: str, year: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
+    code: str, year: YearPath, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
 ) -> FilingView:
     """File every approved and paid enrollment with the Mutual Aid Center, inside the district
     window only; afterwards nothing in the filing changes."""
@@ -232,7 +232,7 @@ def _store_voucher(session: Session, filing: DistrictFiling, body: bytes, name: 
 @router.post("/voucher")
 async def upload_voucher(
     code: str,
-    year: int,
+    year: YearPath,
     file: UploadFile,
     session: SessionDep,
     actor: CurrentActor,
@@ -256,7 +256,7 @@ async def upload_voucher(
 
 
 @router.get("/voucher", response_class=Response)
-def download_voucher(code: str, year: int, session: SessionDep, actor: CurrentActor) -> Response:
+def download_voucher(code: str, year: YearPath, session: SessionDep, actor: CurrentActor) -> Response:
     org = _district(session, code, actor)
     if actor.role is Role.CLERK:
         raise Forbidden("role_not_allowed", "缴费凭证仅供区局和职保中心查看")
@@ -273,7 +273,7 @@ def download_voucher(code: str, year: int, session: SessionDep, actor: CurrentAc
 @router.post("/voucher/decision")
 async def decide_voucher(
     code: str,
-    year: int,
+    year: YearPath,
     data: VoucherDecision,
     session: SessionDep,
     actor: CurrentActor,
@@ -306,7 +306,7 @@ def _decided_view(
 
 
 @router.get("/statistics.xlsx", response_class=Response)
-def statistics(code: str, year: int, session: SessionDep, actor: CurrentActor) -> Response:
+def statistics(code: str, year: YearPath, session: SessionDep, actor: CurrentActor) -> Response:
     """集中参保统计表: one row per union with its status, type, count, fee and split."""
     org = _district(session, code, actor)
     if actor.role is Role.CLERK:

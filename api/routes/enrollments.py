@@ -188,7 +188,7 @@ def list_enrollments(
     code: str,
     session: SessionDep,
     actor: CurrentActor,
-    year: int | None = None,
+    year: int | None = Query(None, ge=YEAR_MIN, le=YEAR_MAX),
     status: str | None = None,
     page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.app import create_app
 from core.db import Database
 from core.settings import Settings
+from models.inputs import LABELS
 from tests.conftest import auth, free_port, serve
 from tests.enrollment_setup import config_around
 
@@ -235,3 +236,66 @@ async def test_a_request_id_is_taken_from_the_caller_only_when_it_is_one(api: ht
     assert (await api.get("/health", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
     echoed = (await api.get("/health", headers={"X-Request-ID": "x" * 5000})).headers["x-request-id"]
     assert re.fullmatch("[0-9a-f]{32}", echoed)
+
+
+def _request_schemas(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, schema) of every property of every request body, nested models included."""
+    components = spec["components"]["schemas"]
+    seen: set[str] = set()
+    out: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(name: str, schema: dict[str, Any]) -> None:
+        if "$ref" in schema:
+            ref = schema["$ref"].rsplit("/", 1)[-1]
+            if ref not in seen:
+                seen.add(ref)
+                for prop, sub in components[ref].get("properties", {}).items():
+                    out.append((prop, sub))
+                    walk(prop, sub)
+        for key in ("anyOf", "allOf", "oneOf"):
+            for sub in schema.get(key, []):
+                walk(name, sub)
+        for key in ("items", "additionalProperties"):
+            if isinstance(schema.get(key), dict):
+                walk(name, schema[key])
+
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                walk("body", content["schema"])
+    return out
+
+
+def _leaves(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [leaf for sub in schema["anyOf"] for leaf in _leaves(sub)] if "anyOf" in schema else [schema]
+
+
+SPEC = create_app(Settings(database_url="postgresql://unused/unused")).openapi()
+
+
+def test_every_text_and_list_of_a_request_is_bounded() -> None:
+    unbounded = []
+    for name, schema in _request_schemas(SPEC):
+        leaves = _leaves(schema)
+        if any(leaf.get("type") == "number" for leaf in leaves):
+            continue  # a decimal, given as a number or its text: bounded by its value
+        for leaf in leaves:
+            if leaf.get("type") == "string" and not {"enum", "format", "maxLength", "contentMediaType"} & set(leaf):
+                unbounded.append(name)
+            if leaf.get("type") == "array" and "maxItems" not in leaf:
+                unbounded.append(name)
+    assert unbounded == []
+
+
+def test_every_integer_parameter_is_bounded_and_every_field_has_a_chinese_label() -> None:
+    unbounded, unlabelled = [], set()
+    for operations in SPEC["paths"].values():
+        for operation in operations.values():
+            for p in operation.get("parameters", []):
+                if p["in"] in ("path", "query") and p["name"] not in LABELS:
+                    unlabelled.add(p["name"])
+                leaves = _leaves(p["schema"])
+                if any(s.get("type") == "integer" and "maximum" not in s for s in leaves) and p["name"] not in ID_CODES:
+                    unbounded.append(p["name"])
+    unlabelled |= {name for name, _ in _request_schemas(SPEC) if name not in LABELS}
+    assert unbounded == [] and unlabelled == set()
