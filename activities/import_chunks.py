@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.child_processes import end_with_parent
 from core.errors import AppError
 from core.member_rows import RECORD_FIELDS, Problem
 from core.row_validator import RowValidator
@@ -116,6 +117,12 @@ def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
 
 
 OUT_OF_MEMORY = "文件过大或结构异常，读取时超出了导入进程的内存上限，请拆分成几个较小的文件后重新上传"
+
+
+def start_import_process(megabytes: int) -> None:
+    """A pool process's initializer: it ends with the worker, and its memory is capped."""
+    end_with_parent()
+    limit_memory(megabytes)
 
 
 def limit_memory(megabytes: int) -> None:

@@ -29,8 +29,8 @@ from activities.import_chunks import (
     ChunkSpec,
     check_chunk,
     convert_xlsx,
-    limit_memory,
     read_records,
+    start_import_process,
     warm_up,
 )
 from activities.import_outcome import end_import
@@ -157,7 +157,7 @@ class MemberImportActivities:
                 self._executor = ProcessPoolExecutor(
                     self.settings.import_processes,
                     mp_context=context,
-                    initializer=limit_memory,
+                    initializer=start_import_process,
                     initargs=(self.settings.import_process_memory_mb,),
                 )
             else:

@@ -4,6 +4,9 @@ Starts (or reuses) the embedded PostgreSQL, applies migrations, starts the Tempo
 server (its web UI pointed at the API's codec endpoint), seeds the demo tree once, makes
 the payload encryption key once (data_dir/codec-keys), then runs the worker and the API as
 child processes.
+A worker, API or bank simulator that dies is started again (after 1 s, doubling up to 30 s
+while it keeps dying) and the console says so; the Temporal dev server exiting, or the
+embedded PostgreSQL no longer answering, stops everything (run `unioncard dev` again).
 Ctrl-C stops every child.
 """
 
@@ -18,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psycopg
 
 from core.codec import new_key_spec
 from core.db import Database, ensure_database, migrate, start_embedded_postgres
@@ -146,6 +151,59 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
         _signal_group(proc, signal.SIGKILL)
 
 
+RESTARTED = ("bank-sim", "worker", "api")  # children started again when they die; the API last
+BACKOFF_MAX = 30.0  # seconds between restarts of a child that keeps dying
+STEADY = 60.0  # a child that ran this long before it died is restarted at once
+
+
+def _say(line: str) -> None:
+    print(f"unioncard dev: {line}", flush=True)
+
+
+class Child:
+    """A child process of the launcher, started again with a backoff when it dies."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name, self.env = name, env
+        self.proc = _child([name], env)
+        self.started = time.monotonic()
+        self.restarts = 0
+        self.due: float | None = None  # when it is started again
+
+    def tend(self, now: float) -> None:
+        if self.due is None and self.proc.poll() is not None:
+            _signal_group(self.proc, signal.SIGKILL)  # whatever of its group is left (its import processes)
+            if now - self.started >= STEADY:
+                self.restarts = 0
+            delay = min(2.0**self.restarts, BACKOFF_MAX)
+            self.restarts += 1
+            self.due = now + delay
+            _say(f"{self.name} exited with code {self.proc.returncode}; starting it again in {delay:.0f} s")
+        elif self.due is not None and now >= self.due:
+            self.proc = _child([self.name], self.env)
+            self.started, self.due = now, None
+            _say(f"{self.name} started again (pid {self.proc.pid}, restart {self.restarts})")
+
+
+class DatabaseWatch:
+    """Whether the embedded PostgreSQL answers: looked at every few seconds, given up after a few misses."""
+
+    EVERY, MISSES = 5.0, 3
+
+    def __init__(self, url: str) -> None:
+        self.url, self.next, self.missed = url, time.monotonic() + self.EVERY, 0
+
+    def answers(self, now: float) -> bool:
+        if now >= self.next:
+            self.next = now + self.EVERY
+            try:
+                psycopg.connect(self.url, connect_timeout=3).close()
+                self.missed = 0
+            except psycopg.OperationalError:
+                self.missed += 1
+        return self.missed < self.MISSES
+
+
 def run_dev(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = resolve_database_url(settings)
@@ -156,6 +214,7 @@ def run_dev(settings: Settings) -> None:
         seed_demo_year(session, today(settings.timezone))
     db.dispose()
     procs: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -178,21 +237,24 @@ def run_dev(settings: Settings) -> None:
             "UNIONCARD_CODEC_KEYS": dev_codec_keys(settings),
             "UNIONCARD_CODEC_CORS_ORIGINS": os.environ.get("UNIONCARD_CODEC_CORS_ORIGINS", ui_origins(settings)),
         }
-        procs.append(_child(["bank-sim"], env))
-        procs.append(_child(["worker"], env))
-        api = _child(["api"], env)
-        procs.append(api)
-        _wait_port(settings.api_host, settings.api_port, "API", api)
+        children = [Child(name, env) for name in RESTARTED]
+        _wait_port(settings.api_host, settings.api_port, "API", children[-1].proc)
         _banner(settings, tokens)
+        database = None if settings.database_url else DatabaseWatch(url)  # an embedded one does not come back
         while not stopping:
-            for proc in procs:
-                if proc.poll() is not None:
-                    print(f"a child process exited with code {proc.returncode}; stopping", flush=True)
-                    stopping = True
+            now = time.monotonic()
+            for child in children:
+                child.tend(now)
+            if temporal is not None and temporal.poll() is not None:
+                _say(f"the Temporal dev server exited with code {temporal.returncode}: stopping everything")
+                break
+            if database is not None and not database.answers(now):
+                _say("the embedded PostgreSQL does not answer: stopping everything")
+                break
             time.sleep(0.5)
     finally:
         print("stopping…", flush=True)
-        _stop(procs)
+        _stop(procs + [c.proc for c in children if c.proc.poll() is None])
 
 
 def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:

@@ -4,6 +4,7 @@ Ctrl-C stops every child, and a second run keeps the data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -274,3 +276,61 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         assert len(saved) == len(tokens)
     finally:
         again.stop()
+
+
+def _child(dev: Dev, name: str) -> psutil.Process:
+    """The launcher's child running `unioncard <name>` now."""
+    found = [c for c in psutil.Process(dev.proc.pid).children() if c.cmdline()[-2:] == ["core.cli", name]]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _eventually(check: Callable[[], object], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (answer := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+    return answer
+
+
+def _gone(processes: list[psutil.Process]) -> bool:
+    return not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _ready(api: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{api}/ready", timeout=2).status_code == 200
+    return False
+
+
+def test_dev_starts_a_killed_child_again_and_a_killed_workers_imports_end(
+    dev_env: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data, env = dev_env
+    api = f"http://127.0.0.1:{env['UNIONCARD_API_PORT']}"
+    dev = Dev(data, env)
+    try:
+        worker = _child(dev, "worker")
+        helpers = _eventually(worker.children, 60, "the worker started no import process")
+        worker.send_signal(signal.SIGKILL)
+        _eventually(lambda: _gone(helpers), 10, "the killed worker's import processes kept running")
+        _eventually(lambda: any("worker started again" in line for line in dev.lines), 30, "no new worker")
+        assert any("worker exited with code -9; starting it again in 1 s" in line for line in dev.lines)
+        assert _child(dev, "worker").pid != worker.pid
+
+        clerk = {"Authorization": f"Bearer {dev.tokens()['clerk@101-0001']}"}
+        rows = list(member_rows(5, seed=63))
+        with write_csv(tmp_path / "after.csv", rows).open("rb") as f:  # the new worker imports it
+            r = httpx.post(
+                f"{api}/orgs/101-0001/members/imports", params={"wait": "true"}, files={"file": ("after.csv", f)},
+                headers=clerk, timeout=120,
+            )  # fmt: skip
+        assert r.status_code == 202 and r.json()["status"] == "completed", r.text
+
+        _child(dev, "api").send_signal(signal.SIGKILL)
+        _eventually(lambda: any("api started again" in line for line in dev.lines), 30, "no new API")
+        _eventually(lambda: _ready(api), 60, "the API did not answer again")
+    finally:
+        children = dev.stop()
+    time.sleep(1)
+    assert _gone(children), "children left running"
