@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+import pydantic
 import sqlalchemy.exc
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
@@ -125,7 +126,10 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if _json_body_too_large(scope):
+                await _too_large()(scope, receive, send_with_id)
+                return
+            await self.app(scope, _limited(scope, receive), send_with_id)
         except Exception as exc:
             # Answered here rather than by Starlette's last-resort handler, which raises again and
             # makes the server close the connection (the client's next request on it fails).
@@ -146,6 +150,40 @@ class RequestContext:
                 "request", method=scope["method"], route=route, path=scope["path"], status=status,
                 ms=round(seconds * 1000, 1),
             )  # fmt: skip
+
+
+JSON_BODY_MAX = 2 * 1024 * 1024  # a JSON request body (uploads are files, with limits of their own)
+
+
+def _is_json(scope: Scope) -> bool:
+    return "json" in Headers(scope=scope).get("content-type", "")
+
+
+def _json_body_too_large(scope: Scope) -> bool:
+    length = Headers(scope=scope).get("content-length", "")
+    return _is_json(scope) and length.isdigit() and int(length) > JSON_BODY_MAX
+
+
+def _too_large() -> JSONResponse:
+    text = f"请求内容过大（最多 {JSON_BODY_MAX // 1024 // 1024} MB）"
+    return JSONResponse(AppError("request_too_large", text).body(), status_code=413)
+
+
+def _limited(scope: Scope, receive: Receive) -> Receive:
+    """A JSON body sent without its length is counted as it arrives."""
+    if not _is_json(scope):
+        return receive
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > JSON_BODY_MAX:  # FastAPI answers its own HTTPException as it is
+            raise HTTPException(413, f"请求内容过大（最多 {JSON_BODY_MAX // 1024 // 1024} MB）")
+        return message
+
+    return counted
 
 
 async def _metrics(request: Request) -> Response:
@@ -199,6 +237,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         error = Conflict("conflict", "与已有数据冲突（可能是重复提交），请刷新后查看")
         return JSONResponse(error.body(), status_code=409)
 
+    @app.exception_handler(pydantic.ValidationError)
+    async def stored_data_invalid(_: Request, exc: pydantic.ValidationError) -> JSONResponse:
+        log.warning("stored data invalid", model=exc.title, errors=exc.error_count())
+        text = f"已保存的数据（{exc.title}）不符合当前规则，请管理员检查并重新保存"
+        return JSONResponse(Conflict("stored_data_invalid", text).body(), status_code=409)
+
     @app.exception_handler(RPCError)
     async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("temporal call failed", status=exc.status.name if exc.status else None)
@@ -222,7 +266,7 @@ _HTTP_CODES = {
     404: ("not_found", "没有这个地址"),
     405: ("method_not_allowed", "此地址不支持这种请求方法"),
     409: ("conflict", "与当前状态冲突"),
-    413: ("file_too_large", "请求内容过大"),
+    413: ("request_too_large", "请求内容过大"),
 }
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
+from psycopg.types.json import Jsonb
 from temporalio.client import Client
 
 from api.app import create_app
@@ -299,3 +301,34 @@ def test_every_integer_parameter_is_bounded_and_every_field_has_a_chinese_label(
                     unbounded.append(p["name"])
     unlabelled |= {name for name, _ in _request_schemas(SPEC) if name not in LABELS}
     assert unbounded == [] and unlabelled == set()
+
+
+async def test_a_json_body_over_two_megabytes_is_refused(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    huge = b'{"member_nos": [' + b'"1010000001",' * 200_000 + b'"1010000001"]}'
+    headers = {**auth(tokens["clerk@101-0001"]), "content-type": "application/json"}
+    r = await api.post("/card-batches/1/members", content=huge, headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "request_too_large"), r.text
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for i in range(0, len(huge), 65536):
+            yield huge[i : i + 65536]
+
+    r = await api.post("/card-batches/1/members", content=chunks(), headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "request_too_large"), r.text
+
+
+async def test_a_stored_configuration_outside_todays_bounds_is_a_conflict_not_a_500(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database
+) -> None:
+    config = {**config_around(date(2030, 1, 1)), "claim_amounts": {"critical_illness": "1E+20"}}
+    with db.connect() as conn:  # as a year saved before amounts were bounded
+        conn.execute(
+            "INSERT INTO programme_years (year, config, updated_at) VALUES (2095, %s, now()) "
+            "ON CONFLICT (year) DO UPDATE SET config = EXCLUDED.config",
+            (Jsonb(config),),
+        )
+    r = await api.get("/programme-years/2095", headers=auth(tokens["admin@SH"]))
+    assert "ProgrammeYearConfig" in _error(r, 409, "stored_data_invalid")["message"]
+    r = await api.put("/programme-years/2095", json=config_around(date(2030, 1, 1)), headers=auth(tokens["admin@SH"]))
+    assert r.status_code == 200, r.text  # saved again within bounds, it reads again
+    assert (await api.get("/programme-years/2095", headers=auth(tokens["admin@SH"]))).status_code == 200
