@@ -9,7 +9,6 @@ workflow's history grows by steps, not by unions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import workflow
@@ -17,46 +16,15 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.common import Act, Decision, Lifecycle, activity, reason_required, reviewers_only
 
-with workflow.unsafe.imports_passed_through():  # the models package imports SQLModel: once per worker
+with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
     from models.states import DistrictFilingStatus as S
-
-
-def district_filing_workflow_id(district_code: str, year: int) -> str:
-    return f"district-enrollment-{district_code}-{year}"
-
-
-@dataclass
-class DistrictFilingInput:
-    filing_id: int
-    district_code: str
-    district_org_code: str
-    district_org_path: str
-    year: int
-    window_opens: str  # ISO 8601 (UTC)
-    window_closes: str
-    window_label: str = ""
-
-
-@dataclass
-class FilingTotals:
-    enrollments: int = 0
-    members: int = 0
-    total_fen: int = 0
-
-
-@dataclass
-class FanOut:
-    """Signal every enrollment of a filing (``district_filed`` or ``district_completed``)."""
-
-    filing_id: int
-    signal: str
-
-
-@dataclass
-class FilingSummary:
-    filing_id: int
-    status: str
-    totals: FilingTotals
+    from workflows.district_filing_messages import (
+        DistrictFilingInput,
+        FanOut,
+        FilingSummary,
+        FilingTotals,
+        district_filing_workflow_id,
+    )
 
 
 @workflow.defn
@@ -146,3 +114,13 @@ class DistrictFilingWorkflow(Lifecycle):
         await workflow.wait_condition(lambda: self.status == S.APPROVED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.summary()
+
+
+__all__ = [
+    "DistrictFilingInput",
+    "DistrictFilingWorkflow",
+    "FanOut",
+    "FilingSummary",
+    "FilingTotals",
+    "district_filing_workflow_id",
+]

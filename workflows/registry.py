@@ -36,6 +36,9 @@ PASSED_THROUGH = (
     "workflows.machines",
     "workflows.dated_inputs",
     "workflows.claim_messages",
+    "workflows.enrollment_messages",
+    "workflows.card_batch_messages",
+    "workflows.district_filing_messages",
 )
 
 
