@@ -5,6 +5,8 @@ label; configuration within bounds."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 import re
 import time
 from collections.abc import AsyncIterator
@@ -14,12 +16,15 @@ from typing import Any
 import httpx
 import pytest
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 from temporalio.client import Client
 
+import models
+from api import routes
 from api.app import create_app
 from core.db import Database
 from core.settings import Settings
-from models.inputs import LABELS
+from models.inputs import LABELS, RequestBody
 from tests.conftest import auth, free_port, serve
 from tests.enrollment_setup import config_around
 
@@ -332,3 +337,25 @@ async def test_a_stored_configuration_outside_todays_bounds_is_a_conflict_not_a_
     r = await api.put("/programme-years/2095", json=config_around(date(2030, 1, 1)), headers=auth(tokens["admin@SH"]))
     assert r.status_code == 200, r.text  # saved again within bounds, it reads again
     assert (await api.get("/programme-years/2095", headers=auth(tokens["admin@SH"]))).status_code == 200
+
+
+def test_every_json_request_body_is_checked_at_the_door() -> None:
+    """Each body model derives from RequestBody (its strings checked for control characters)."""
+    classes: dict[str, list[type]] = {}
+    names = [f"api.routes.{m.name}" for m in pkgutil.iter_modules(routes.__path__)]
+    names += [f"models.{m.name}" for m in pkgutil.iter_modules(models.__path__)]
+    for module in map(importlib.import_module, names):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                qualified = f"{value.__module__.replace('.', '__')}__{value.__name__}"
+                for name in (value.__name__, qualified):
+                    classes.setdefault(name, []).append(value)
+    bodies = []
+    for operations in SPEC["paths"].values():
+        for operation in operations.values():
+            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if "$ref" in schema:
+                bodies.append(schema["$ref"].rsplit("/", 1)[-1].removesuffix("-Input"))
+    assert len(bodies) > 20
+    unchecked = [b for b in bodies if not any(issubclass(c, RequestBody) for c in classes[b])]
+    assert unchecked == []
