@@ -149,20 +149,29 @@ async def report_loss(
 ) -> CardView:
     """The member's union reports the card lost: the card is no longer valid, the bank blocks it
     (payouts to it fail), and with ``replace`` a new card is asked for at once."""
-    inp, already_lost = await run_in_threadpool(_record_loss, session, card_no, data, actor)
-    await _start_loss(temporal, settings, inp)  # for a card already lost: a report whose workflow did not start
+    inp, before = await run_in_threadpool(_record_loss, session, card_no, data, actor)
+    already_lost = before is None
+    try:
+        await _start_loss(temporal, settings, inp)  # for a card already lost: a report whose workflow did not start
+    except Unavailable:
+        if already_lost:
+            raise
+        await run_in_threadpool(_withdraw_loss, session, card_no, str(before), actor)  # no loss without its workflow
+        raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，挂失未登记，请稍后再试") from None
     if already_lost:
         raise Conflict("card_already_lost", f"卡号 {card_no} 已挂失")
     return await run_in_threadpool(_fresh, session, card_no, actor)
 
 
-def _record_loss(session: Session, card_no: str, data: LossReport, actor: Actor) -> tuple[CardLossInput, bool]:
-    """Record the loss (in a worker thread: the event loop never waits for the database). True
-    when the card was recorded as lost already."""
+def _record_loss(
+    session: Session, card_no: str, data: LossReport, actor: Actor
+) -> tuple[CardLossInput, str | None]:
+    """Record the loss (in a worker thread: the event loop never waits for the database); the
+    card's status before it, None when the card was recorded as lost already."""
     card, member, org = _load(session, card_no, actor, Role.CLERK)
     inp = CardLossInput(card_no, org.code, org.path, org.district_code or "", actor_ref(actor), data.replace)
     if card.status is CardStatus.LOST:
-        return inp, True
+        return inp, None
     if card.status.value not in VALID_CARD_STATUSES:
         raise Conflict("card_not_valid", f"卡号 {card_no} 当前状态为 {card.status.value}，不能挂失")
     before = card.status.value
@@ -188,7 +197,26 @@ def _record_loss(session: Session, card_no: str, data: LossReport, actor: Actor)
         session.commit()
     except IntegrityError:  # reported at the same moment by someone else
         raise Conflict("card_already_lost", f"卡号 {card_no} 已挂失") from None
-    return inp, False
+    return inp, before
+
+
+def _withdraw_loss(session: Session, card_no: str, before: str, actor: Actor) -> None:
+    """Undo a loss report whose workflow could not start: the card is as it was."""
+    session.rollback()
+    card, member, org = _load(session, card_no, actor)
+    card.status = CardStatus(before)
+    session.add(card)
+    if member.card_no == card.card_no:
+        member.card_status = CardStatus(before)
+        session.add(member)
+    loss = session.get(CardLoss, card_no)
+    if loss is not None:
+        session.delete(loss)
+    audit_action(
+        session, actor, "card_loss.withdrawn", ("card_loss", card_no), "挂失未生效：工作流服务不可用", org_id=org.id,
+        states=("lost", before),
+    )  # fmt: skip
+    session.commit()
 
 
 def _fresh(session: Session, card_no: str, actor: Actor) -> CardView:

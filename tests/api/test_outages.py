@@ -27,7 +27,7 @@ from models.states import Role
 from tests.api.helpers import call
 from tests.api.test_claims import ILLNESS, claimant
 from tests.conftest import auth, free_port
-from tests.enrollment_setup import ADMIN, config_around, fresh_union, put_year
+from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from workflows import search
 from workflows.claim import claim_workflow_id
 
@@ -125,3 +125,21 @@ async def test_a_decision_taken_while_the_database_fails_is_answered_as_taken(
     handle = temporal_client.get_workflow_handle(claim_workflow_id(claim["id"]))
     awaiting = (await handle.describe()).typed_search_attributes.get(search.AWAITING)
     assert awaiting not in (None, "", "grassroots_reviewer"), awaiting
+
+
+async def test_temporal_down_leaves_a_card_as_it_was_when_its_loss_cannot_be_reported(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, settings: Settings, dead_temporal: Client,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    org, clerk = await fresh_union(api, tokens, "101")
+    (member_no,) = await carded_members(api, db, clerk, org, tmp_path, 1, seed=9302)
+    card_no = (await call(api, clerk, "GET", f"/orgs/{org}/cards", 200))[0]["card_no"]
+    app = create_app(settings, db=db, temporal=dead_temporal)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as down:
+        r = await down.post(f"/cards/{card_no}/loss-report", json={"replace": True}, headers=auth(clerk))
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "temporal_unavailable"), r.text
+    card = await call(api, clerk, "GET", f"/cards/{card_no}", 200)
+    assert (card["status"], card["loss"], card["actions"]) == ("issued", None, ["report_loss"])
+    assert (await call(api, clerk, "GET", f"/members/{member_no}", 200))["card_status"] == "issued"
+    lost = await call(api, clerk, "POST", f"/cards/{card_no}/loss-report", 201, json={"replace": False})
+    assert lost["status"] == "lost" and lost["actions"] == ["request_replacement"]
