@@ -10,7 +10,7 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.activity_failures import found
+from core.activity_failures import found, storable
 from core.db import Database
 from core.metrics import BusinessMetrics
 from core.settings import Settings
@@ -301,7 +301,7 @@ def _audit(
            SELECT %s, %s, %s, org_id, %s, 'card_batch', %s, %s, %s, %s, %s FROM card_batches WHERE id = %s
            ON CONFLICT (entity_type, entity_id, step_no) WHERE step_no IS NOT NULL DO NOTHING""",
         (
-            datetime.now(UTC), actor[0], actor[1], action, str(batch_id), states[0], states[1], summary[:500],
+            datetime.now(UTC), actor[0], actor[1], action, str(batch_id), states[0], states[1], storable(summary)[:500],
             step_no, batch_id,
         ),
     )  # fmt: skip

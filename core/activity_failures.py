@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from typing import Any, TypeVar
 
 import psycopg
@@ -37,6 +38,15 @@ _MESSAGES = {
     DATA_CONFLICT: "提交的数据与已有记录冲突，未作任何更改",
     RECORD_MISSING: "所需的记录不存在（可能已被删除），未作任何更改",
 }
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # what PostgreSQL's text refuses: NUL, lone surrogates
+
+
+def storable(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store replaced (U+FFFD), for the audit text of a step
+    a workflow has made already: its record must not fail after the move."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class RowMissing(LookupError):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from core.activity_failures import storable
 from workflows.common import Step
 
 # entity -> (table, key column, whether the table tracks who is awaited). Every table remembers the
@@ -56,7 +57,7 @@ def audit_row(
             key,
             states[0],
             states[1],
-            summary[:500],
+            storable(summary)[:500],
             step_no,
             _typed(column, key),
         ),
@@ -77,7 +78,7 @@ def project(conn: psycopg.Connection, step: Step) -> bool:
             "awaiting_org_id = (SELECT id FROM organisations WHERE code = %s)",
             "return_reason = CASE WHEN %s = 'return_' THEN %s ELSE return_reason END",
         ]
-        values += [step.awaiting, step.awaiting_org, step.event, step.reason]
+        values += [step.awaiting, step.awaiting_org, step.event, storable(step.reason or "") or None]
     where, keys = f"{column} = %s", list[object]([_typed(column, step.key)])
     if step.step_no:
         sets.append("last_step = %s")

@@ -25,7 +25,7 @@ from core.programme import today
 from tests.api.helpers import call, until
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from workflows.card_batch import CardBatchWorkflow, EditMembers, EditResult
-from workflows.common import ActorRef, Selection
+from workflows.common import Act, ActorRef, Selection
 from workflows.enrollment import EnrollmentWorkflow, RosterEditResult
 from workflows.registration import RegisterResult, RegistrationWorkflow
 
@@ -116,6 +116,11 @@ async def test_a_batch_edit_with_bad_member_numbers_is_refused_and_the_next_edit
     assert (view["status"], view["members"]) == ("pending", 2)
     history = (await call(api, clerk, "GET", url, 200))["history"]
     assert len(history) == 2  # the two edits that were done; the refused ones left no line
+    # A step the workflow has made is recorded even when its reason holds what cannot be stored.
+    cancel = Act(actor, "不再办理" + "".join(BAD))
+    await run_update(temporal_client, workflow_id, CardBatchWorkflow.cancel, cancel, rpc_seconds=30, result_type=None)
+    view = await call(api, clerk, "GET", url, 200)
+    assert view["status"] == "cancelled" and view["history"][-1]["summary"] == "不再办理\ufffda\ufffdb"
 
 
 def _json_array(item: str) -> str:
@@ -144,6 +149,10 @@ async def test_a_roster_confirmation_with_bad_member_numbers_is_refused_and_the_
         assert (refused.status_code, refused.code) == (422, DATA_INVALID), refused.body()
     done = await call(api, clerk, "POST", f"{url}/confirm", 200, json={"member_nos": [nos[0]]})
     assert done["enrolled"] == 3
+    cancel = Act(actor, "重复开立" + "".join(BAD))
+    await run_update(temporal_client, workflow_id, EnrollmentWorkflow.cancel, cancel, rpc_seconds=30, result_type=None)
+    view = await until(api, clerk, url, "cancelled")
+    assert view["history"][-1]["summary"] == "重复开立\ufffda\ufffdb"
 
 
 def _selection(db: Database, purpose: str, actor: ActorRef, item: str) -> int:
