@@ -189,4 +189,4 @@ async def test_no_operation_answers_a_server_error(stack: Stack, role: str) -> N
     seconds = time.monotonic() - started
     print(f"schemathesis {role}: {len(stack.spec['paths'])} paths, {total} cases, {seconds:.0f} s")
     assert not found, "\n".join(found)
-    assert total > len(stack.spec["paths"]) * EXAMPLES  # every operation reached at least once over
+    assert total > len(stack.spec["paths"]) * EXAMPLES  # enough of the run happened to mean something
