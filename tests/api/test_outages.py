@@ -105,7 +105,7 @@ async def test_a_decision_taken_while_the_database_fails_is_answered_as_taken(
         day, split=(-95, -90), submission=(-90, -80), deadline=-79, district=(-79, -70), coverage=(-60, 300)
     )
     await put_year(api, tokens, day.year, claims_year)
-    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=9301)
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=9501)
     body = {**ILLNESS, "event_date": (day - timedelta(days=10)).isoformat()}
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     assert "approve" in (await call(api, grassroots, "GET", f"/claims/{claim['id']}", 200))["actions"]
@@ -132,7 +132,7 @@ async def test_temporal_down_leaves_a_card_as_it_was_when_its_loss_cannot_be_rep
     tmp_path: Path,
 ) -> None:  # fmt: skip
     org, clerk = await fresh_union(api, tokens, "101")
-    (member_no,) = await carded_members(api, db, clerk, org, tmp_path, 1, seed=9302)
+    (member_no,) = await carded_members(api, db, clerk, org, tmp_path, 1, seed=9502)
     card_no = (await call(api, clerk, "GET", f"/orgs/{org}/cards", 200))[0]["card_no"]
     app = create_app(settings, db=db, temporal=dead_temporal)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as down:

@@ -67,7 +67,7 @@ async def test_four_approvals_at_once_by_an_admin_decide_nothing(
     """Found: four identical grassroots approvals sent at once by an admin approved the grassroots,
     district and center levels and paid 10,000.00."""
     bank.config = BankConfig(delay_seconds=0.1)
-    _, clerk, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7101)
+    _, clerk, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7111)
     body = {**ILLNESS, "event_date": (TODAY - timedelta(days=10)).isoformat()}
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     url = f"/claims/{claim['id']}"
@@ -114,7 +114,7 @@ async def test_a_claim_decided_eight_times_at_once_at_every_level_is_paid_once(
 async def test_return_resubmission_and_rejection_sent_eight_times_at_once(
     api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, bank: Bank, live_api: str
 ) -> None:
-    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7301)
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7311)
     body = {"kind": "accidental_disability", "event_date": (TODAY - timedelta(days=5)).isoformat(),
             "description": "工作中意外受伤致残"}  # fmt: skip
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
@@ -141,7 +141,7 @@ async def test_no_account_decides_two_levels_of_a_claim(
 ) -> None:  # fmt: skip
     """Were an account to reach the next level (moved to the secondary union, say), the workflow
     itself refuses it there: it keeps who decided which level."""
-    org, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7401)
+    org, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=7411)
     body = {**ILLNESS, "event_date": (TODAY - timedelta(days=10)).isoformat()}
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     approved = await call(api, grassroots, "POST", f"/claims/{claim['id']}/review", 200,
