@@ -1,19 +1,21 @@
 """How an enrollment is shown: counts, fee and split in yuan, what the caller may do, the history,
-and the notice letter built from it."""
+a page of its roster, and the notice letter built from it."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core.audit import audit_history, audit_public
-from core.auth import Actor
+from core.auth import Actor, require
+from core.errors import NotFound
 from core.notices import Notice, NoticeLine, yuan
 from core.programme import get_config
 from models.audit import AuditPublic
-from models.enrollment import Enrollment
+from models.enrollment import Enrollment, EnrollmentMember
+from models.member import Member
 from models.org import Organisation
 from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
 from workflows.machines import allowed
@@ -113,6 +115,34 @@ def enrollment_view(
         ),
         history=[audit_public(ev, org.code) for ev in events],
     )
+
+
+def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[Enrollment, Organisation]:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound("enrollment_not_found", f"参保记录 {enrollment_id} 不存在")
+    org = session.get(Organisation, enrollment.org_id)
+    assert org is not None
+    require(actor, org)
+    return enrollment, org
+
+
+def fresh_enrollment_view(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView:
+    session.expire_all()
+    enrollment, org = load_enrollment(session, enrollment_id, actor)
+    return enrollment_view(session, enrollment, org, actor)
+
+
+def roster_page(
+    session: Session, enrollment_id: int, category: RosterCategory | None, page: int, size: int
+) -> list[RosterMember]:
+    """A page of the roster, of one category or all."""
+    query = select(EnrollmentMember, Member.name).join(Member, col(Member.member_no) == col(EnrollmentMember.member_no))
+    query = query.where(EnrollmentMember.enrollment_id == enrollment_id)
+    if category:
+        query = query.where(EnrollmentMember.category == category)
+    rows = session.exec(query.order_by(col(EnrollmentMember.member_no)).offset((page - 1) * size).limit(size))
+    return [RosterMember(member_no=m.member_no, name=n, category=m.category, confirmed=m.confirmed) for m, n in rows]
 
 
 def notice_for(session: Session, e: Enrollment, org: Organisation) -> Notice:

@@ -9,46 +9,45 @@ result keeps each row's cleaned values, its problems, and its PostgreSQL COPY te
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from core.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool, parse_month
+from core.fields import FieldError, compact, parse_month
 from core.idnumbers import IdNumberError, check_other_document, parse_resident_id
+from core.member_cells import (
+    NULL,
+    Parsed,
+    as_text,
+    cell_problem,
+    check_address,
+    check_name,
+    column_texts,
+    normalise_text,
+    number_cell,
+    parse_choice,
+    parse_flag,
+    phone_cell,
+)
 from core.member_columns import BY_KEY, COLUMNS
 from core.member_rows import (
     ISO_MONTH_RE,
     LONG_TERM_MIN_AGE,
     MAX_ID_VALIDITY_YEARS,
-    NAME_DOTS,
-    NAME_RE,
     NOT_INSURED,
-    PHONE_RE,
     RECORD_FIELDS,
     RESIDENT,
     Problem,
     age_on,
     check_id_expiry,
     check_past_date,
-    check_phone,
     years_later,
 )
 from models.states import EmploymentStatus, IdType
 
-# A parsed cell: (value, COPY text, problem)
-Parsed = tuple[Any, str, Problem | None]
-NULL = "\\N"
 _CACHE_LIMIT = 20_000
 _LONG_TERM = object()
-_DEFAULTS: dict[str, str] = {
-    "id_type": RESIDENT,
-    "card_type": "debit",
-    "affiliation": "enterprise",
-    "employment_status": EmploymentStatus.IN_SERVICE.value,
-}
 _MONTHS = ("work_start_month", "union_join_month", "social_insurance_start")
 _BOOLS = ("rural_household", "dispatched_worker", "labour_contract")
 _FREE_TEXT = ("contact_address", "household_registration")
@@ -66,61 +65,6 @@ _PERSON_FIELDS = (
     "special_reasons",
 )
 _PERSONAL = ("name", "id_number", "phone", "work_address", "nationality", "id_expiry", *_FREE_TEXT)
-
-
-def normalise_text(s: str) -> str:
-    """Trimmed, NFKC (full-width digits and letters, ideographic spaces), inner whitespace folded."""
-    s = s.strip()
-    if not s.isascii():
-        s = unicodedata.normalize("NFKC", s).strip()
-    if "  " in s or "\t" in s or "\n" in s or "\r" in s:
-        s = " ".join(s.split())
-    return s
-
-
-def copy_text(value: Any) -> str:
-    """A value in PostgreSQL's COPY text format."""
-    if value is None:
-        return NULL
-    if value.__class__ is str:
-        return value.replace("\\", "\\\\") if "\\" in value else value
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-_DATES = frozenset({"birth_date", "id_expiry"})
-_FLAGS = frozenset({"id_long_term", "special_channel"})
-
-
-def _texts(key: str, column: list[Any]) -> list[str]:
-    """COPY text of a column whose type is known (a comprehension, not a call per cell)."""
-    if key in _DATES:
-        return [d.isoformat() if d is not None else NULL for d in column]
-    if key in _FLAGS:
-        return ["t" if b else "f" for b in column]
-    return [v if v is not None and "\\" not in v else copy_text(v) for v in column]
-
-
-def _problem(key: str, code: str, message: str) -> Problem:
-    return Problem(BY_KEY[key].header, code, message)
-
-
-# An ID number or phone that Excel stored as a number: read from an xlsx number cell, or as a CSV
-# saved from one (``3.10105E+17``). Its digits are lost or at risk: never stored, always explained.
-_AS_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?E[+-]?\d+")
-_NUMBER_CELL = "Excel 将此列保存为数字（{}），请把该列设为文本格式后重新填写"
-
-
-def _number_cell(key: str, text: str, found: list[Problem]) -> bool:
-    if not _AS_NUMBER.fullmatch(text):
-        return False
-    found.append(_problem(key, "number_cell", _NUMBER_CELL.format(text)))
-    return True
 
 
 @dataclass
@@ -175,7 +119,7 @@ class RowValidator:
 
     def validate_cells(self, cells: Sequence[Any]) -> tuple[dict[str, Any] | None, list[Problem]]:
         """:meth:`validate` for cells of any type (Excel dates, numbers, None)."""
-        return self.validate([_as_text(c) for c in cells])
+        return self.validate([as_text(c) for c in cells])
 
     # -- many rows -----------------------------------------------------------------------
     def check(self, rows: list[list[str]]) -> Checked:
@@ -249,10 +193,10 @@ class RowValidator:
         columns = list(zip(*people, strict=True)) if people else [() for _ in _PERSON_FIELDS]
         for key, column in zip(_PERSON_FIELDS, columns, strict=True):
             values[key] = list(column)
-            texts[key] = _texts(key, values[key])
+            texts[key] = column_texts(key, values[key])
         for key in _FREE_TEXT:
             values[key] = [v or None for v in u[key]]
-            texts[key] = _texts(key, values[key])
+            texts[key] = column_texts(key, values[key])
 
     def _person(
         self,
@@ -270,33 +214,33 @@ class RowValidator:
     ) -> tuple[Any, ...]:
         """One person's values in ``_PERSON_FIELDS`` order; problems go to ``found``."""
         special: list[str] = []
-        name = self._names.get(name_text) or self._names.setdefault(name_text, _check_name(name_text))
+        name = self._names.get(name_text) or self._names.setdefault(name_text, check_name(name_text))
         if name[1] is not None:
             found.append(name[1])
         elif name[2]:
             special.append("rare_characters")
         number = compact(number_text).upper()
-        if _number_cell("id_number", number, found):
+        if number_cell("id_number", number, found):
             birth, gender = None, None
         else:
             birth, gender = self._document(number, id_type, found, special)
         if gender and given_gender and given_gender != gender:
-            found.append(_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
+            found.append(cell_problem("gender", "gender_mismatch", "性别与身份证号码不符"))
         gender = given_gender or gender
         if id_type is not None and id_type != RESIDENT:
             if gender is None:
-                found.append(_problem("gender", "required", "非居民身份证人员须填写性别"))
+                found.append(cell_problem("gender", "required", "非居民身份证人员须填写性别"))
             if not nationality:
-                found.append(_problem("nationality", "required", "非居民身份证人员须填写国籍"))
+                found.append(cell_problem("nationality", "required", "非居民身份证人员须填写国籍"))
         expiry, long_term = self._expiry(expiry_text, birth if id_type == RESIDENT else None, found)
-        phone = self._phone(phone_text, found)
+        phone = phone_cell(phone_text, found)
         address = self._addresses.get(address_text) or self._addresses.setdefault(
-            address_text, _check_address(address_text)
+            address_text, check_address(address_text)
         )
         if address[1] is not None:
             found.append(address[1])
         if status == EmploymentStatus.RETIRED and retired_on is None:
-            found.append(_problem("retirement_date", "required", "退休人员须填写退休日期"))
+            found.append(cell_problem("retirement_date", "required", "退休人员须填写退休日期"))
         return (
             name[0],
             number or None,
@@ -315,7 +259,7 @@ class RowValidator:
         self, number: str, id_type: str | None, found: list[Problem], special: list[str]
     ) -> tuple[date | None, str | None]:
         if not number:
-            found.append(_problem("id_number", "required", "证件号码不能为空"))
+            found.append(cell_problem("id_number", "required", "证件号码不能为空"))
             return None, None
         if id_type is None:
             return None, None
@@ -326,7 +270,7 @@ class RowValidator:
             special.append("non_mainland_id")
             return check_other_document(IdType(id_type), number, self.today), None
         except IdNumberError as exc:
-            found.append(_problem("id_number", exc.code, exc.message))
+            found.append(cell_problem("id_number", exc.code, exc.message))
             return None, None
 
     def _expiry(self, text: str, birth: date | None, found: list[Problem]) -> tuple[date | None, bool]:
@@ -340,7 +284,7 @@ class RowValidator:
         if value is _LONG_TERM:
             if birth is not None and age_on(birth, self.today) < LONG_TERM_MIN_AGE:
                 found.append(
-                    _problem(
+                    cell_problem(
                         "id_expiry", "id_long_term_too_young", "未满46周岁的居民身份证不会是长期有效，请核对证件有效期"
                     )
                 )
@@ -349,37 +293,22 @@ class RowValidator:
 
     def _parse_expiry(self, text: str) -> tuple[Any, Problem | None]:
         if not text:
-            return None, _problem("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）")
+            return None, cell_problem("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）")
         try:
             expiry, long_term = check_id_expiry(text, self.today, None)
         except FieldError as exc:
-            return None, _problem("id_expiry", exc.code, exc.message)
+            return None, cell_problem("id_expiry", exc.code, exc.message)
         return (_LONG_TERM if long_term else expiry), None
-
-    @staticmethod
-    def _phone(text: str, found: list[Problem]) -> str | None:
-        if len(text) == 11 and PHONE_RE.match(text):
-            return text
-        if _number_cell("phone", compact(text).upper(), found):
-            return None
-        if not text:
-            found.append(_problem("phone", "required", "手机号码不能为空"))
-            return None
-        try:
-            return check_phone(text)
-        except FieldError as exc:
-            found.append(_problem("phone", exc.code, exc.message))
-            return None
 
     # -- parsers of enumerated and date-like cells (once per distinct value) ---------------
     def _parser(self, key: str) -> Callable[[str], Parsed]:
         if key in _MONTHS:
             return lambda raw: self._month(key, raw)
         if key in _BOOLS:
-            return lambda raw: _bool(key, raw)
+            return lambda raw: parse_flag(key, raw)
         if key == "retirement_date":
             return lambda raw: self._past_date(key, raw, "退休日期")
-        return lambda raw: _choice(key, raw)
+        return lambda raw: parse_choice(key, raw)
 
     def _month(self, key: str, raw: str) -> Parsed:
         text = normalise_text(raw)
@@ -388,9 +317,9 @@ class RowValidator:
         try:
             month = text if ISO_MONTH_RE.match(text) else parse_month(text)
         except FieldError as exc:
-            return None, NULL, _problem(key, exc.code, exc.message)
+            return None, NULL, cell_problem(key, exc.code, exc.message)
         if month > self._current_month:
-            return None, NULL, _problem(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
+            return None, NULL, cell_problem(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
         return month, month, None
 
     def _past_date(self, key: str, raw: str, label: str) -> Parsed:
@@ -400,54 +329,5 @@ class RowValidator:
         try:
             value = check_past_date(text, self.today, label)
         except FieldError as exc:
-            return None, NULL, _problem(key, exc.code, exc.message)
+            return None, NULL, cell_problem(key, exc.code, exc.message)
         return value, value.isoformat(), None
-
-
-def _choice(key: str, raw: str) -> Parsed:
-    text = normalise_text(raw)
-    if not text:
-        default = _DEFAULTS.get(key)
-        return default, default or NULL, None
-    column = BY_KEY[key]
-    found = column.choices.get(text) or column.choices.get(text.lower())
-    if found is None:
-        allowed = "、".join(column.allowed[:12])
-        return None, NULL, _problem(key, "invalid_value", f"{column.header}“{text}”不在允许值内（{allowed}）")
-    return found, found, None
-
-
-def _bool(key: str, raw: str) -> Parsed:
-    text = normalise_text(raw)
-    if not text:
-        return None, NULL, None
-    try:
-        value = parse_bool(text)
-    except FieldError as exc:
-        return None, NULL, _problem(key, exc.code, exc.message)
-    return value, "t" if value else "f", None
-
-
-def _check_name(text: str) -> tuple[str | None, Problem | None, bool]:
-    """(name, problem, needs the special channel for rare characters)."""
-    if not text:
-        return None, _problem("name", "required", "姓名不能为空"), False
-    name = " ".join(text.translate(NAME_DOTS).split())
-    if len(name) < 2 or len(name) > 60 or not NAME_RE.match(name):
-        return name, _problem("name", "invalid_name", "姓名只能包含汉字、字母、间隔号“·”，长度2至60"), False
-    return name, None, not name.isascii() and not in_gb2312(name)
-
-
-def _check_address(text: str) -> tuple[str | None, Problem | None]:
-    if not text:
-        return None, _problem("work_address", "required", "工作单位详细地址不能为空")
-    if chinese_char_count(text) <= 6:
-        return text, _problem("work_address", "work_address_too_short", "工作单位详细地址须超过6个汉字")
-    return text, None
-
-
-def _as_text(value: Any) -> str:
-    cleaned = clean(value)
-    if cleaned is None:
-        return ""
-    return cleaned.isoformat() if isinstance(cleaned, date) else cleaned

@@ -6,21 +6,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session, col, select
 
+from api.card_batch_views import (
+    BatchMemberView,
+    BatchView,
+    batch_member_views,
+    batch_view,
+    fresh_batch_view,
+    load_batch,
+)
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
-from core.audit import audit_action, audit_history, audit_public
+from core.audit import audit_action
 from core.auth import Actor, require
-from core.errors import Conflict, Invalid, NotFound
-from core.idnumbers import mask_phone
+from core.errors import Conflict, Invalid
 from core.orgs import get_org, require_card_work
 from core.settings import Settings
 from core.workbooks import roster_xlsx
-from models.audit import AuditPublic
 from models.card_batch import CardBatch, CardBatchMember
 from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, MemberNo, RequestBody
 from models.member import Member
@@ -28,7 +34,6 @@ from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
 from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, Counts, card_batch_workflow_id
 from workflows.common import Act, Decision
-from workflows.machines import allowed
 
 router = APIRouter(tags=["card batches"])
 
@@ -59,104 +64,6 @@ class RevocationDecision(RequestBody):
     step: DecisionStep
 
 
-class BatchView(BaseModel):
-    id: int
-    org_code: str
-    channel: CardChannel
-    bank_branch: str
-    status: CardBatchStatus
-    batch_no: str | None
-    members: int
-    passed: int
-    failed: int
-    issued: int
-    rejected: int
-    overdue: bool
-    revocation_applicant: str | None
-    revocation_phone: str | None
-    actions: list[str]
-    history: list[AuditPublic]
-    created_at: str
-    submitted_at: str | None
-    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
-
-
-class BatchMemberView(BaseModel):
-    member_no: str
-    name: str
-    check: str
-    check_reasons: str | None
-    outcome: str | None
-    card_no: str | None
-    reject_reason: str | None
-
-
-_CLERK_ACTIONS = {
-    "edit": ["add_members", "remove_members"],
-    "validate": ["validate"],
-    "submit": ["submit"],
-    "cancel": ["cancel"],
-    "request_revocation": ["request_revocation"],
-}
-
-
-def actions_for(actor: Actor, org: Organisation, batch: CardBatch) -> list[str]:
-    events = allowed(batch.status.value)
-    out: list[str] = []
-    if actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id):
-        for event in events:
-            out += _CLERK_ACTIONS.get(event, [])
-        if batch.failed and "edit" in events:
-            out.append("remove_failed")
-    if actor.role is Role.REVIEWER and actor.covers(org) and "approve_revocation" in events:  # not an admin
-        out.append("decide_revocation")
-    if actor.is_admin and batch.status in (CardBatchStatus.SUBMITTED, CardBatchStatus.BANK_FEEDBACK):
-        out.append("resend")
-    return out
-
-
-def _load(session: Session, batch_id: int, actor: Actor) -> tuple[CardBatch, Organisation]:
-    batch = session.get(CardBatch, batch_id)
-    if batch is None:
-        raise NotFound("batch_not_found", f"批次 {batch_id} 不存在")
-    org = session.get(Organisation, batch.org_id)
-    assert org is not None
-    require(actor, org)
-    return batch, org
-
-
-def _view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -> BatchView:
-    events = audit_history(session, "card_batch", batch.id or 0)
-    return BatchView(
-        id=batch.id or 0,
-        org_code=org.code,
-        channel=batch.channel,
-        bank_branch=batch.bank_branch,
-        status=batch.status,
-        batch_no=batch.batch_no,
-        members=batch.members,
-        passed=batch.passed,
-        failed=batch.failed,
-        issued=batch.issued,
-        rejected=batch.rejected,
-        overdue=batch.overdue,
-        revocation_applicant=batch.revocation_applicant,
-        revocation_phone=mask_phone(batch.revocation_phone) if batch.revocation_phone else None,
-        actions=actions_for(actor, org, batch),
-        history=[audit_public(e, org.code) for e in events],
-        created_at=batch.created_at.isoformat(),
-        submitted_at=batch.submitted_at.isoformat() if batch.submitted_at else None,
-        # the batch's transitions are numbered in its audit rows (batches begun before: 0)
-        step=max((e.step_no or 0 for e in events), default=0),
-    )
-
-
-def _fresh(session: Session, batch_id: int, actor: Actor) -> BatchView:
-    session.expire_all()
-    batch, org = _load(session, batch_id, actor)
-    return _view(session, batch, org, actor)
-
-
 @router.post("/orgs/{code}/card-batches", status_code=status.HTTP_201_CREATED)
 async def create_batch(
     code: str, data: BatchCreate, session: SessionDep, actor: CurrentActor, settings: SettingsDep, temporal: TemporalDep
@@ -167,7 +74,7 @@ async def create_batch(
         session, temporal, CardBatchWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
         undo=row_remover(session, CardBatch, inp.batch_id),
     )  # fmt: skip
-    return await run_in_threadpool(_fresh, session, inp.batch_id, actor)
+    return await run_in_threadpool(fresh_batch_view, session, inp.batch_id, actor)
 
 
 def _open_batch(
@@ -218,14 +125,14 @@ def list_batches(
     orgs = {
         o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_({b.org_id for b in batches})))
     }
-    return [_view(session, b, orgs[b.org_id], actor) for b in batches]
+    return [batch_view(session, b, orgs[b.org_id], actor) for b in batches]
 
 
 @router.get("/card-batches/{batch_id}")
 def read_batch(batch_id: int, session: SessionDep, actor: CurrentActor) -> BatchView:
     """Status, counts, the actions the caller may take now, and the history."""
-    batch, org = _load(session, batch_id, actor)
-    return _view(session, batch, org, actor)
+    batch, org = load_batch(session, batch_id, actor)
+    return batch_view(session, batch, org, actor)
 
 
 @router.get("/card-batches/{batch_id}/members")
@@ -238,30 +145,15 @@ def batch_members(
     size: int = Query(100, ge=1, le=1000),
 ) -> list[BatchMemberView]:
     """Members of the batch with their check results and bank outcomes."""
-    _load(session, batch_id, actor)
-    query = select(CardBatchMember, Member.name).join(Member, col(Member.member_no) == col(CardBatchMember.member_no))
-    query = query.where(CardBatchMember.batch_id == batch_id)
-    if check:
-        query = query.where(col(CardBatchMember.check) == check)
-    rows = session.exec(query.order_by(col(CardBatchMember.member_no)).offset((page - 1) * size).limit(size)).all()
-    return [
-        BatchMemberView(
-            member_no=m.member_no,
-            name=name,
-            check=m.check.value,
-            check_reasons=m.check_reasons,
-            outcome=m.outcome.value if m.outcome else None,
-            card_no=m.card_no,
-            reject_reason=m.reject_reason,
-        )
-        for m, name in rows
-    ]
+    load_batch(session, batch_id, actor)
+    return batch_member_views(session, batch_id, check, page, size)
 
 
 async def _edit(
     session: Session, temporal: Any, settings: Settings, actor: Actor, batch_id: int, kind: str, member_nos: list[str]
 ) -> BatchView:
-    batch, _ = await run_in_threadpool(_load, session, batch_id, actor)  # the event loop never waits for the database
+    # the event loop never waits for the database
+    batch, _ = await run_in_threadpool(load_batch, session, batch_id, actor)
     result = await edit_batch(session, temporal, settings, actor, batch, kind, member_nos)
     if result.refused:
         raise Conflict(
@@ -269,7 +161,7 @@ async def _edit(
             "以下会员不能加入：不属于本单位、已在其他批次中或已有卡：" + "、".join(result.refused[:50]),
             details={"member_nos": result.refused},
         )
-    return await run_in_threadpool(_fresh, session, batch_id, actor)
+    return await run_in_threadpool(fresh_batch_view, session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/members")
@@ -320,7 +212,8 @@ async def _act(
     arg: Any,
     result_type: Any,
 ) -> BatchView:
-    batch, _ = await run_in_threadpool(_load, session, batch_id, actor)  # the event loop never waits for the database
+    # the event loop never waits for the database
+    batch, _ = await run_in_threadpool(load_batch, session, batch_id, actor)
     await run_update(
         temporal,
         batch.workflow_id,
@@ -330,7 +223,7 @@ async def _act(
         result_type=result_type,
         session=session,
     )
-    return await run_in_threadpool(_fresh, session, batch_id, actor)
+    return await run_in_threadpool(fresh_batch_view, session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/validate")
@@ -398,7 +291,7 @@ def _record_applicant(session: Session, batch_id: int, data: RevocationRequest, 
     batch.revocation_applicant, batch.revocation_phone = data.applicant_name, data.applicant_phone
     session.add(batch)
     session.commit()
-    return _fresh(session, batch_id, actor)
+    return fresh_batch_view(session, batch_id, actor)
 
 
 @router.post("/card-batches/{batch_id}/revocation/decision")
@@ -443,7 +336,7 @@ async def resend_batch(
 @router.get("/card-batches/{batch_id}/roster.xlsx", response_class=Response)
 def roster(batch_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """The bank's detail list (批量办理借记卡明细清单), full data: the batch's own clerks and reviewers only."""
-    batch, org = _load(session, batch_id, actor)
+    batch, org = load_batch(session, batch_id, actor)
     if actor.role is Role.CENTER_REVIEWER:
         raise Conflict("roster_not_for_role", "清册仅供本批次的经办人和审核人下载")
     if batch.batch_no is None:

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, model_validator
-from sqlalchemy.orm import defer
+from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
+from api.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_update
-from core.audit import audit_action, audit_histories, audit_public
+from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.file_types import checked_type
-from core.notices import yuan
 from core.orgs import get_org
 from core.programme import today
 from core.projection import project
 from core.settings import Settings
-from models.audit import AuditEvent, AuditPublic
 from models.claim import Claim, ClaimEvidence
 from models.inputs import MULTILINE, PAGE_MAX, YEAR_MIN, RequestBody
 from models.member import Member
@@ -34,7 +30,6 @@ from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
 from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, Resubmission, claim_workflow_id
 from workflows.common import Step
-from workflows.machines import allowed
 
 router = APIRouter(tags=["claims"])
 EVIDENCE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
@@ -75,128 +70,6 @@ class ResubmitBody(RequestBody):
     step: DecisionStep
 
 
-class EvidencePublic(BaseModel):
-    id: int
-    filename: str
-    content_type: str
-    size: int
-    uploaded_at: str
-
-
-class ClaimView(BaseModel):
-    id: int
-    member_no: str
-    member_name: str
-    org_code: str
-    kind: ClaimKind
-    illness: Illness | None
-    event_date: date
-    description: str
-    status: ClaimStatus
-    awaiting: str | None
-    amount: str
-    reasons: list[str]
-    return_reason: str | None
-    step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
-    actions: list[str]
-    evidence: list[EvidencePublic]
-    history: list[AuditPublic]
-
-
-def _load(session: Session, claim_id: int, actor: Actor) -> tuple[Claim, Organisation]:
-    row = session.exec(
-        select(Claim, Organisation)
-        .join(Organisation, col(Organisation.id) == col(Claim.org_id))
-        .where(Claim.id == claim_id)
-    ).first()
-    if row is None:
-        raise NotFound("claim_not_found", f"给付申请 {claim_id} 不存在")
-    require(actor, row[1])
-    return row[0], row[1]
-
-
-def _actions(actor: Actor, org: Organisation, claim: Claim) -> list[str]:
-    events = allowed(claim.status.value, "claim")
-    out: list[str] = []
-    own_clerk = actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id)
-    if own_clerk and "resubmit" in events:
-        out += ["amend", "resubmit", "add_evidence"]
-    elif own_clerk and claim.status in (ClaimStatus.APPLIED, ClaimStatus.UNDER_REVIEW):
-        out.append("add_evidence")
-    if "approve" in events and _may_review(actor, claim):
-        out += ["approve", "return", "reject"]
-    return out
-
-
-def _may_review(actor: Actor, claim: Claim) -> bool:
-    if actor.is_admin:  # an admin repairs workflows; reviewers decide
-        return False
-    if claim.awaiting == "center_reviewer":
-        return actor.role is Role.CENTER_REVIEWER
-    if claim.awaiting == "grassroots_reviewer":
-        return (
-            actor.org_id == claim.org_id
-            and actor.user_id != claim.created_by
-            and actor.role is not Role.CENTER_REVIEWER
-        )
-    return actor.role is Role.REVIEWER and actor.org_id == claim.awaiting_org_id
-
-
-def _view(session: Session, claim: Claim, org: Organisation, actor: Actor) -> ClaimView:
-    return _views(session, [(claim, org)], actor)[0]
-
-
-def _views(session: Session, rows: Sequence[tuple[Claim, Organisation]], actor: Actor) -> list[ClaimView]:
-    """Claims as their readers see them, in three queries however many there are (the members'
-    names, the evidence without its files, the histories)."""
-    ids = [c.id or 0 for c, _ in rows]
-    members = {c.member_no for c, _ in rows}
-    names = dict(session.exec(select(Member.member_no, Member.name).where(col(Member.member_no).in_(members))).all())
-    evidence: dict[int, list[EvidencePublic]] = defaultdict(list)
-    files = select(ClaimEvidence).options(defer(ClaimEvidence.data))  # type: ignore[arg-type]  # not the files
-    for e in session.exec(files.where(col(ClaimEvidence.claim_id).in_(ids)).order_by(col(ClaimEvidence.id))).all():
-        evidence[e.claim_id].append(
-            EvidencePublic(
-                id=e.id or 0,
-                filename=e.filename,
-                content_type=e.content_type,
-                size=e.size,
-                uploaded_at=e.uploaded_at.isoformat(),
-            )
-        )
-    history: dict[str, list[AuditEvent]] = defaultdict(list)
-    for event in audit_histories(session, "claim", ids):
-        history[event.entity_id].append(event)
-    return [
-        ClaimView(
-            id=claim.id or 0,
-            member_no=claim.member_no,
-            member_name=names.get(claim.member_no, ""),
-            org_code=org.code,
-            kind=claim.kind,
-            illness=claim.illness,
-            event_date=claim.event_date,
-            description=claim.description,
-            status=claim.status,
-            awaiting=claim.awaiting,
-            amount=yuan(claim.amount_fen),
-            reasons=list(claim.reasons),
-            return_reason=claim.return_reason,
-            step=claim.last_step,
-            actions=_actions(actor, org, claim),
-            evidence=evidence[claim.id or 0],
-            history=[audit_public(e, org.code) for e in history[str(claim.id)]],
-        )
-        for claim, org in rows
-    ]
-
-
-def _fresh(session: Session, claim_id: int, actor: Actor) -> ClaimView:
-    session.expire_all()
-    claim, org = _load(session, claim_id, actor)
-    return _view(session, claim, org, actor)
-
-
 def _return_timeout(session: Session, year: int) -> int:
     row = session.get(ProgrammeYear, year)
     return ProgrammeYearConfig.model_validate(row.config).return_timeout_days if row else 30
@@ -222,7 +95,7 @@ async def apply(
     except Unavailable:
         await run_in_threadpool(_withdraw, session, inp.claim_id)  # no workflow: keep no half-made claim
         raise Unavailable("temporal_unavailable", "流程服务暂不可用，申请未提交，请稍后再试") from None
-    return await run_in_threadpool(_fresh, session, inp.claim_id, actor)
+    return await run_in_threadpool(fresh_claim_view, session, inp.claim_id, actor)
 
 
 def _withdraw(session: Session, claim_id: int) -> None:
@@ -270,8 +143,8 @@ def _create(session: Session, member_no: str, data: ClaimCreate, actor: Actor, s
 @router.get("/claims/{claim_id}")
 def read_claim(claim_id: int, session: SessionDep, actor: CurrentActor) -> ClaimView:
     """Status, level, amount, eligibility reasons, the caller's actions, evidence and history."""
-    claim, org = _load(session, claim_id, actor)
-    return _view(session, claim, org, actor)
+    claim, org = load_claim(session, claim_id, actor)
+    return claim_view(session, claim, org, actor)
 
 
 @router.get("/orgs/{code}/claims")
@@ -292,7 +165,7 @@ def org_claims(
     if status:
         query = query.where(Claim.status == status)
     rows = session.exec(query.order_by(col(Claim.id).desc()).offset((page - 1) * size).limit(size)).all()
-    return _views(session, rows, actor)
+    return claim_views(session, rows, actor)
 
 
 @router.get("/members/{member_no}/claims")
@@ -304,7 +177,7 @@ def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> l
     assert org is not None
     require(actor, org)
     claims = session.exec(select(Claim).where(Claim.member_no == member_no).order_by(col(Claim.id))).all()
-    return _views(session, [(c, org) for c in claims], actor)
+    return claim_views(session, [(c, org) for c in claims], actor)
 
 
 async def _update(
@@ -319,7 +192,7 @@ async def _update(
         )  # fmt: skip
     except Conflict as exc:
         if exc.code in ("workflow_closed", "stale_decision"):  # no such workflow: does the claim exist at all?
-            await run_in_threadpool(_load, session, claim_id, actor)
+            await run_in_threadpool(load_claim, session, claim_id, actor)
         raise
     # The database work runs in a worker thread, so the event loop serves other requests meanwhile.
     return await run_in_threadpool(_projected_view, session, summary.steps, claim_id, actor)
@@ -335,7 +208,7 @@ def _projected_view(session: Session, steps: list[Step], claim_id: int, actor: A
         assert isinstance(connection, psycopg.Connection)
         for step in steps:
             project(connection, step)
-    view = _fresh(session, claim_id, actor)
+    view = fresh_claim_view(session, claim_id, actor)
     session.commit()
     return view
 
@@ -354,7 +227,7 @@ async def review(
 @router.patch("/claims/{claim_id}")
 def amend(claim_id: int, data: ClaimAmend, session: SessionDep, actor: CurrentActor) -> ClaimView:
     """The clerk amends a returned claim's description (then adds evidence and resubmits)."""
-    claim, org = _load(session, claim_id, actor)
+    claim, org = load_claim(session, claim_id, actor)
     require(actor, org, Role.CLERK)
     if claim.status is not ClaimStatus.RETURNED:
         raise Conflict("not_allowed_now", "只有退回的申请可以修改")
@@ -362,7 +235,7 @@ def amend(claim_id: int, data: ClaimAmend, session: SessionDep, actor: CurrentAc
     session.add(claim)
     audit_action(session, actor, "claim.amended", ("claim", claim_id), "修改申请说明", org_id=org.id)
     session.commit()
-    return _fresh(session, claim_id, actor)
+    return fresh_claim_view(session, claim_id, actor)
 
 
 @router.post("/claims/{claim_id}/resubmit")
@@ -402,7 +275,7 @@ async def add_evidence(claim_id: int, file: UploadFile, session: SessionDep, act
 
 def _evidence_welcome(session: Session, claim_id: int, actor: Actor) -> Organisation:
     """The claim's union, when its clerk may still add evidence."""
-    claim, org = _load(session, claim_id, actor)
+    claim, org = load_claim(session, claim_id, actor)
     require(actor, org, Role.CLERK)
     if claim.status in (ClaimStatus.REJECTED, ClaimStatus.PAID, ClaimStatus.CLOSED, ClaimStatus.APPROVED):
         raise Conflict("not_allowed_now", "申请已审结，不能再添加材料")
@@ -423,7 +296,7 @@ def _store_evidence(session: Session, evidence: ClaimEvidence, org: Organisation
 @router.get("/claims/{claim_id}/evidence/{evidence_id}", response_class=Response)
 def download_evidence(claim_id: int, evidence_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     """For the people who may see the claim (its union, the reviewers above it, the center)."""
-    _load(session, claim_id, actor)
+    load_claim(session, claim_id, actor)
     evidence = session.get(ClaimEvidence, evidence_id)
     if evidence is None or evidence.claim_id != claim_id:
         raise NotFound("evidence_not_found", "材料不存在")

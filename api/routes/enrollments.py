@@ -12,18 +12,25 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.enrollment_views import EnrollmentView, RosterMember, enrollment_view, notice_for
+from api.enrollment_views import (
+    EnrollmentView,
+    RosterMember,
+    enrollment_view,
+    fresh_enrollment_view,
+    load_enrollment,
+    notice_for,
+    roster_page,
+)
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid
 from core.notices import notice_html, notice_pdf
 from core.orgs import get_org, require_card_work
 from core.programme import bounds, get_config, to_fen
 from core.settings import Settings
 from core.workflow_inputs import enrollment_input
-from models.enrollment import Enrollment, EnrollmentMember, MemberSelection
+from models.enrollment import Enrollment, MemberSelection
 from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, PAYMENT_MAX, YEAR_MAX, YEAR_MIN, MemberNo, RequestBody
-from models.member import Member
 from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
 from workflows.common import Act, Decision, Selection
@@ -70,22 +77,6 @@ class PaymentBody(RequestBody):
 
 class CancelBody(RequestBody):
     reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
-
-
-def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[Enrollment, Organisation]:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound("enrollment_not_found", f"参保记录 {enrollment_id} 不存在")
-    org = session.get(Organisation, enrollment.org_id)
-    assert org is not None
-    require(actor, org)
-    return enrollment, org
-
-
-def _fresh(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView:
-    session.expire_all()
-    enrollment, org = load_enrollment(session, enrollment_id, actor)
-    return enrollment_view(session, enrollment, org, actor)
 
 
 def _workflow_input(session: Session, settings: Settings, org: Organisation, enrollment: Enrollment) -> EnrollmentInput:
@@ -141,7 +132,7 @@ async def create_enrollment(
         result_type=RosterCounts,
         session=session,
     )
-    return await run_in_threadpool(_fresh, session, enrollment_id, actor)
+    return await run_in_threadpool(fresh_enrollment_view, session, enrollment_id, actor)
 
 
 def _open_enrollment(
@@ -225,12 +216,7 @@ def roster_members(
 ) -> list[RosterMember]:
     """The roster by category: enrolled, awaiting (confirmation), no_card, retired, deceased, removed."""
     load_enrollment(session, enrollment_id, actor)
-    query = select(EnrollmentMember, Member.name).join(Member, col(Member.member_no) == col(EnrollmentMember.member_no))
-    query = query.where(EnrollmentMember.enrollment_id == enrollment_id)
-    if category:
-        query = query.where(EnrollmentMember.category == category)
-    rows = session.exec(query.order_by(col(EnrollmentMember.member_no)).offset((page - 1) * size).limit(size))
-    return [RosterMember(member_no=m.member_no, name=n, category=m.category, confirmed=m.confirmed) for m, n in rows]
+    return roster_page(session, enrollment_id, category, page, size)
 
 
 async def _update(
@@ -256,7 +242,7 @@ async def _update(
         rpc_seconds=settings.update_timeout_seconds,
         result_type=rt,
     )
-    return await run_in_threadpool(_fresh, session, enrollment_id, actor)
+    return await run_in_threadpool(fresh_enrollment_view, session, enrollment_id, actor)
 
 
 async def _roster_edit(
