@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import Database
 from core.programme import read_config, to_fen
 from core.settings import Settings
-from models.states import ClaimKind
+from models.states import LABELS, ClaimKind
 from workflows.claim import Eligibility, PayoutCallback, PayoutOutcome
 
 _ILLNESS_LABELS = {
@@ -23,7 +23,7 @@ _ILLNESS_LABELS = {
     "benign_brain_tumour": "良性脑肿瘤",
     "transplant": "重大器官移植术或造血干细胞移植术",
 }
-KIND_LABELS = {"critical_illness": "重大疾病", "accidental_disability": "意外伤害全残", "accidental_death": "意外身故"}
+KIND_LABELS = LABELS[ClaimKind]
 
 # The enrollment covering the member on the event date (completed, or an instant one), if any.
 _COVERAGE_SQL = """

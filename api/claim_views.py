@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from core.audit import audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
-from core.notices import yuan
+from core.money import amount
 from models.audit import AuditEvent, AuditPublic
 from models.claim import Claim, ClaimEvidence
 from models.member import Member
@@ -127,7 +127,7 @@ def claim_views(session: Session, rows: Sequence[tuple[Claim, Organisation]], ac
             description=claim.description,
             status=claim.status,
             awaiting=claim.awaiting,
-            amount=yuan(claim.amount_fen),
+            amount=amount(claim.amount_fen),
             reasons=list(claim.reasons),
             return_reason=claim.return_reason,
             step=claim.last_step,

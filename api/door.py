@@ -11,6 +11,7 @@ from fastapi import Request
 
 from core.errors import Invalid, NotFound
 from models.inputs import FORBIDDEN_CHARACTER, INT4_MAX, LABELS, YEAR_MAX, YEAR_MIN, forbidden_at
+from models.states import LABELS as VALUE_LABELS
 
 PARAM_MAX_LENGTH = 1000  # any path or query value (each has its own, shorter, where it matters)
 
@@ -34,6 +35,7 @@ _MESSAGES = {
     "int_parsing": "应为整数",
     "int_type": "应为整数",
     "int_from_float": "应为整数",
+    "int_parsing_size": "数值过大",
     "float_parsing": "应为数字",
     "float_type": "应为数字",
     "decimal_parsing": "应为数字",
@@ -67,11 +69,28 @@ _MESSAGES = {
 }
 
 
+def _code_labels() -> dict[str, str]:
+    """Each enum code with its Chinese label, where every enum having the code agrees on it."""
+    seen: dict[str, set[str]] = {}
+    for labels in VALUE_LABELS.values():
+        for code, text in labels.items():
+            seen.setdefault(code, set()).add(text)
+    return {code: texts.pop() for code, texts in seen.items() if len(texts) == 1}
+
+
+_CODE_LABELS = _code_labels()
+
+
 def label(loc: Sequence[Any]) -> str:
     """The field a refusal is about, as a clerk reads it: ``保障类型 第2项 价格``."""
     parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
-    words = [f"第{p + 1}项" if isinstance(p, int) else LABELS.get(str(p), str(p)) for p in parts]
+    words = [f"第{p + 1}项" if isinstance(p, int) else _word(str(p)) for p in parts]
     return " ".join(words)
+
+
+def _word(name: str) -> str:
+    """A field's label, or the label of an enum code used as a key (``claim_amounts.critical_illness``)."""
+    return LABELS.get(name) or _CODE_LABELS.get(name, name)
 
 
 def message(error: dict[str, Any]) -> str:
@@ -82,13 +101,20 @@ def message(error: dict[str, Any]) -> str:
         return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     template = _MESSAGES.get(kind, "格式不正确")
     try:
-        return template.format(**{k: _readable(v) for k, v in ctx.items()})
+        return template.format(**{k: _choices(v) if k == "expected" else _readable(v) for k, v in ctx.items()})
     except (KeyError, IndexError):
         return template.split("（")[0].split("{")[0] or "格式不正确"
 
 
 def _readable(value: Any) -> str:
     return str(value).replace("'", "").replace(" or ", "、")
+
+
+def _choices(expected: Any) -> str:
+    """pydantic's "'clerk', 'reviewer' or 'admin'" as "clerk（经办人）、reviewer（审核人）、admin（管理员）"."""
+    codes = [c.strip().strip("'") for c in str(expected).replace(" or ", ", ").split(", ") if c.strip()]
+    labels = next((known for known in VALUE_LABELS.values() if set(codes) <= set(known)), _CODE_LABELS)
+    return "、".join(f"{c}（{labels[c]}）" if c in labels else c for c in codes)
 
 
 def refusal(errors: Sequence[Any]) -> Invalid:

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
-from core.notices import Notice, NoticeLine, yuan
+from core.money import amount
+from core.notices import Notice, NoticeLine
 from core.programme import get_config
 from models.audit import AuditPublic
 from models.enrollment import Enrollment, EnrollmentMember
@@ -100,11 +101,11 @@ def enrollment_view(
         retired=e.retired,
         deceased=e.deceased,
         removed=e.removed,
-        total=yuan(e.total_fen),
-        city_share=yuan(e.city_fen),
-        district_share=yuan(e.district_fen),
-        grassroots_share=yuan(e.grassroots_fen),
-        paid=yuan(e.paid_fen) if e.paid_fen is not None else None,
+        total=amount(e.total_fen),
+        city_share=amount(e.city_fen),
+        district_share=amount(e.district_fen),
+        grassroots_share=amount(e.grassroots_fen),
+        paid=amount(e.paid_fen) if e.paid_fen is not None else None,
         payment_ref=e.payment_ref,
         return_reason=e.return_reason,
         coverage_start=e.coverage_start,

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.workbooks import cell_text, no_formulas
+from models.states import LABELS, EnrollmentStatus
 
 SHEET_NAME = "集中参保统计表"
 BY_TYPE_SHEET_NAME = "按保障类型"
@@ -26,20 +27,7 @@ MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 NO_TYPE = "未选择"
 
-ENROLLMENT_STATUS_LABELS: dict[str, str] = {
-    "draft": "草稿",
-    "submitted": "已提交",
-    "secondary_review": "二级工会审核中",
-    "district_review": "区局审核中",
-    "returned": "已退回",
-    "approved": "已审核",
-    "paid": "已缴费",
-    "filed": "已提交职保中心",
-    "completed": "参保完成",
-    "expired": "已到期",
-    "failed_unpaid": "逾期未缴费",
-    "cancelled": "已取消",
-}
+ENROLLMENT_STATUS_LABELS: dict[str, str] = LABELS[EnrollmentStatus]
 
 HEADERS = (
     "单位编号",

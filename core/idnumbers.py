@@ -6,7 +6,7 @@ import re
 from datetime import date
 from operator import mul
 
-from models.states import Gender, IdType
+from models.states import LABELS, Gender, IdType
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -78,13 +78,7 @@ def check_other_document(id_type: IdType, number: str, today: date) -> date | No
     return None
 
 
-ID_TYPE_LABELS: dict[IdType, str] = {
-    IdType.RESIDENT_ID: "居民身份证",
-    IdType.PASSPORT: "护照",
-    IdType.HK_MACAU_PERMIT: "港澳居民来往内地通行证",
-    IdType.TAIWAN_PERMIT: "台湾居民来往大陆通行证",
-    IdType.FOREIGNER_PERMIT: "外国人永久居留身份证",
-}
+ID_TYPE_LABELS: dict[IdType, str] = {t: LABELS[IdType][t.value] for t in IdType}
 
 
 def mask_id(number: str) -> str:

@@ -27,7 +27,9 @@ _ETHNIC_NAMES = (
 )
 ETHNICITIES = (*(f"{n}族" for n in _ETHNIC_NAMES.split()), "其他", "外国血统")
 POLITICAL = ("中共党员", "中共预备党员", "共青团员", "民主党派", "无党派人士", "群众")
-EDUCATION = ("小学", "初中", "高中、技校", "中专", "大专", "大学本科", "硕士研究生", "博士研究生", "无")
+# One value, "高中、技校" in the seed's form: written with a slash so that a list of values joined
+# by 、 does not read it as two (the old spelling is still accepted on import).
+EDUCATION = ("小学", "初中", "高中/技校", "中专", "大专", "大学本科", "硕士研究生", "博士研究生", "无")
 TITLES = ("初级工", "中级工", "高级工", "技师", "高级技师", "初级职称", "中级职称", "高级职称", "无")
 OCCUPATIONS = ("公务员", "事业单位员工", "警察", "公司员工", "管理人员", "其他")
 
@@ -117,8 +119,9 @@ COLUMNS: tuple[Column, ...] = (
         _same(
             EDUCATION,
             {
-                "高中": "高中、技校",
-                "技校": "高中、技校",
+                "高中": "高中/技校",
+                "技校": "高中/技校",
+                "高中、技校": "高中/技校",
                 "本科": "大学本科",
                 "硕士": "硕士研究生",
                 "博士": "博士研究生",

@@ -26,6 +26,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.money import yuan
+
 PDF_FONT = "STSong-Light"
 TITLE = "参保告知书"
 LINE_HEADERS = ("保障类型", "保障名称", "参保人数", "保障费用(元)")
@@ -60,13 +62,6 @@ class Notice:
     issuer: str
     issued_on: date
     reference: str  # shown small at the bottom
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as yuan with thousands separators: 123456 -> "1,234.56"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
 
 
 def chinese_date(d: date) -> str:

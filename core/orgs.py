@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from core.errors import Conflict, Invalid, NotFound
 from models.org import Organisation, OrgCreate, OrgPublic
-from models.states import CARD_WORK_UNSUPPORTED, GRASSROOTS_TYPE_LABELS, GrassrootsType, OrgLevel
+from models.states import CARD_WORK_UNSUPPORTED, GRASSROOTS_TYPE_LABELS, GrassrootsType, OrgLevel, label
 
 _PARENT_LEVELS: dict[OrgLevel, tuple[OrgLevel, ...]] = {
     OrgLevel.CITY: (),
@@ -71,7 +71,7 @@ def create_org(session: Session, data: OrgCreate) -> Organisation:
             raise Invalid("parent_required", "须指定上级组织")
         parent = get_org(session, data.parent_code)
         if parent.level not in _PARENT_LEVELS[data.level]:
-            raise Invalid("invalid_parent", f"{data.level.value} 的上级不能是 {parent.level.value}")
+            raise Invalid("invalid_parent", f"{label(data.level)}的上级不能是{label(parent.level)}")
     org = Organisation(
         code=data.code,
         name=data.name,

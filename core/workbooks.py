@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -21,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.member_columns import COLUMNS
+from models.states import label
 
 _BOLD = Font(bold=True)
 _MANDATORY_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -163,7 +165,7 @@ def roster_xlsx(batch_no: str, union_name: str, branch: str, members: Iterable[A
             value = getattr(m, key)
             if key == "id_expiry" and value is None and m.id_long_term:
                 value = "长期"
-            values.append(cell_text(value.value if hasattr(value, "value") else value))
+            values.append(cell_text(label(value) if isinstance(value, StrEnum) else value))
         ws.append(values)
     for index in range(1, len(ROSTER_COLUMNS) + 1):
         ws.column_dimensions[get_column_letter(index)].width = 18

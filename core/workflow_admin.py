@@ -34,6 +34,16 @@ from workflows import search
 IDENTITY = "unioncard-admin"
 DESCRIBE_AT_ONCE = 16  # describes in flight while a page is being filled
 CANCEL_WAIT = timedelta(seconds=10)  # a cancelled workflow closed by then has its rows ended by the repair
+# How an admin reads a workflow execution's state (Temporal's status, lower case).
+EXECUTION_LABELS = {
+    "running": "运行中",
+    "completed": "已完成",
+    "failed": "已失败",
+    "canceled": "已取消",
+    "terminated": "已终止",
+    "continued_as_new": "已续新",
+    "timed_out": "已超时",
+}
 
 
 @dataclass
@@ -258,7 +268,8 @@ async def repair(
     else:
         row, last_good = await row_of(client, await _describe(client, workflow_id), datetime.now(UTC)), None
     if row.execution_status != "running" and action != "reset":  # a failed run can be reset and run again
-        raise Conflict("workflow_closed", f"流程已结束（{row.execution_status}），只能重置")
+        state = EXECUTION_LABELS.get(row.execution_status, row.execution_status)
+        raise Conflict("workflow_closed", f"流程已结束（{state}），只能重置")
     execution = WorkflowExecution(workflow_id=workflow_id)
     service = client.workflow_service
     done: dict[str, Any] = {"action": action, "workflow_id": workflow_id}

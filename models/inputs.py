@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, PlainSerializer, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 INT4_MAX = 2**31 - 1  # ids and counts are PostgreSQL integers
@@ -72,7 +72,12 @@ class RequestBody(BaseModel):
 
 MemberNo = Annotated[str, Field(pattern=r"^\d{10}$", min_length=10, max_length=10, examples=["1010000001"])]
 CardNo = Annotated[str, Field(pattern=r"^\d{12,19}$", min_length=12, max_length=19)]
-Money = Annotated[Decimal, Field(ge=0, le=MONEY_MAX, max_digits=9, decimal_places=2)]
+# In JSON an amount is a decimal string with two places and no separators ("10000.00", "98.80").
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=MONEY_MAX, max_digits=9, decimal_places=2),
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+]
 
 # The label a clerk reads for each field of a request (bodies, paths and queries).
 LABELS: dict[str, str] = {

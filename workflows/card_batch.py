@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():  # imported once per worker, not 
         Transition,
         card_batch_workflow_id,
     )
-    from workflows.machines import allowed, fire
+    from workflows.machines import allowed, fire, refusal_text
 
 T = TypeVar("T")
 # Transitions numbered (the view shows the last one; a decision names it). Runs begun before
@@ -76,7 +76,7 @@ class CardBatchWorkflow:
         """The state again when a handler starts under the lock: an update validated together with
         another one that moved first is refused alone (409), and nothing of it is done."""
         if event not in allowed(self.status):
-            raise ApplicationError(f"批次当前状态为 {self.status}，不能执行 {event}", type="not_allowed_now")
+            raise ApplicationError(refusal_text(self.status, event, subject="批次"), type="not_allowed_now")
 
     @staticmethod
     def _reason(reason: str | None) -> None:

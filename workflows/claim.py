@@ -21,6 +21,7 @@ from workflows.common import BANK_RETRY, BankFile, Lifecycle, activity, reason_r
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
     from models.states import ClaimLevel as L
     from models.states import ClaimStatus as S
+    from models.states import label
     from workflows.claim_messages import (
         ClaimDecision,
         ClaimInput,
@@ -34,12 +35,7 @@ with workflow.unsafe.imports_passed_through():  # imported once per worker, not 
         claim_workflow_id,
     )
 
-LEVEL_NAMES = {
-    L.GRASSROOTS: "基层工会",
-    L.SECONDARY: "二级工会",
-    L.DISTRICT: "区局（产业）工会",
-    L.CENTER: "职工保障互助中心",
-}
+LEVEL_NAMES = {level: label(level) for level in L}
 FINAL = (S.REJECTED, S.PAID, S.CLOSED)
 CARD_CHECK_EVERY = timedelta(days=1)  # while a payout waits for a new card
 # A reviewer's answer no longer waits for the projection's write (patch id of that change).

@@ -15,7 +15,8 @@ from temporalio.exceptions import ApplicationError
 from workflows import search
 
 with workflow.unsafe.imports_passed_through():  # built once per worker, not once per workflow run
-    from workflows.machines import allowed, fire
+    from models.states import LABELS, Role
+    from workflows.machines import allowed, fire, refusal_text
 
 T = TypeVar("T")
 # Bounded retries of transient failures (a failure caused by data is never retried: see
@@ -116,7 +117,7 @@ async def sleep_until(when: datetime) -> None:
 
 
 CONFIRM_AFTER = timedelta(minutes=1)  # how long an answered step may wait for the workflow's own write
-ROLE_LABELS = {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "互助中心审核人", "admin": "管理员"}
+ROLE_LABELS = LABELS[Role]
 
 
 def stale(current: int) -> ApplicationError:
@@ -194,7 +195,7 @@ class Lifecycle:
 
     def require_state(self, event: str) -> None:
         if event not in allowed(self.status, self.machine):
-            raise ApplicationError(f"当前状态为 {self.status}，不能执行此操作", type="not_allowed_now")
+            raise ApplicationError(refusal_text(self.status, event, self.machine), type="not_allowed_now")
 
     def can(self, event: str) -> bool:
         return event in allowed(self.status, self.machine)
@@ -229,7 +230,7 @@ class Lifecycle:
         if workflow.current_update_info() is not None and event not in allowed(before, self.machine):
             # An update that passed its validator together with another one that moved first: it
             # fails alone, with a code (the machine's own error would fail the workflow task forever).
-            raise ApplicationError(f"当前状态为 {before}，不能执行此操作", type="not_allowed_now")
+            raise ApplicationError(refusal_text(before, event, self.machine), type="not_allowed_now")
         self.status = fire(before, event, self.machine)
         workflow.upsert_search_attributes(
             [

@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
         DistrictFilingStatus,
         EnrollmentStatus,
         RegistrationStatus,
+        event_label,
+        label_of,
     )
 
 
@@ -134,6 +136,21 @@ MACHINES: dict[str, type[StateMachine]] = {
     "district_filing": DistrictFilingMachine,
     "claim": ClaimMachine,
 }
+
+
+STATUSES = {
+    "card_batch": CardBatchStatus,
+    "registration": RegistrationStatus,
+    "card_loss": CardLossStatus,
+    "enrollment": EnrollmentStatus,
+    "district_filing": DistrictFilingStatus,
+    "claim": ClaimStatus,
+}
+
+
+def refusal_text(status: str, event: str, machine: str = "card_batch", subject: str = "") -> str:
+    """A refusal a clerk reads: the state and what was asked, by their Chinese labels."""
+    return f"{subject}当前状态为“{label_of(STATUSES[machine], status)}”，不能{event_label(event)}"
 
 
 def allowed(status: str, machine: str = "card_batch") -> list[str]:

