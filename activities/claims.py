@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.db import Database
-from core.programme import read_config, to_fen
+from core.programme import local_date, read_config, to_fen
 from core.settings import Settings
 from models.states import LABELS, ClaimKind
 from workflows.claim import Eligibility, PayoutCallback, PayoutOutcome
@@ -65,7 +65,7 @@ class ClaimActivities:
                 config = read_config(conn, int(covered[0]))
                 if config is not None:
                     amount = to_fen(config.claim_amounts.get(ClaimKind(claim["kind"]), Decimal(0)))
-                    limit = claim["created_at"].date() - event
+                    limit = local_date(claim["created_at"], self.settings.timezone) - event
                     if limit > timedelta(days=config.claim_time_limit_days):
                         reasons.append(f"申请超过时限（事发后{config.claim_time_limit_days}天内申请）")
             reasons += self._kind_reasons(conn, claim)

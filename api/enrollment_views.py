@@ -10,10 +10,10 @@ from sqlmodel import Session, col, select
 
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.money import amount
 from core.notices import Notice, NoticeLine
-from core.programme import get_config
+from core.programme import get_config, local_date, today
 from models.audit import AuditPublic
 from models.enrollment import Enrollment, EnrollmentMember
 from models.member import Member
@@ -128,6 +128,19 @@ def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple
     return enrollment, org
 
 
+def refuse_if_failed_unpaid(e: Enrollment, tz: str) -> None:
+    """An enrollment that failed unpaid has ended: nothing can be paid or done on it any more; the
+    union enrolls again by instant enrollment (409 enrollment_failed_unpaid, the day it failed)."""
+    if e.status is EnrollmentStatus.FAILED_UNPAID:
+        failed_on = local_date(e.updated_at, tz)
+        raise Conflict(
+            "enrollment_failed_unpaid",
+            f"该{e.year}年度参保因缴费截止日前未缴费，已于{failed_on.isoformat()}失效（逾期未缴费），"
+            "不能再缴费或办理；请改为办理即时参保",
+            details={"failed_on": failed_on.isoformat(), "instant_enrollment": EnrollmentKind.INSTANT.value},
+        )
+
+
 def fresh_enrollment_view(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView:
     session.expire_all()
     enrollment, org = load_enrollment(session, enrollment_id, actor)
@@ -146,11 +159,12 @@ def roster_page(
     return [RosterMember(member_no=m.member_no, name=n, category=m.category, confirmed=m.confirmed) for m, n in rows]
 
 
-def notice_for(session: Session, e: Enrollment, org: Organisation) -> Notice:
+def notice_for(session: Session, e: Enrollment, org: Organisation, tz: str) -> Notice:
+    """The notice letter, dated by the day it was submitted in the programme's time zone (``tz``)."""
     config = get_config(session, e.year)
     protection = config.protection(e.protection_type or "")
     coverage = config.coverage_of(e.protection_type or "")
-    issued = e.submitted_at.date() if e.submitted_at else date.today()
+    issued = local_date(e.submitted_at, tz) if e.submitted_at else today(tz)
     return Notice(
         addressee=org.name,
         year=e.year,

@@ -18,7 +18,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.programme import local_date
 from core.workbooks import cell_text, no_formulas
+from models.enrollment import Enrollment
+from models.org import Organisation
 from models.states import LABELS, EnrollmentStatus
 
 SHEET_NAME = "集中参保统计表"
@@ -67,6 +70,23 @@ class StatisticsRow:
     district_fen: int
     grassroots_fen: int
     paid_on: date | None
+
+
+def statistics_row(e: Enrollment, org: Organisation, secondary_name: str | None, tz: str) -> StatisticsRow:
+    """One union's line, its payment dated by the programme's time zone (``tz``)."""
+    return StatisticsRow(
+        org_code=org.code,
+        org_name=org.name,
+        secondary_name=secondary_name,
+        status=e.status.value,
+        protection_type=e.protection_type,
+        members=e.enrolled,
+        total_fen=e.total_fen,
+        city_fen=e.city_fen,
+        district_fen=e.district_fen,
+        grassroots_fen=e.grassroots_fen,
+        paid_on=local_date(e.paid_at, tz) if e.paid_at else None,
+    )
 
 
 def status_label(status: str) -> str:

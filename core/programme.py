@@ -33,6 +33,11 @@ def today(tz: str) -> date:
     return datetime.now(ZoneInfo(tz)).date()
 
 
+def local_date(moment: datetime, tz: str) -> date:
+    """The day a moment falls on in the programme's time zone: what documents and pages print."""
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
 def inside(window: DateWindow, tz: str, now: datetime | None = None) -> bool:
     opens, closes = bounds(window, tz)
     moment = now or datetime.now(UTC)

@@ -3,7 +3,6 @@ the payment voucher and the center's decision, and the statistics sheet (集中�
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, UploadFile
@@ -16,7 +15,7 @@ from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, YearPat
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
-from core.enrollment_sheets import StatisticsRow, statistics_xlsx
+from core.enrollment_sheets import statistics_row, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.file_types import checked_type
 from core.money import amount
@@ -306,7 +305,9 @@ def _decided_view(
 
 
 @router.get("/statistics.xlsx", response_class=Response)
-def statistics(code: str, year: YearPath, session: SessionDep, actor: CurrentActor) -> Response:
+def statistics(
+    code: str, year: YearPath, session: SessionDep, settings: SettingsDep, actor: CurrentActor
+) -> Response:
     """集中参保统计表: one row per union with its status, type, count, fee and split."""
     org = _district(session, code, actor)
     if actor.role is Role.CLERK:
@@ -321,19 +322,7 @@ def statistics(code: str, year: YearPath, session: SessionDep, actor: CurrentAct
         .order_by(col(Organisation.code))
     ).all()
     lines = [
-        StatisticsRow(
-            org_code=o.code,
-            org_name=o.name,
-            secondary_name=parent_names.get(o.parent_id),
-            status=e.status.value,
-            protection_type=e.protection_type,
-            members=e.enrolled,
-            total_fen=e.total_fen,
-            city_fen=e.city_fen,
-            district_fen=e.district_fen,
-            grassroots_fen=e.grassroots_fen,
-            paid_on=e.paid_at.date() if isinstance(e.paid_at, datetime) else None,
-        )
+        statistics_row(e, o, parent_names.get(o.parent_id), settings.timezone)
         for e, o in rows
         if e.status.value not in ("cancelled", "draft")
     ]

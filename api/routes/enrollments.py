@@ -19,6 +19,7 @@ from api.enrollment_views import (
     fresh_enrollment_view,
     load_enrollment,
     notice_for,
+    refuse_if_failed_unpaid,
     roster_page,
 )
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
@@ -232,6 +233,7 @@ async def _update(
     def workflow_of_enrollment() -> str:  # in a worker thread: the event loop never waits for the database
         enrollment, _ = load_enrollment(session, enrollment_id, actor)
         session.commit()
+        refuse_if_failed_unpaid(enrollment, settings.timezone)
         return enrollment.workflow_id
 
     await run_update(
@@ -377,6 +379,7 @@ async def cancel_enrollment(
 def notice(
     enrollment_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     actor: CurrentActor,
     format: str = Query("html", pattern="^(html|pdf)$"),
 ) -> Response:
@@ -384,7 +387,7 @@ def notice(
     enrollment, org = load_enrollment(session, enrollment_id, actor)
     if not enrollment.protection_type:
         raise Conflict("not_submitted", "提交集中参保后才有告知书")
-    letter = notice_for(session, enrollment, org)
+    letter = notice_for(session, enrollment, org, settings.timezone)
     name = f"notice-{enrollment.year}-{org.code}"
     if format == "pdf":
         return Response(

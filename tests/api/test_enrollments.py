@@ -52,7 +52,7 @@ async def test_programme_years_both_seed_rules_and_refusals(api: httpx.AsyncClie
     await put_year(api, tokens, 2014, config_2014_rules())
     got = await call(api, tokens[ADMIN], "GET", "/programme-years/2014", 200)
     half = next(t for t in got["config"]["protection_types"] if t["code"] == "H")
-    assert half["price"] == "12.00" or half["price"] == "12"
+    assert half["price"] == "12.00"  # every amount in JSON: two places, no separators
     assert half["coverage"] == {"start": "2015-01-01", "end": "2015-06-30"}
     bad = config_2024_round()
     bad["coverage"] = {"start": "2024-12-31", "end": "2024-01-01"}
@@ -288,3 +288,24 @@ async def test_a_signed_bank_transfer_of_the_exact_amount_pays_the_enrollment(
         stored = conn.execute("SELECT count(*) FROM bank_callbacks WHERE kind = 'transfer.received' "
                               "AND body->>'reference' = %s", (workflow_id,)).fetchone()  # fmt: skip
     assert stored is not None and stored[0] >= 1
+
+
+async def test_paying_a_failed_enrollment_says_when_it_failed_and_that_instant_enrollment_is_the_way(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database
+) -> None:
+    year = 2047
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    with db.connect() as conn:  # as the workflow leaves it at the deadline: 00:30 in Shanghai is 16:30 UTC
+        conn.execute(
+            "UPDATE enrollments SET status = 'failed_unpaid', updated_at = '2047-12-25 16:30+00' WHERE id = %s",
+            (e["id"],),
+        )
+        conn.commit()
+    body = {"amount": "10.40", "reference": "迟到的转账", "step": e["step"]}
+    r = await api.post(f"/enrollments/{e['id']}/payment", json=body, headers=auth(tokens[DISTRICT]))
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "enrollment_failed_unpaid" and error["details"]["failed_on"] == "2047-12-26"
+    assert "2047-12-26" in error["message"] and "即时参保" in error["message"], error
