@@ -205,6 +205,9 @@ async def test_illegal_actions_are_refused_before_they_reach_the_history(
         headers=auth(tokens["reviewer@101"]),
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_allowed_now"
+    assert r.json()["error"]["message"] == "批次当前状态为“待办”，不能同意撤销"  # labels, not codes
+    r = await api.post(f"{url}/submit", headers=auth(token))
+    assert r.json()["error"]["message"] == "批次当前状态为“待办”，不能提交"
     view = (await api.get(url, headers=auth(token))).json()
     assert view["history"] == []
 
