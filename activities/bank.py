@@ -50,7 +50,7 @@ class BankActivities:
                 "SELECT batch_no, channel, bank_branch FROM card_batches WHERE id = %s", (batch_id,)
             ).fetchone()
             if row is None or row[0] is None:
-                raise ApplicationError(f"batch {batch_id} has no batch number", non_retryable=True)
+                raise ApplicationError(f"批次 {batch_id} 尚无批次号", non_retryable=True)
             cols = ", ".join(f"m.{c}" for c in _MEMBER_FIELDS)
             members = conn.execute(
                 f"""SELECT {cols} FROM card_batch_members bm JOIN members m ON m.member_no = bm.member_no
@@ -117,7 +117,7 @@ class BankActivities:
                 (req.claim_id,),
             ).fetchone()
             if row is None:
-                raise ApplicationError("claim not found", type="claim_not_found", non_retryable=True)
+                raise ApplicationError("给付申请不存在", type="claim_not_found", non_retryable=True)
             amount_fen, attempt, chosen, current, status = row
             if not (attempt == req.attempt and chosen):
                 payable = current and status in VALID_CARD_STATUSES

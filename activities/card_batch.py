@@ -213,7 +213,7 @@ class CardBatchActivities:
                     "SELECT body, applied_at FROM bank_callbacks WHERE event_id = %s FOR UPDATE", (event_id,)
                 ).fetchone()
                 if row is None:
-                    raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
+                    raise ApplicationError("银行回调未保存", type="callback_missing", non_retryable=True)
                 if row[1] is not None:
                     continue
                 results = row[0].get("results", [])

@@ -42,13 +42,13 @@ class CardLossActivities:
         with self.db.connect() as conn, conn.transaction():
             stored = conn.execute("SELECT body FROM bank_callbacks WHERE event_id = %s", (inp.event_id,)).fetchone()
             if stored is None or stored[0].get("old_card_no") != inp.card_no or not stored[0].get("new_card_no"):
-                raise ApplicationError("replacement callback not stored", type="callback_missing", non_retryable=True)
+                raise ApplicationError("补卡的银行回调未保存", type="callback_missing", non_retryable=True)
             new_card_no = str(stored[0]["new_card_no"])
             card = conn.execute(
                 "SELECT member_no, replaced_by FROM cards WHERE card_no = %s FOR UPDATE", (inp.card_no,)
             ).fetchone()
             if card is None:
-                raise ApplicationError("lost card not found", type="card_not_found", non_retryable=True)
+                raise ApplicationError("挂失的卡不存在", type="card_not_found", non_retryable=True)
             if card[1] is not None:
                 return str(card[1])
             year = today(self.settings.timezone).year

@@ -46,7 +46,7 @@ class ClaimActivities:
         )
         row = cur.fetchone()
         if row is None:
-            raise ApplicationError("claim not found", type="claim_not_found", non_retryable=True)
+            raise ApplicationError("给付申请不存在", type="claim_not_found", non_retryable=True)
         return dict(zip([d.name for d in cur.description or ()], row, strict=True))
 
     @activity.defn(name="check_claim")
@@ -107,7 +107,7 @@ class ClaimActivities:
         with self.db.connect() as conn:
             row = conn.execute("SELECT body FROM bank_callbacks WHERE event_id = %s", (cb.event_id,)).fetchone()
             if row is None:
-                raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
+                raise ApplicationError("银行回调未保存", type="callback_missing", non_retryable=True)
             body: dict[str, Any] = row[0]
             if body.get("payout_id") != f"claim-{cb.claim_id}-{cb.attempt}":
                 return PayoutOutcome("stale")

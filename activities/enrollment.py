@@ -194,7 +194,7 @@ class EnrollmentActivities:
         with self.db.connect() as conn, conn.transaction():
             row = conn.execute("SELECT body FROM bank_callbacks WHERE event_id = %s", (check.event_id,)).fetchone()
             if row is None:
-                raise ApplicationError("callback not stored", type="callback_missing", non_retryable=True)
+                raise ApplicationError("银行回调未保存", type="callback_missing", non_retryable=True)
             try:
                 amount = to_fen(Decimal(str(row[0].get("amount"))))
             except (InvalidOperation, ValueError):

@@ -66,7 +66,7 @@ class MemberImportActivities:
         with self.db.session() as session:
             imp = session.get(MemberImport, inp.import_id)
             if imp is None:
-                raise ApplicationError(f"import {inp.import_id} not found", non_retryable=True)
+                raise ApplicationError(f"导入 {inp.import_id} 不存在", non_retryable=True)
             if imp.data_path is not None:
                 return  # prepared by an earlier attempt
             source = Path(imp.stored_path)
@@ -202,7 +202,7 @@ def _load(conn: psycopg.Connection, import_id: int) -> dict[str, Any]:
     row = cur.fetchone()
     conn.commit()
     if row is None or row[3] is None:
-        raise ApplicationError(f"import {import_id} is not prepared", non_retryable=True)
+        raise ApplicationError(f"导入 {import_id} 尚未准备好", non_retryable=True)
     keys = (
         "id",
         "org_id",

@@ -53,6 +53,10 @@ from core.settings import Settings, get_settings
 
 log = get_logger("api")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# What an admin reads for stored data that no longer meets today's rules.
+_STORED_TITLES = {"ProgrammeYearConfig": "已保存的年度保障计划配置", "DistrictFeeSplit": "已保存的区局分担比例"}
+
+
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None
 ) -> FastAPI:
@@ -240,8 +244,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(pydantic.ValidationError)
     async def stored_data_invalid(_: Request, exc: pydantic.ValidationError) -> JSONResponse:
         log.warning("stored data invalid", model=exc.title, errors=exc.error_count())
-        text = f"已保存的数据（{exc.title}）不符合当前规则，请管理员检查并重新保存"
-        return JSONResponse(Conflict("stored_data_invalid", text).body(), status_code=409)
+        what = _STORED_TITLES.get(exc.title, "已保存的数据")
+        text = f"{what}不符合当前规则，请管理员检查并重新保存"
+        return JSONResponse(Conflict("stored_data_invalid", text, details={"model": exc.title}).body(), status_code=409)
 
     @app.exception_handler(RPCError)
     async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:

@@ -333,7 +333,9 @@ async def test_a_stored_configuration_outside_todays_bounds_is_a_conflict_not_a_
             (Jsonb(config),),
         )
     r = await api.get("/programme-years/2095", headers=auth(tokens["admin@SH"]))
-    assert "ProgrammeYearConfig" in _error(r, 409, "stored_data_invalid")["message"]
+    error = _error(r, 409, "stored_data_invalid")
+    assert error["message"].startswith("已保存的年度保障计划配置不符合当前规则")
+    assert error["details"]["model"] == "ProgrammeYearConfig"
     r = await api.put("/programme-years/2095", json=config_around(date(2030, 1, 1)), headers=auth(tokens["admin@SH"]))
     assert r.status_code == 200, r.text  # saved again within bounds, it reads again
     assert (await api.get("/programme-years/2095", headers=auth(tokens["admin@SH"]))).status_code == 200
