@@ -8,6 +8,8 @@ from sqlmodel import Session, col, select
 
 from core.auth import Actor
 from models.audit import AuditEvent, AuditPublic
+from models.states import EVENT_LABELS, label_of
+from workflows.machines import STATUSES
 
 
 def append_audit(
@@ -74,7 +76,18 @@ def audit_public(event: AuditEvent, org_code: str | None) -> AuditPublic:
         from_state=event.from_state,
         to_state=event.to_state,
         summary=event.summary,
+        label=step_label(event),
     )
+
+
+def step_label(event: AuditEvent) -> str:
+    """A workflow step by its Chinese labels: ``提交（草稿 → 已提交）``; other rows: their summary."""
+    statuses = STATUSES.get(event.entity_type)
+    if statuses is None or not event.from_state or not event.to_state:
+        return event.summary
+    verb = EVENT_LABELS.get(event.action.split(".", 1)[-1]) or EVENT_LABELS.get(event.action.split(".", 1)[-1] + "_")
+    moved = f"{label_of(statuses, event.from_state)} → {label_of(statuses, event.to_state)}"
+    return f"{verb or event.action}（{moved}）"
 
 
 def audit_histories(session: Session, entity_type: str, entity_ids: Iterable[str | int]) -> list[AuditEvent]:

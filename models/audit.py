@@ -45,3 +45,4 @@ class AuditPublic(SQLModel):
     from_state: str | None
     to_state: str | None
     summary: str
+    label: str = Field(default="", description="What happened, as a person reads it: 提交（草稿 → 已提交）")

@@ -88,3 +88,17 @@ def test_every_validation_error_of_every_request_body_reads_in_chinese() -> None
 def test_an_enum_refusal_lists_codes_with_their_labels() -> None:
     text = message({"type": "enum", "ctx": {"expected": "'clerk', 'reviewer' or 'admin'"}})
     assert text == "应为以下之一：clerk（经办人）、reviewer（审核人）、admin（管理员）"
+
+
+def test_a_history_row_reads_as_its_step_and_states() -> None:
+    from core.audit import step_label
+    from models.audit import AuditEvent
+
+    def row(action: str, entity: str, before: str | None, after: str | None) -> AuditEvent:
+        return AuditEvent(actor_name="张三", action=action, entity_type=entity, entity_id="1",
+                          from_state=before, to_state=after, summary="理由")  # fmt: skip
+
+    returned = row("enrollment.return", "enrollment", "district_review", "returned")
+    assert step_label(returned) == "退回（区局审核中 → 已退回）"
+    assert step_label(row("card_batch.submit", "card_batch", "validated", "submitted")) == "提交（已校验 → 已提交银行）"
+    assert step_label(row("user.created", "user", None, None)) == "理由"
