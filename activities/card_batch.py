@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 from temporalio import activity
@@ -13,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from core.activity_failures import found, storable
 from core.db import Database
 from core.metrics import BusinessMetrics
+from core.programme import today
 from core.settings import Settings
 from workflows.card_batch import ApplyEdit, ApplyFiles, Counts, EditResult, Transition
 
@@ -82,7 +82,7 @@ class CardBatchActivities:
         self.metrics = metrics or BusinessMetrics()
 
     def _today(self) -> date:
-        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return today(self.settings.timezone)  # a batch number carries the programme's day
 
     @activity.defn(name="apply_member_edit")
     def apply_member_edit(self, inp: ApplyEdit) -> EditResult:

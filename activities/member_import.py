@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Json
@@ -40,6 +39,7 @@ from core.logging import get_logger
 from core.member_columns import BY_KEY
 from core.member_rows import Problem
 from core.private_files import remove_quietly
+from core.programme import today
 from core.settings import Settings
 from core.tabular import chunk_ranges, preflight
 from core.xlsx_scan import XlsxLimits
@@ -58,7 +58,7 @@ class MemberImportActivities:
         self._executor: Executor | None = None
 
     def _today(self) -> date:
-        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return today(self.settings.timezone)
 
     @activity.defn(name="prepare_import")
     def prepare_import(self, inp: ImportInput) -> None:

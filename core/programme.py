@@ -29,8 +29,10 @@ def bounds(window: DateWindow, tz: str) -> tuple[datetime, datetime]:
     return start_of(window.start, tz), end_of(window.end, tz)
 
 
-def today(tz: str) -> date:
-    return datetime.now(ZoneInfo(tz)).date()
+def today(tz: str, now: datetime | None = None) -> date:
+    """The programme's day (``UNIONCARD_TIMEZONE``) now, or at ``now``: what windows, batch
+    numbers and printed dates use; 00:30 in Shanghai is 16:30 UTC of the day before."""
+    return local_date(now or datetime.now(UTC), tz)
 
 
 def local_date(moment: datetime, tz: str) -> date:

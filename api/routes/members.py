@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, or_
@@ -16,6 +13,7 @@ from core.audit import audit_action
 from core.auth import require
 from core.members import apply_correction, get_member, to_public
 from core.orgs import get_org
+from core.programme import today
 from core.workbooks import template_xlsx
 from models.inputs import PAGE_MAX
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
@@ -111,8 +109,7 @@ async def correct_member(
     def correct() -> tuple[MemberPublic, bool]:  # in a worker thread: the event loop never waits for the database
         member, org = get_member(session, member_no)
         require(actor, org, Role.CLERK)
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        changed = apply_correction(session, member, update, today)
+        changed = apply_correction(session, member, update, today(settings.timezone))
         if changed:
             audit_action(
                 session, actor, "member.corrected", ("member", member_no), "修改字段：" + "、".join(changed),

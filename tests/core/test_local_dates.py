@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 
 from core.enrollment_sheets import DATE_COLUMN, statistics_row, statistics_xlsx
-from core.programme import local_date
+from core.programme import local_date, today
 from models.enrollment import Enrollment
 from models.org import Organisation
 from models.states import EnrollmentKind, EnrollmentStatus, OrgLevel
@@ -24,6 +24,7 @@ def test_a_moment_is_dated_by_the_programme_time_zone() -> None:
     assert local_date(HALF_PAST_MIDNIGHT_IN_SHANGHAI, TZ) == date(2026, 3, 2)
     assert local_date(datetime(2026, 3, 1, 15, 59, tzinfo=UTC), TZ) == date(2026, 3, 1)
     assert local_date(HALF_PAST_MIDNIGHT_IN_SHANGHAI, "UTC") == date(2026, 3, 1)
+    assert today(TZ, HALF_PAST_MIDNIGHT_IN_SHANGHAI) == date(2026, 3, 2)  # batch numbers, windows, imports
 
 
 def test_a_payment_at_0223_beijing_time_is_dated_that_day_on_the_statistics_sheet() -> None:
