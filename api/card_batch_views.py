@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from api.labels import StatusLabelled
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
@@ -17,7 +18,7 @@ from models.states import CardBatchStatus, CardChannel, Role
 from workflows.machines import allowed
 
 
-class BatchView(BaseModel):
+class BatchView(StatusLabelled):
     id: int
     org_code: str
     channel: CardChannel

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from api.labels import StatusLabelled
 from core.audit import audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
@@ -31,7 +32,7 @@ class EvidencePublic(BaseModel):
     uploaded_at: str
 
 
-class ClaimView(BaseModel):
+class ClaimView(StatusLabelled):
     id: int
     member_no: str
     member_name: str

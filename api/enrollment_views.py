@@ -8,6 +8,7 @@ from datetime import date
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from api.labels import StatusLabelled
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, NotFound
@@ -31,7 +32,7 @@ class RosterMember(BaseModel):
     confirmed: bool
 
 
-class EnrollmentView(BaseModel):
+class EnrollmentView(StatusLabelled):
     id: int
     org_code: str
     org_name: str

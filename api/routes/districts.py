@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, YearPath
+from api.labels import StatusLabelled
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
@@ -53,7 +54,7 @@ class EnrollmentLine(BaseModel):
     grassroots_share: str
 
 
-class FilingView(BaseModel):
+class FilingView(StatusLabelled):
     district_code: str
     year: int
     status: DistrictFilingStatus

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, delete, select
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.labels import StatusLabelled
 from api.workflow_calls import actor_ref, run_update
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
@@ -40,7 +41,7 @@ class RegisterRequest(RequestBody):
     all_cards: bool = Field(False, alias="all", description="every card of the union, lapsed ones too")
 
 
-class RegistrationView(BaseModel):
+class RegistrationView(StatusLabelled):
     org_code: str
     year: int
     status: RegistrationStatus

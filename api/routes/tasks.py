@@ -4,10 +4,10 @@ enrollments, district filings, vouchers to check, card batch revocations to deci
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlmodel import col, or_, select
 
 from api.deps import CurrentActor, SessionDep
+from api.labels import StatusLabelled
 from core.auth import Actor
 from core.money import yuan
 from models.card_batch import CardBatch
@@ -19,7 +19,7 @@ from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
 router = APIRouter(tags=["tasks"])
 
 
-class Task(BaseModel):
+class Task(StatusLabelled):
     kind: str  # enrollment_review, enrollment_payment, enrollment_returned, voucher_review, revocation_review
     entity_type: str
     entity_id: int

@@ -109,7 +109,8 @@ async def test_a_claim_through_every_level_is_paid_once(
     assert own["error"]["code"] == "own_application"
     early = await decide(api, tokens[DISTRICT], url, "/review", 403, decision="approve")
     assert early["error"]["code"] == "wrong_level"
-    assert any(t["entity_id"] == claim["id"] for t in await call(api, grassroots, "GET", "/tasks", 200))
+    task = next(t for t in await call(api, grassroots, "GET", "/tasks", 200) if t["entity_id"] == claim["id"])
+    assert task["status_label"] == "审核中" and "的重大疾病给付申请（10,000.00 元）" in task["summary"], task
     for token, awaiting in ((grassroots, "secondary_reviewer"), (tokens[SECONDARY], "district_reviewer"),
                             (tokens[DISTRICT], "center_reviewer")):  # fmt: skip
         claim = await decide(api, token, url, "/review", 200, decision="approve")

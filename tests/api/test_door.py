@@ -200,7 +200,10 @@ async def test_the_largest_amounts_are_accepted(api: httpx.AsyncClient, tokens: 
     }
     r = await api.put("/programme-years/2097", json=config, headers=auth(tokens["admin@SH"]))
     assert r.status_code == 200, r.text
-    assert r.json()["config"]["claim_amounts"]["critical_illness"] == "1000000"
+    amounts = r.json()["config"]["claim_amounts"]
+    assert (amounts["critical_illness"], amounts["accidental_disability"]) == ("1000000.00", "0.01")
+    assert amounts["accidental_death"] == "30000.00"
+    assert r.json()["config"]["protection_types"][0]["price"] == "1000000.00"  # two places, no separators
 
 
 async def test_garbage_to_the_codec_without_a_token_is_401(api: httpx.AsyncClient) -> None:

@@ -113,6 +113,7 @@ async def test_enrollment_from_roster_to_completed(
     assert bad["error"]["code"] == "unknown_protection_type"
     e = await decide(api, clerk, url, "/submit", 200, protection_type="A")
     assert e["status"] == "secondary_review" and e["total"] == "78.00"
+    assert e["status_label"] == "二级工会审核中"  # codes for programs, labels for people
     assert (e["city_share"], e["district_share"], e["grassroots_share"]) == ("39.00", "23.40", "15.60")
     html = await api.get(f"{url}/notice", headers=auth(clerk))
     assert html.status_code == 200 and "78.00" in html.text and "3 人" in html.text
