@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.errors import Forbidden
 from models.org import Organisation
-from models.states import Role
+from models.states import Role, label
 
 TOKEN_PREFIX = "uc_"  # noqa: S105  (a prefix, not a secret)
 
@@ -48,7 +48,7 @@ class Actor:
 def require(actor: Actor, org: Organisation, *roles: Role) -> None:
     """Refuse (403) unless the actor has one of ``roles`` (any role if none given) and covers ``org``."""
     if roles and actor.role not in roles and not actor.is_admin:
-        allowed = "、".join(r.value for r in roles)
+        allowed = "、".join(label(r) for r in roles)
         raise Forbidden("role_not_allowed", f"此操作需要以下角色之一：{allowed}", details={"roles": list(roles)})
     if not actor.covers(org):
         raise Forbidden("outside_scope", f"您无权操作组织 {org.code}", details={"org_code": org.code})
@@ -56,5 +56,5 @@ def require(actor: Actor, org: Organisation, *roles: Role) -> None:
 
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles and not actor.is_admin:
-        allowed = "、".join(r.value for r in roles)
+        allowed = "、".join(label(r) for r in roles)
         raise Forbidden("role_not_allowed", f"此操作需要以下角色之一：{allowed}", details={"roles": list(roles)})

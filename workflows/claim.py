@@ -117,7 +117,8 @@ class ClaimWorkflow(Lifecycle):
         self.check_step(d.step)
         event = {"approve": "approve_level", "return": "return_", "reject": "reject"}.get(d.decision)
         if event is None:
-            raise ApplicationError("审核结论须为 approve、return 或 reject", type="invalid_decision")
+            text = "审核结论须为 approve（通过）、return（退回）或 reject（不予给付）"
+            raise ApplicationError(text, type="invalid_decision")
         if d.decision != "approve":
             reason_required(d.reason)
         reviewers_only(d.actor)

@@ -15,12 +15,13 @@ from core.members import apply_correction, get_member, to_public
 from core.orgs import get_org
 from core.programme import today
 from core.workbooks import template_xlsx
-from models.inputs import PAGE_MAX
+from models.inputs import LABELS, PAGE_MAX
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
 from models.org import Organisation
 from models.states import CardStatus, EmploymentStatus, Role
 
 router = APIRouter(tags=["members"])
+FIELD_LABELS = {**LABELS, "id_long_term": "证件长期有效"}  # how the audit names the fields corrected
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -111,8 +112,9 @@ async def correct_member(
         require(actor, org, Role.CLERK)
         changed = apply_correction(session, member, update, today(settings.timezone))
         if changed:
+            fields = "、".join(FIELD_LABELS.get(k, k) for k in changed)
             audit_action(
-                session, actor, "member.corrected", ("member", member_no), "修改字段：" + "、".join(changed),
+                session, actor, "member.corrected", ("member", member_no), "修改字段：" + fields,
                 org_id=org.id,
             )  # fmt: skip
             session.commit()

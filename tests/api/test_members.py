@@ -116,7 +116,7 @@ async def test_corrections_follow_the_import_rules(
     assert r.status_code == 200 and r.json()["employment_status"] == "deceased"
     audit = (await api.get("/audit", params={"entity": f"member:{member_no}"}, headers=auth(tokens["admin@SH"]))).json()
     assert [a["action"] for a in audit] == ["member.corrected", "member.corrected"]
-    assert "phone" in audit[1]["summary"] and "19900001111" not in str(audit)
+    assert "手机号码" in audit[1]["summary"] and "19900001111" not in str(audit)
 
 
 async def test_template_has_chinese_headers_and_allowed_values(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
