@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.db import Database
 from core.logging import get_logger
+from core.money import amount
 from core.settings import Settings
 from models.states import VALID_CARD_STATUSES
 from workflows.claim import PayoutRequest, PayoutSent
@@ -131,7 +132,7 @@ class BankActivities:
         body = {
             "payout_id": f"claim-{req.claim_id}-{req.attempt}",
             "card_no": chosen,
-            "amount": f"{amount_fen / 100:.2f}",
+            "amount": amount(amount_fen),
             "callback_url": self.settings.callback_url,
         }
         self._post("/payouts", body, "the payout", refusal_is_final=False)  # a payout is never given up

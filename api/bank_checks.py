@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from core.errors import Invalid
+from core.money import yuan
 from core.programme import to_fen
 from models.inputs import INT4_MAX, forbidden_at
 
@@ -107,7 +108,7 @@ def _payout(conn: psycopg.Connection, event: dict[str, Any]) -> Refusal | None:
     if answered < attempt:
         return None  # about an earlier attempt: the workflow finds it stale and changes nothing
     if "amount" in event and _fen(event["amount"]) != amount_fen:
-        return refuse(f"金额 {str(event['amount'])[:20]} 元与给付金额 {amount_fen / 100:.2f} 元不符")
+        return refuse(f"金额 {str(event['amount'])[:20]} 元与给付金额 {yuan(amount_fen)} 元不符")
     if "card_no" in event and str(event["card_no"]) != card_no:
         return refuse("卡号与付款所用的卡不符")
     return None
@@ -125,13 +126,13 @@ def _transfer(conn: psycopg.Connection, event: dict[str, Any]) -> Refusal | None
     if amount is None or amount <= 0:
         return Refusal("enrollment", key, org_id, f"银行转账金额 {str(event.get('amount'))[:20]} 无法识别，未登记")
     if status in ENDED_ENROLLMENT:
-        return Refusal("enrollment", key, org_id, f"银行转账 {amount / 100:.2f} 元：参保已缴费或已结束，未登记")
+        return Refusal("enrollment", key, org_id, f"银行转账 {yuan(amount)} 元：参保已缴费或已结束，未登记")
     if status == "approved" and amount != due_fen:
         return Refusal(
             "enrollment",
             key,
             org_id,
-            f"银行转账金额 {amount / 100:.2f} 元与应缴金额 {due_fen / 100:.2f} 元不符，未登记",
+            f"银行转账金额 {yuan(amount)} 元与应缴金额 {yuan(due_fen)} 元不符，未登记",
         )
     return None  # before approval the amount is checked when the fee is fixed
 

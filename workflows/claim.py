@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.common import BANK_RETRY, BankFile, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
+    from core.money import yuan
     from models.states import ClaimLevel as L
     from models.states import ClaimStatus as S
     from models.states import label
@@ -100,7 +101,7 @@ class ClaimWorkflow(Lifecycle):
         elif d.decision == "reject":
             event, reason = "reject", f"{name}不予给付：{d.reason}"
         elif self.level == self.levels[-1]:
-            event, reason = "approve", f"{name}审核通过，给付 {self.amount_fen / 100:.2f} 元"
+            event, reason = "approve", f"{name}审核通过，给付 {yuan(self.amount_fen)} 元"
         else:
             self.level = self.levels[self.levels.index(self.level) + 1]
             event, reason = "approve_level", f"{name}审核通过，送{LEVEL_NAMES[self.level]}"
@@ -192,7 +193,7 @@ class ClaimWorkflow(Lifecycle):
             await self.move("ineligible", None, "不符合给付条件：" + "；".join(result.reasons))
         else:
             await self.move(
-                "eligible", None, f"符合给付条件，金额 {self.amount_fen / 100:.2f} 元，送{LEVEL_NAMES[self.level]}审核"
+                "eligible", None, f"符合给付条件，金额 {yuan(self.amount_fen)} 元，送{LEVEL_NAMES[self.level]}审核"
             )
 
     async def _send_payout(self, attempt: int) -> bool:
@@ -215,7 +216,7 @@ class ClaimWorkflow(Lifecycle):
         callback = PayoutCallback(self.inp.claim_id, event_id, self.attempt)
         outcome = await activity("apply_payout_result", callback, PayoutOutcome)
         if outcome.outcome == "paid":
-            await self.move("paid", None, f"银行已付款 {self.amount_fen / 100:.2f} 元")
+            await self.move("paid", None, f"银行已付款 {yuan(self.amount_fen)} 元")
         elif outcome.outcome == "failed":
             await self.move("payout_failed", None, f"银行付款失败：{outcome.reason}，等待会员的新卡")
 

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.common import Act, Decision, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
+    from core.money import yuan
     from models.states import DistrictFilingStatus as S
     from workflows.district_filing_messages import (
         DistrictFilingInput,
@@ -69,7 +70,7 @@ class DistrictFilingWorkflow(Lifecycle):
             "submit",
             act.actor,
             f"提交{self.totals.enrollments}家单位、{self.totals.members}人，"
-            f"参保资金 {self.totals.total_fen / 100:.2f} 元",
+            f"参保资金 {yuan(self.totals.total_fen)} 元",
         )
         await activity("signal_enrollments", FanOut(self.inp.filing_id, "district_filed"), int, minutes=30)
         return self.summary()

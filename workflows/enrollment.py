@@ -27,6 +27,7 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
+    from core.money import yuan
     from models.states import EnrollmentStatus as S
     from workflows.enrollment_messages import (
         Coverage,
@@ -231,7 +232,7 @@ class EnrollmentWorkflow(Lifecycle):
             raise ApplicationError("缴费由所属区局（产业）工会登记", type="wrong_level")
         if payment.amount_fen != self.fee.grassroots_fen:
             raise ApplicationError(
-                f"到账金额须等于基层单位应缴金额 {self.fee.grassroots_fen / 100:.2f} 元", type="amount_mismatch"
+                f"到账金额须等于基层单位应缴金额 {yuan(self.fee.grassroots_fen)} 元", type="amount_mismatch"
             )
         if self.inp.kind == "regular" and workflow.now() >= self.payment_due:
             raise ApplicationError(f"缴费截止日 {self.inp.payment_due_label} 已过", type="deadline_passed")
@@ -307,7 +308,7 @@ class EnrollmentWorkflow(Lifecycle):
 
     async def _pay(self, payment: RecordPayment, actor: ActorRef | None) -> None:
         await activity("record_payment", payment, str)
-        await self.move("pay", actor, f"缴费 {payment.amount_fen / 100:.2f} 元（{payment.reference}）")
+        await self.move("pay", actor, f"缴费 {yuan(payment.amount_fen)} 元（{payment.reference}）")
         self.wakeups += 1
 
     async def _edit_roster(self, sel: Selection, action: str) -> RosterEditResult:
