@@ -11,8 +11,9 @@ from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.card_validity import card_valid_on
 from core.db import Database
-from core.programme import local_date, read_config, to_fen
+from core.programme import local_date, read_config, registration_windows, to_fen
 from core.settings import Settings
 from models.states import LABELS, ClaimKind
 from workflows.claim import Eligibility, PayoutCallback, PayoutOutcome
@@ -75,12 +76,23 @@ class ClaimActivities:
             )
             return Eligibility(not reasons, reasons, amount)
 
-    @staticmethod
-    def _card_reasons(conn: psycopg.Connection, member_no: str, event: date) -> list[str]:
-        registered = conn.execute(
-            "SELECT 1 FROM card_registrations WHERE member_no = %s AND year = %s LIMIT 1", (member_no, event.year)
+    def _card_reasons(self, conn: psycopg.Connection, member_no: str, event: date) -> list[str]:
+        """The card rule of core.card_validity: valid from window to window."""
+        row = conn.execute(
+            """SELECT m.org_id, (SELECT (min(c.issued_at) AT TIME ZONE %s)::date FROM cards c
+                                 WHERE c.member_no = m.member_no),
+                      ARRAY(SELECT DISTINCT r.year FROM card_registrations r WHERE r.member_no = m.member_no)
+               FROM members m WHERE m.member_no = %s""",
+            (self.settings.timezone, member_no),
         ).fetchone()
-        return [] if registered else [f"事发日 {event} 会员没有已注册（未失效）的会员服务卡（{event.year}年度未注册）"]
+        if row is None or row[1] is None:
+            return [f"事发日 {event} 会员尚未领到会员服务卡"]
+        windows = registration_windows(conn, int(row[0]))
+        if card_valid_on(event, issued_on=row[1], registered_years=row[2], windows=windows):
+            return []
+        if row[1] > event:
+            return [f"事发日 {event} 会员的会员服务卡尚未发卡（发卡日 {row[1]}）"]
+        return [f"事发日 {event} 会员的会员服务卡不在有效期内（该期注册期内未注册，或已失效）"]
 
     @staticmethod
     def _kind_reasons(conn: psycopg.Connection, claim: dict[str, Any]) -> list[str]:

@@ -11,8 +11,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.activity_failures import found
+from core.card_validity import validity_terms
 from core.db import Database
-from core.programme import district_split, read_config, split_fee, to_fen, today
+from core.programme import (
+    VALID_CARD_SQL,
+    district_split,
+    read_config,
+    registration_windows,
+    split_fee,
+    to_fen,
+    today,
+    validity_params,
+)
 from core.projection import audit_row
 from core.settings import Settings
 from models.programme import ProgrammeYearConfig
@@ -38,7 +48,7 @@ _ROSTER_SQL = """
              WHEN m.employment_status = 'retired'
                   AND (m.retirement_date IS NULL OR m.retirement_date < %(coverage_start)s) THEN 'retired'
              WHEN m.card_no IS NULL OR m.card_status NOT IN ('issued', 'activated', 'registered', 'lost')
-                  THEN 'no_card'
+                  OR NOT {valid} THEN 'no_card'
              WHEN NOT m.social_insured THEN 'awaiting'
              ELSE 'enrolled' END AS category
       FROM members m JOIN e ON m.org_id = e.org_id
@@ -52,7 +62,7 @@ _ROSTER_SQL = """
         WHEN EXCLUDED.category IN ('deceased', 'retired', 'no_card') THEN EXCLUDED.category
         WHEN enrollment_members.category = 'removed' THEN 'removed'
         WHEN enrollment_members.confirmed THEN 'enrolled'
-        ELSE EXCLUDED.category END"""
+        ELSE EXCLUDED.category END""".replace("{valid}", VALID_CARD_SQL.format(card="m.card_no", member="m.member_no"))
 
 _COUNTS_SQL = """
     SELECT count(*), count(*) FILTER (WHERE category = 'enrolled'), count(*) FILTER (WHERE category = 'awaiting'),
@@ -95,7 +105,7 @@ class EnrollmentActivities:
     @activity.defn(name="build_roster")
     def build_roster(self, enrollment_id: int) -> RosterCounts:
         with self.db.connect() as conn, conn.transaction():
-            _, year, *_ = self._enrollment(conn, enrollment_id)
+            org_id, year, *_ = self._enrollment(conn, enrollment_id)
             config = self._config(conn, year)
             conn.execute(
                 """DELETE FROM enrollment_members x WHERE x.enrollment_id = %s AND NOT EXISTS (
@@ -103,7 +113,10 @@ class EnrollmentActivities:
                      WHERE e.id = x.enrollment_id AND m.member_no = x.member_no)""",
                 (enrollment_id,),
             )
-            conn.execute(_ROSTER_SQL, {"id": enrollment_id, "coverage_start": config.coverage.start})
+            # a member holds a card when it is valid on the day the roster is drawn (core.card_validity)
+            terms = validity_terms(today(self.settings.timezone), registration_windows(conn, org_id))
+            params = {"id": enrollment_id, "coverage_start": config.coverage.start}
+            conn.execute(_ROSTER_SQL, {**params, **validity_params(terms, self.settings.timezone)})
             return roster_counts(conn, enrollment_id)
 
     @activity.defn(name="edit_roster")

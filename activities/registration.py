@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 from temporalio import activity
@@ -14,8 +14,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.activity_failures import found
+from core.card_validity import validity_terms, window_of
 from core.db import Database
-from core.programme import bounds, read_config
+from core.programme import VALID_CARD_SQL, bounds, read_config, registration_windows, validity_params
 from core.settings import Settings
 from models.programme import DateWindow
 from workflows.dated_inputs import OpenRegistrations, RegistrationInput
@@ -57,11 +58,12 @@ _LAPSE_SQL = """
                     ORDER BY member_no LIMIT %(n)s),
     lapsed AS (UPDATE cards c SET status = 'lapsed' FROM picked
                WHERE c.member_no = picked.member_no AND c.status IN ('issued', 'activated', 'registered')
-                 AND NOT EXISTS (SELECT 1 FROM card_registrations r WHERE r.card_no = c.card_no AND r.year = %(year)s)
+                 AND NOT {valid}
                RETURNING c.card_no, c.member_no),
     membered AS (UPDATE members m SET card_status = 'lapsed', updated_at = now() FROM lapsed
                  WHERE m.member_no = lapsed.member_no AND m.card_no = lapsed.card_no)
     SELECT max(member_no) FROM picked"""
+_LAPSE_SQL = _LAPSE_SQL.replace("{valid}", VALID_CARD_SQL.format(card="c.card_no", member="c.member_no"))
 _REGISTERED_SQL = """
     SELECT count(DISTINCT r.member_no) FROM card_registrations r JOIN members m ON m.member_no = r.member_no
     WHERE m.org_id = %s AND r.year = %s"""
@@ -147,10 +149,14 @@ class RegistrationActivities:
         with self.db.connect() as conn:
             with conn.transaction():
                 org_id, year = _registration(conn, registration_id)
+                windows = registration_windows(conn, org_id)
+            # lapsed: the cards not valid on the day after the window closed (core.card_validity)
+            terms = validity_terms(window_of(windows, year).end + timedelta(days=1), windows)
+            params = {"org": org_id, "n": CHUNK, **validity_params(terms, self.settings.timezone)}
             after = ""
             while True:
                 with conn.transaction():
-                    row = conn.execute(_LAPSE_SQL, {"org": org_id, "year": year, "after": after, "n": CHUNK}).fetchone()
+                    row = conn.execute(_LAPSE_SQL, {**params, "after": after}).fetchone()
                 activity.heartbeat(after)
                 if row is None or row[0] is None:
                     break

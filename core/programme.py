@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from sqlmodel import Session
 
+from core.card_validity import ValidityTerms
 from core.errors import NotFound
 from models.programme import DateWindow, FeeSplit, ProgrammeYear, ProgrammeYearConfig
 
@@ -77,3 +78,33 @@ def split_fee(total_fen: int, split: FeeSplit) -> tuple[int, int, int]:
     if split.grassroots == 0:  # nothing for the grassroots union: rounding goes to the district
         return city, total_fen - city, 0
     return city, district, total_fen - city - district
+
+
+def registration_windows(conn: psycopg.Connection, org_id: int | None = None) -> dict[int, DateWindow]:
+    """The registration window of every year that sets one: the programme years' configuration,
+    then the union's own registration (its window, extensions included), which wins."""
+    windows: dict[int, DateWindow] = {}
+    for year, window in conn.execute(
+        "SELECT year, config->'registration_window' FROM programme_years"
+    ).fetchall():
+        if window is not None:
+            windows[int(year)] = DateWindow.model_validate(window)
+    if org_id is not None:
+        for year, opens_on, closes_on in conn.execute(
+            "SELECT year, opens_on, closes_on FROM registrations WHERE org_id = %s", (org_id,)
+        ).fetchall():
+            windows[int(year)] = DateWindow(start=date.fromisoformat(opens_on), end=date.fromisoformat(closes_on))
+    return windows
+
+
+# A card valid on a day (core.card_validity.validity_terms as parameters): %(day)s, %(years)s,
+# %(issued_after)s and %(tz)s; the card is ``{card}`` of the member ``{member}``.
+VALID_CARD_SQL = """(
+    (SELECT (min(x.issued_at) AT TIME ZONE %(tz)s)::date FROM cards x WHERE x.member_no = {member}) <= %(day)s
+    AND ((SELECT (min(x.issued_at) AT TIME ZONE %(tz)s)::date FROM cards x WHERE x.member_no = {member})
+             > %(issued_after)s
+         OR EXISTS (SELECT 1 FROM card_registrations r WHERE r.card_no = {card} AND r.year = ANY(%(years)s))))"""
+
+
+def validity_params(terms: ValidityTerms, tz: str) -> dict[str, object]:
+    return {"day": terms.day, "years": list(terms.registration_years), "issued_after": terms.issued_after, "tz": tz}

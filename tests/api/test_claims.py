@@ -31,14 +31,17 @@ PNG = b"\x89PNG\r\n\x1a\n a scanned assessment"
 
 
 def cover(db: Database, member_no: str, card_no: str, *, registered: bool = True, enrolled: bool = True) -> None:
-    """The member's card registered for this year and a completed enrollment covering today (as
-    the registration and enrollment workflows leave them)."""
+    """The member's card, issued long ago, registered in last year's and this year's windows and a
+    completed enrollment covering today (as the registration and enrollment workflows leave them)."""
     with db.connect() as conn:
+        conn.execute("UPDATE cards SET issued_at = now() - interval '800 days' WHERE card_no = %s", (card_no,))
         if registered:
-            conn.execute(
-                "INSERT INTO card_registrations (card_no, year, member_no, registered_at) VALUES (%s, %s, %s, now())",
-                (card_no, TODAY.year, member_no),
-            )
+            for year in (TODAY.year - 1, TODAY.year):  # valid today, whichever side of this year's window
+                conn.execute(
+                    "INSERT INTO card_registrations (card_no, year, member_no, registered_at) "
+                    "VALUES (%s, %s, %s, now())",
+                    (card_no, year, member_no),
+                )
             conn.execute("UPDATE cards SET status = 'registered' WHERE card_no = %s", (card_no,))
             conn.execute("UPDATE members SET card_status = 'registered' WHERE member_no = %s", (member_no,))
         if enrolled:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,8 +16,10 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.claims import ClaimActivities
 from core.db import Database
 from core.programme import bounds
+from core.settings import Settings
 from models.programme import DateWindow
 from tests.enrollment_setup import carded_members, fresh_union
 from tests.workflows.conftest import user
@@ -108,6 +110,7 @@ async def test_a_registration_year_and_the_next(
     tokens: dict[str, str],
     db: Database,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
     env, queue = skipping
     code, clerk_token = await fresh_union(api, tokens, "104")
@@ -164,7 +167,7 @@ async def test_a_registration_year_and_the_next(
     assert audit == ["registration.open", "registration.register", "registration.register", "registration.close"]
     await record(env.client, first.id, "RegistrationWorkflow--a-year-with-refusals")
 
-    second, _ = await start_registration(env, queue, db, code, 2082, (330, 360))
+    second, second_window = await start_registration(env, queue, db, code, 2082, (330, 360))
     async with asyncio.timeout(60):
         await env.sleep(timedelta(days=331))
     await status_of(db, second, "open")
@@ -175,3 +178,31 @@ async def test_a_registration_year_and_the_next(
     assert (summary.counts.registered, summary.counts.lapsed) == (1, 2)
     assert [s[0] for s in statuses(db, cards)] == ["lapsed", "lapsed", "registered", "lost"]
     assert statuses(db, foreign) == [("issued", "issued")] * 2  # another union's cards are never touched
+    valid_across_windows(db, settings, [cards[0], cards[2]], window, second_window)
+
+
+def valid_across_windows(
+    db: Database, settings: Settings, cards: list[str], first: DateWindow, second: DateWindow
+) -> None:
+    """What claims ask of the two windows just run (core.card_validity): registered in the first
+    window, valid until the second closes; lapsed in the first and registered again in the second,
+    not valid in between, and not before the second window opened."""
+    claims = ClaimActivities(db, settings)
+    day = timedelta(days=1)
+    with db.connect() as conn:
+        rows = [conn.execute("SELECT member_no FROM cards WHERE card_no = %s", (c,)).fetchone() for c in cards]
+        nos = [str(r[0]) for r in rows if r is not None]
+
+        def valid(member_no: str, on: date) -> bool:
+            return claims._card_reasons(conn, member_no, on) == []
+
+        row = conn.execute("SELECT (issued_at AT TIME ZONE %s)::date FROM cards WHERE member_no = %s", (TZ, nos[0]))
+        issued = row.fetchone()[0]  # type: ignore[index]
+        assert valid(nos[0], issued) and not valid(nos[0], issued - day)  # not before its issue
+        assert valid(nos[0], first.end + day) and valid(nos[0], second.end)
+        assert not valid(nos[0], second.end + day)  # registered in the first window only
+        assert valid(nos[1], first.end)  # issued after an earlier window: counted until the next one closes
+        assert not valid(nos[1], first.end + day) and not valid(nos[1], second.start - day)  # lapsed
+        reason = claims._card_reasons(conn, nos[1], second.start - day)
+        assert "未注册" in reason[0] and str(second.start - day) in reason[0]
+        assert valid(nos[1], second.start) and valid(nos[1], second.end + day)  # from its window's opening
