@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from api.labels import StatusLabelled
+from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, NotFound
 from core.money import amount
 from core.notices import Notice, NoticeLine
 from core.programme import get_config, local_date, today
-from models.audit import AuditPublic
+from models.audit import AuditEvent, AuditPublic
 from models.enrollment import Enrollment, EnrollmentMember
 from models.member import Member
 from models.org import Organisation
@@ -58,6 +59,7 @@ class EnrollmentView(StatusLabelled):
     coverage_start: date | None
     coverage_end: date | None
     step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
+    waiting: Waiting | None = Field(None, description="What the workflow is retrying, when an activity failed.")
     actions: list[str]
     history: list[AuditPublic]
 
@@ -129,17 +131,24 @@ def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple
     return enrollment, org
 
 
-def refuse_if_failed_unpaid(e: Enrollment, tz: str) -> None:
+def refuse_if_failed_unpaid(session: Session, e: Enrollment, tz: str) -> None:
     """An enrollment that failed unpaid has ended: nothing can be paid or done on it any more; the
     union enrolls again by instant enrollment (409 enrollment_failed_unpaid, the day it failed)."""
-    if e.status is EnrollmentStatus.FAILED_UNPAID:
-        failed_on = local_date(e.updated_at, tz)
-        raise Conflict(
-            "enrollment_failed_unpaid",
-            f"该{e.year}年度参保因缴费截止日前未缴费，已于{failed_on.isoformat()}失效（逾期未缴费），"
-            "不能再缴费或办理；请改为办理即时参保",
-            details={"failed_on": failed_on.isoformat(), "instant_enrollment": EnrollmentKind.INSTANT.value},
-        )
+    if e.status is not EnrollmentStatus.FAILED_UNPAID:
+        return
+    step = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "enrollment", AuditEvent.entity_id == str(e.id))
+        .where(AuditEvent.action == "enrollment.fail_unpaid")
+        .order_by(col(AuditEvent.at).desc())
+    ).first()
+    failed_on = local_date(step.at if step else e.updated_at, tz).isoformat()
+    why = f"：{step.summary}" if step and step.summary else "（逾期未缴费）"
+    raise Conflict(
+        "enrollment_failed_unpaid",
+        f"该{e.year}年度参保已于{failed_on}失效{why}。不能再缴费或办理，请改为办理即时参保",
+        details={"failed_on": failed_on, "instant_enrollment": EnrollmentKind.INSTANT.value},
+    )
 
 
 def fresh_enrollment_view(session: Session, enrollment_id: int, actor: Actor) -> EnrollmentView:

@@ -233,7 +233,7 @@ async def _update(
     def workflow_of_enrollment() -> str:  # in a worker thread: the event loop never waits for the database
         enrollment, _ = load_enrollment(session, enrollment_id, actor)
         session.commit()
-        refuse_if_failed_unpaid(enrollment, settings.timezone)
+        refuse_if_failed_unpaid(session, enrollment, settings.timezone)
         return enrollment.workflow_id
 
     await run_update(

@@ -21,7 +21,8 @@ from core.programme import read_config
 from core.settings import Settings
 from core.workflow_inputs import district_filing_input, enrollment_input
 from models.programme import ProgrammeYearConfig
-from tests.enrollment_setup import carded_members, config_around, fresh_union, put_year
+from tests.conftest import auth
+from tests.enrollment_setup import DISTRICT, carded_members, config_around, fresh_union, put_year
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
 from workflows.common import Act, ActorRef, Decision
@@ -143,6 +144,15 @@ async def test_unpaid_at_the_deadline_fails_and_nobody_is_covered(
     assert status == "failed_unpaid" and awaiting is None
     await record(env.client, handle.id, "EnrollmentWorkflow--failed-unpaid")
     assert audit is not None and audit[0] == "enrollment.fail_unpaid" and "未缴费" in audit[1]
+    # Paid late over HTTP: the answer says when it failed and what to do now, in the programme's days.
+    url, headers = f"/enrollments/{result.enrollment_id}", auth(tokens[DISTRICT])
+    step = (await api.get(url, headers=headers)).json()["step"]
+    r = await api.post(f"{url}/payment", json={"amount": "15.60", "reference": "迟到", "step": step}, headers=headers)
+    assert r.status_code == 409, r.text
+    error, deadline = r.json()["error"], year_config(db, year).payment_deadline
+    assert error["code"] == "enrollment_failed_unpaid"
+    assert error["details"]["failed_on"] == (deadline + timedelta(days=1)).isoformat()  # at 24:00 of the deadline
+    assert f"缴费截止日 {deadline.isoformat()} 前未缴费" in error["message"] and "即时参保" in error["message"]
 
 
 async def test_a_whole_year_from_payment_to_expiry(
