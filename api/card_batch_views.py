@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from api.labels import StatusLabelled
+from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
@@ -38,6 +39,7 @@ class BatchView(StatusLabelled):
     created_at: str
     submitted_at: str | None
     step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
+    waiting: Waiting | None = Field(None, description="What the workflow is retrying, when an activity failed.")
 
 
 class BatchMemberView(BaseModel):

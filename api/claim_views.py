@@ -12,6 +12,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from api.labels import StatusLabelled
+from api.waiting import Waiting
 from core.audit import audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
@@ -47,6 +48,7 @@ class ClaimView(StatusLabelled):
     reasons: list[str]
     return_reason: str | None
     step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
+    waiting: Waiting | None = Field(None, description="What the workflow is retrying, when an activity failed.")
     actions: list[str]
     evidence: list[EvidencePublic]
     history: list[AuditPublic]

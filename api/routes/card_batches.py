@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import Session, col, select
@@ -20,6 +20,7 @@ from api.card_batch_views import (
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
+from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.audit import audit_action
 from core.auth import Actor, require
@@ -129,10 +130,16 @@ def list_batches(
 
 
 @router.get("/card-batches/{batch_id}")
-def read_batch(batch_id: int, session: SessionDep, actor: CurrentActor) -> BatchView:
-    """Status, counts, the actions the caller may take now, and the history."""
+async def read_batch(batch_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> BatchView:
+    """Status, counts, the actions the caller may take now, the history, and (``waiting``) what
+    its workflow keeps retrying, e.g. a submission the bank does not accept yet."""
+    view, workflow_id = await run_in_threadpool(_read_batch, session, batch_id, actor)
+    return (await fill(request, actor, "card_batch", [(view, workflow_id, view.status.value)]))[0]
+
+
+def _read_batch(session: Session, batch_id: int, actor: Actor) -> tuple[BatchView, str]:
     batch, org = load_batch(session, batch_id, actor)
-    return batch_view(session, batch, org, actor)
+    return batch_view(session, batch, org, actor), batch.workflow_id
 
 
 @router.get("/card-batches/{batch_id}/members")

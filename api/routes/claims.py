@@ -6,13 +6,14 @@ from datetime import date
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
 from api.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_update
 from core.audit import audit_action
 from core.auth import Actor, require
@@ -141,10 +142,16 @@ def _create(session: Session, member_no: str, data: ClaimCreate, actor: Actor, s
 
 
 @router.get("/claims/{claim_id}")
-def read_claim(claim_id: int, session: SessionDep, actor: CurrentActor) -> ClaimView:
-    """Status, level, amount, eligibility reasons, the caller's actions, evidence and history."""
+async def read_claim(claim_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> ClaimView:
+    """Status, level, amount, eligibility reasons, the caller's actions, evidence and history, and
+    (``waiting``) what its workflow keeps retrying, e.g. a payout the bank does not accept yet."""
+    view, workflow_id = await run_in_threadpool(_read_claim, session, claim_id, actor)
+    return (await fill(request, actor, "claim", [(view, workflow_id, view.status.value)]))[0]
+
+
+def _read_claim(session: Session, claim_id: int, actor: Actor) -> tuple[ClaimView, str]:
     claim, org = load_claim(session, claim_id, actor)
-    return claim_view(session, claim, org, actor)
+    return claim_view(session, claim, org, actor), claim.workflow_id
 
 
 @router.get("/orgs/{code}/claims")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from api.enrollment_views import (
     refuse_if_failed_unpaid,
     roster_page,
 )
+from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid
@@ -200,10 +201,18 @@ def list_enrollments(
 
 
 @router.get("/enrollments/{enrollment_id}")
-def read_enrollment(enrollment_id: int, session: SessionDep, actor: CurrentActor) -> EnrollmentView:
-    """Status, roster counts, fee and split, the caller's actions, and the history."""
+async def read_enrollment(
+    enrollment_id: int, request: Request, session: SessionDep, actor: CurrentActor
+) -> EnrollmentView:
+    """Status, roster counts, fee and split, the caller's actions, the history, and (``waiting``)
+    what its workflow keeps retrying."""
+    view, workflow_id = await run_in_threadpool(_read_enrollment, session, enrollment_id, actor)
+    return (await fill(request, actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
+
+
+def _read_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[EnrollmentView, str]:
     enrollment, org = load_enrollment(session, enrollment_id, actor)
-    return enrollment_view(session, enrollment, org, actor)
+    return enrollment_view(session, enrollment, org, actor), enrollment.workflow_id
 
 
 @router.get("/enrollments/{enrollment_id}/members")

@@ -1,13 +1,21 @@
 """What waits for the caller: enrollments to review or whose payment to record, returned
-enrollments, district filings, vouchers to check, card batch revocations to decide."""
+enrollments, district filings, vouchers to check, card batch revocations to decide; and what
+keeps retrying a failed step (a bank that does not accept a batch yet)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 from sqlmodel import col, or_, select
 
-from api.deps import CurrentActor, SessionDep
+from api.deps import CurrentActor, SessionDep, SettingsDep
 from api.labels import StatusLabelled
+from api.waiting import MAY_WAIT, TASK_ROWS, Waiting, lookup
 from core.auth import Actor
 from core.money import yuan
 from models.card_batch import CardBatch
@@ -20,7 +28,7 @@ router = APIRouter(tags=["tasks"])
 
 
 class Task(StatusLabelled):
-    kind: str  # enrollment_review, enrollment_payment, enrollment_returned, voucher_review, revocation_review
+    kind: str  # enrollment_review, enrollment_payment, enrollment_returned, voucher_review, revocation_review, retrying
     entity_type: str
     entity_id: int
     org_code: str
@@ -28,6 +36,7 @@ class Task(StatusLabelled):
     status: str
     summary: str
     link: str
+    waiting: Waiting | None = Field(None, description="For kind retrying: what is retried, the attempt, the next.")
 
 
 _ENROLLMENT_TASKS = {
@@ -150,12 +159,65 @@ def _claim_tasks(session: SessionDep, actor: Actor) -> list[Task]:
     ]
 
 
-@router.get("/tasks")
-def my_tasks(session: SessionDep, actor: CurrentActor) -> list[Task]:
-    """Everything waiting for the caller's decision or action, oldest first within each kind."""
+# What may be retrying, by kind: its table and how a person names one of its rows.
+_RETRYABLE: tuple[tuple[str, Any, str, Callable[[Any], str]], ...] = (
+    ("card_batch", CardBatch, "/card-batches", lambda b: f"办卡批次 {b.batch_no or b.id}"),
+    ("enrollment", Enrollment, "/enrollments", lambda e: f"{e.year}年度集中参保"),
+    ("claim", Claim, "/claims", lambda c: f"会员 {c.member_no} 的{label(c.kind)}给付申请"),
+)
+
+
+def _retry_candidates(session: SessionDep, actor: Actor) -> list[tuple[Task, str]]:
+    """Batches, enrollments and claims of the clerk's union (an admin's: of every union) in a
+    status where their workflow works by itself, the most recently changed first, with their
+    workflow ids: tasks once their workflow is found retrying."""
+    if actor.role is not Role.CLERK and not actor.is_admin:
+        return []
+    out: list[tuple[Task, str]] = []
+    for kind, model, path, title in _RETRYABLE:
+        query = select(model, Organisation).join(Organisation, col(Organisation.id) == col(model.org_id))
+        query = query.where(col(model.status).in_(sorted(MAY_WAIT[kind])))
+        if not actor.is_admin:
+            query = query.where(model.org_id == actor.org_id)
+        for row, org in session.exec(query.order_by(col(model.updated_at).desc()).limit(TASK_ROWS)).all():
+            task = Task(
+                kind="retrying", entity_type=kind, entity_id=row.id or 0, org_code=org.code, org_name=org.name,
+                status=row.status.value, summary=title(row), link=f"{path}/{row.id}",
+            )  # fmt: skip
+            out.append((task, row.workflow_id))
+    return out
+
+
+async def _retrying_tasks(request: Request, session: SessionDep, actor: Actor, tz: str) -> list[Task]:
+    candidates = await run_in_threadpool(_retry_candidates, session, actor)
+    found = await lookup(request, actor, [workflow_id for _, workflow_id in candidates])
+    tasks = []
+    for task, workflow_id in candidates:
+        if (waiting := found.get(workflow_id)) is not None:
+            task.summary += f"：{waiting.message}"
+            if waiting.next_attempt_at:
+                at = waiting.next_attempt_at.astimezone(ZoneInfo(tz))
+                task.summary += f"，下次重试 {at.month}月{at.day}日 {at:%H:%M:%S}"
+            task.waiting = waiting
+            tasks.append(task)
+    return tasks
+
+
+def _decisions(session: SessionDep, actor: Actor) -> list[Task]:
     return (
         _enrollment_tasks(session, actor)
         + _filing_tasks(session, actor)
         + _revocation_tasks(session, actor)
         + _claim_tasks(session, actor)
+    )
+
+
+@router.get("/tasks")
+async def my_tasks(request: Request, session: SessionDep, actor: CurrentActor, settings: SettingsDep) -> list[Task]:
+    """Everything waiting for the caller's decision or action, oldest first within each kind;
+    then, for a clerk (their union's) and for admins (every union's), the batches, enrollments
+    and claims whose workflow keeps retrying something that failed (kind ``retrying``, with
+    ``waiting``: what, the attempt and when the next one is)."""
+    return await run_in_threadpool(_decisions, session, actor) + await _retrying_tasks(
+        request, session, actor, settings.timezone
     )

@@ -1,0 +1,117 @@
+"""A clerk sees why something waits: a card batch whose bank keeps refusing its submission says
+so in its view and in /tasks of its clerk and of the admins (in Chinese, the attempt, the next
+attempt's time; the failure's text for admins only), and stops saying it once the bank recovers.
+The bank simulator fails for real over HTTP; the worker retries on the Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from api.app import create_app
+from bank_sim.app import Bank
+from core.db import Database
+from core.settings import Settings
+from tests.api.test_card_batches import CLERK, member_nos, reset, submitted_batch
+from tests.api.test_card_batches import members as members  # the fixture
+from tests.conftest import auth
+from tests.enrollment_setup import ADMIN, DISTRICT
+
+__all__ = ["members"]  # the fixture used here
+OTHER_CLERK = "clerk@101-0001"
+
+
+async def get(api: httpx.AsyncClient, token: str, url: str) -> Any:
+    r = await api.get(url, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def retrying(api: httpx.AsyncClient, token: str, batch_id: int, seconds: float = 40) -> dict[str, Any]:
+    """The batch's view once it says it is retrying, with a next attempt's time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, Any] = await get(api, token, f"/card-batches/{batch_id}")
+        waiting = view["waiting"]
+        if waiting and waiting["attempt"] >= 2 and waiting["next_attempt_at"]:
+            return view
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.2)
+
+
+def task_of(tasks: list[dict[str, Any]], batch_id: int) -> dict[str, Any] | None:
+    found = [t for t in tasks if t["kind"] == "retrying" and t["entity_type"] == "card_batch"]
+    return next((t for t in found if t["entity_id"] == batch_id), None)
+
+
+async def test_a_batch_the_bank_keeps_refusing_says_it_is_retrying_until_the_bank_recovers(
+    api: httpx.AsyncClient,
+    live_api: str,
+    bank: Bank,
+    tokens: dict[str, str],
+    db: Database,
+    members: list[list[str]],
+) -> None:
+    clerk, admin = tokens[CLERK], tokens[ADMIN]
+    reset(bank, fail_submissions=10_000)  # the bank answers 500 to every submission
+    batch = await submitted_batch(api, clerk, (await member_nos(db, members))[:2])
+    assert batch["status"] == "submitted"
+
+    view = await retrying(api, clerk, batch["id"])
+    waiting = view["waiting"]
+    assert view["status"] == "submitted" and waiting["activity"] == "send_batch_to_bank"
+    assert waiting["message"] == f"银行暂时无法接收，正在重试（第 {waiting['attempt']} 次）"
+    assert waiting["failure"] is None and waiting["paused"] is False  # the clerk never sees the raw error
+    assert datetime.fromisoformat(waiting["next_attempt_at"]) > datetime.now(UTC) - timedelta(seconds=30)
+    seen = await retrying(api, admin, batch["id"])
+    assert "500" in (seen["waiting"]["failure"] or "")  # admins see the decoded failure
+
+    # /tasks: the clerk's and the admins', not another union's clerk's nor a reviewer's.
+    task = task_of(await get(api, clerk, "/tasks"), batch["id"])
+    assert task is not None, "the clerk's tasks do not say the batch is retrying"
+    assert task["link"] == f"/card-batches/{batch['id']}" and task["status"] == "submitted"
+    assert "银行暂时无法接收，正在重试（第" in task["summary"] and "下次重试" in task["summary"]
+    assert task["waiting"]["attempt"] >= 2 and task["waiting"]["failure"] is None
+    admin_task = task_of(await get(api, admin, "/tasks"), batch["id"])
+    assert admin_task is not None and "500" in (admin_task["waiting"]["failure"] or "")
+    assert task_of(await get(api, tokens[OTHER_CLERK], "/tasks"), batch["id"]) is None
+    assert task_of(await get(api, tokens[DISTRICT], "/tasks"), batch["id"]) is None
+    listed = await get(api, clerk, f"/orgs/{view['org_code']}/card-batches?status=submitted")
+    assert any(b["id"] == batch["id"] for b in listed)
+
+    # The bank recovers: the next attempt goes through and the message goes.
+    reset(bank)
+    deadline = time.monotonic() + 60
+    while (view := await get(api, clerk, f"/card-batches/{batch['id']}"))["waiting"] is not None:
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.3)
+    assert view["status"] in ("submitted", "bank_feedback", "issued")
+    assert task_of(await get(api, clerk, "/tasks"), batch["id"]) is None
+
+
+async def test_without_temporal_the_view_is_shown_without_waiting(
+    settings: Settings,
+    db: Database,
+    api: httpx.AsyncClient,
+    live_api: str,
+    bank: Bank,
+    tokens: dict[str, str],
+    members: list[list[str]],
+) -> None:
+    clerk = tokens[CLERK]
+    reset(bank, hold=True)  # the batch stays submitted: its workflow is described
+    batches = [await submitted_batch(api, clerk, (await member_nos(db, members))[:1])]
+    away = settings.model_copy(update={"temporal_address": "127.0.0.1:9"})  # nothing listens there
+    app = create_app(away, db=db, temporal=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for batch in batches[:3]:
+            started = time.monotonic()
+            view = await get(client, clerk, f"/card-batches/{batch['id']}")
+            assert view["waiting"] is None and time.monotonic() - started < 10
+        tasks = await get(client, clerk, "/tasks")
+        assert not [t for t in tasks if t["kind"] == "retrying"]
+    reset(bank)
