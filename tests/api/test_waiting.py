@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,12 +17,14 @@ from api.app import create_app
 from bank_sim.app import Bank
 from core.db import Database
 from core.settings import Settings
+from tests.api.helpers import call, decide
 from tests.api.test_card_batches import CLERK, member_nos, reset, submitted_batch
 from tests.api.test_card_batches import members as members  # the fixture
+from tests.api.test_claims import ILLNESS, TODAY, claimant, programme_year
 from tests.conftest import auth
-from tests.enrollment_setup import ADMIN, DISTRICT
+from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY
 
-__all__ = ["members"]  # the fixture used here
+__all__ = ["members", "programme_year"]  # fixtures used here
 OTHER_CLERK = "clerk@101-0001"
 
 
@@ -115,3 +118,28 @@ async def test_without_temporal_the_view_is_shown_without_waiting(
         tasks = await get(client, clerk, "/tasks")
         assert not [t for t in tasks if t["kind"] == "retrying"]
     reset(bank)
+
+
+async def test_a_claim_whose_payout_the_bank_refuses_says_it_is_retrying(
+    api: httpx.AsyncClient, live_api: str, bank: Bank, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    reset(bank)
+    _, clerk, grassroots, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6951)
+    body = {**ILLNESS, "event_date": (TODAY - timedelta(days=10)).isoformat()}
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    url = f"/claims/{claim['id']}"
+    reset(bank, fail_submissions=10_000)  # the bank answers 500 to the payout
+    for token in (grassroots, tokens[SECONDARY], tokens[DISTRICT], tokens[CENTER]):
+        claim = await decide(api, token, url, "/review", 200, decision="approve")
+    deadline = time.monotonic() + 40
+    while not ((waiting := (view := await get(api, clerk, url))["waiting"]) and waiting["next_attempt_at"]):
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.2)
+    assert view["status"] == "approved" and waiting["activity"] == "send_payout" and waiting["failure"] is None
+    assert waiting["message"] == f"银行暂时无法受理给付付款，正在重试（第 {waiting['attempt']} 次）"
+    tasks = [t for t in await get(api, clerk, "/tasks") if t["kind"] == "retrying" and t["entity_type"] == "claim"]
+    assert [t["link"] for t in tasks if t["entity_id"] == claim["id"]] == [url]
+    reset(bank)
+    while (view := await get(api, clerk, url))["waiting"] is not None:
+        assert time.monotonic() < deadline + 60, view
+        await asyncio.sleep(0.3)
