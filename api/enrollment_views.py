@@ -196,5 +196,4 @@ def notice_for(session: Session, e: Enrollment, org: Organisation, tz: str) -> N
         coverage_end=e.coverage_end or coverage.end,
         issuer="市总工会职工保障互助中心",
         issued_on=issued,
-        reference=f"enrollment {e.id}",
     )

@@ -28,7 +28,6 @@ def seed_notice() -> Notice:
         coverage_end=date(2024, 12, 31),
         issuer="上海市总工会职工服务中心",
         issued_on=date(2023, 11, 20),
-        reference="enrollment 12",
     )
 
 
@@ -55,7 +54,6 @@ def test_html_has_the_seed_figures() -> None:
     assert "即时参保的保障日期自办理参保日的次日起至2024年12月31日止" in page
     assert "上海市总工会职工服务中心" in page
     assert "2023年11月20日" in page
-    assert "enrollment 12" in page
     assert "<table>" in page
     assert "A类会员专享基本保障" in page
 
@@ -75,18 +73,25 @@ def test_html_lists_every_line() -> None:
 
 def test_html_escapes_a_hostile_addressee() -> None:
     hostile = '<script>alert("x")</script>工会'
-    page = notice_html(dataclasses.replace(seed_notice(), addressee=hostile, reference="<b>12</b>"))
+    page = notice_html(dataclasses.replace(seed_notice(), addressee=hostile, issuer="<b>中心</b>"))
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;工会" in page
-    assert "<b>12</b>" not in page
+    assert "<b>中心</b>" not in page
 
 
 def test_pdf_is_a_deterministic_cjk_pdf() -> None:
     first = notice_pdf(seed_notice())
     assert first.startswith(b"%PDF")
     assert len(first) > 1500
-    assert b"STSong-Light" in first
+    assert b"STSong-Light" not in first
     assert notice_pdf(seed_notice()) == first
+
+
+def test_html_has_the_seal_area_and_no_english() -> None:
+    page = notice_html(seed_notice())
+    assert '<div class="seal" aria-hidden="true">盖章处</div>' in page
+    assert "enrollment" not in page
+    assert "/static/fonts/WenQuanYiMicroHei-GB2312.ttf" in page  # the served font, not one installed
 
 
 def test_pdf_survives_markup_in_text() -> None:
