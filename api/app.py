@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.attempts import TrustedProxies
 from api.deps import TokenCache
+from api.docs import install_docs
 from api.door import check_door, refusal
 from api.routes import (
     admin,
@@ -77,6 +78,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(check_door)],
+        docs_url=None,  # served by install_docs, with their assets from this package
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -93,6 +96,7 @@ def create_app(
         codec,
     ):  # fmt: skip
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    install_docs(app)
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
     return app
