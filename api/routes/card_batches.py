@@ -104,8 +104,9 @@ def _open_batch(
 
 
 @router.get("/orgs/{code}/card-batches")
-def list_batches(
+async def list_batches(
     code: str,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     status: CardBatchStatus | None = None,
@@ -113,7 +114,16 @@ def list_batches(
     page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[BatchView]:
-    """Batches of a union (or, for reviewers, of every union below the organisation)."""
+    """Batches of a union (or, for reviewers, of every union below the organisation), each with
+    what its workflow keeps retrying (``waiting``)."""
+    rows = await run_in_threadpool(_list_batches, session, actor, code, status, overdue, page, size)
+    return await fill(request, actor, "card_batch", rows)
+
+
+def _list_batches(
+    session: Session, actor: Actor, code: str, status: CardBatchStatus | None, overdue: bool | None, page: int,
+    size: int,
+) -> list[tuple[BatchView, str, str]]:
     org = get_org(session, code)
     require(actor, org)
     below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
@@ -126,7 +136,7 @@ def list_batches(
     orgs = {
         o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_({b.org_id for b in batches})))
     }
-    return [batch_view(session, b, orgs[b.org_id], actor) for b in batches]
+    return [(batch_view(session, b, orgs[b.org_id], actor), b.workflow_id, b.status.value) for b in batches]
 
 
 @router.get("/card-batches/{batch_id}")

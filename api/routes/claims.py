@@ -155,15 +155,24 @@ def _read_claim(session: Session, claim_id: int, actor: Actor) -> tuple[ClaimVie
 
 
 @router.get("/orgs/{code}/claims")
-def org_claims(
+async def org_claims(
     code: str,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     status: ClaimStatus | None = None,
     page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[ClaimView]:
-    """Claims of a union, or of every union below the organisation."""
+    """Claims of a union, or of every union below the organisation, each with what its workflow
+    keeps retrying (``waiting``)."""
+    rows = await run_in_threadpool(_org_claims, session, actor, code, status, page, size)
+    return await fill(request, actor, "claim", rows)
+
+
+def _org_claims(
+    session: Session, actor: Actor, code: str, status: ClaimStatus | None, page: int, size: int
+) -> list[tuple[ClaimView, str, str]]:
     org = get_org(session, code)
     require(actor, org)
     below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
@@ -172,7 +181,8 @@ def org_claims(
     if status:
         query = query.where(Claim.status == status)
     rows = session.exec(query.order_by(col(Claim.id).desc()).offset((page - 1) * size).limit(size)).all()
-    return claim_views(session, rows, actor)
+    views = claim_views(session, rows, actor)
+    return [(view, c.workflow_id, c.status.value) for view, (c, _) in zip(views, rows, strict=True)]
 
 
 @router.get("/members/{member_no}/claims")

@@ -84,7 +84,8 @@ async def test_a_batch_the_bank_keeps_refusing_says_it_is_retrying_until_the_ban
     assert task_of(await get(api, tokens[OTHER_CLERK], "/tasks"), batch["id"]) is None
     assert task_of(await get(api, tokens[DISTRICT], "/tasks"), batch["id"]) is None
     listed = await get(api, clerk, f"/orgs/{view['org_code']}/card-batches?status=submitted")
-    assert any(b["id"] == batch["id"] for b in listed)
+    (row,) = [b for b in listed if b["id"] == batch["id"]]
+    assert row["waiting"]["activity"] == "send_batch_to_bank" and row["waiting"]["failure"] is None
 
     # The bank recovers: the next attempt goes through and the message goes.
     reset(bank)
@@ -139,6 +140,8 @@ async def test_a_claim_whose_payout_the_bank_refuses_says_it_is_retrying(
     assert waiting["message"] == f"银行暂时无法受理给付付款，正在重试（第 {waiting['attempt']} 次）"
     tasks = [t for t in await get(api, clerk, "/tasks") if t["kind"] == "retrying" and t["entity_type"] == "claim"]
     assert [t["link"] for t in tasks if t["entity_id"] == claim["id"]] == [url]
+    listed = await get(api, clerk, f"/orgs/{view['org_code']}/claims?status=approved")
+    assert [c["waiting"]["activity"] for c in listed if c["id"] == claim["id"]] == ["send_payout"]
     reset(bank)
     while (view := await get(api, clerk, url))["waiting"] is not None:
         assert time.monotonic() < deadline + 60, view
