@@ -5,6 +5,7 @@ from models.card_batch import BankCallback, BatchNumberCounter, Card, CardBatch,
 from models.card_lifecycle import CardLoss, CardRegistration, Registration
 from models.claim import Claim, ClaimEvidence
 from models.enrollment import DistrictFiling, Enrollment, EnrollmentMember, MemberSelection
+from models.extension import Extension
 from models.member import Member, MemberNumberCounter
 from models.member_import import ImportRowError, MemberImport
 from models.org import Organisation
@@ -28,6 +29,7 @@ __all__ = [
     "DistrictFiling",
     "Enrollment",
     "EnrollmentMember",
+    "Extension",
     "ImportRowError",
     "Member",
     "MemberImport",

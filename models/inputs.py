@@ -105,4 +105,5 @@ LABELS: dict[str, str] = {
     "grassroots": "基层比例", "start": "开始日", "end": "结束日", "batch_id": "批次编号",
     "claim_id": "给付申请编号", "evidence_id": "材料编号", "enrollment_id": "参保记录编号", "import_id": "导入编号",
     "x-namespace": "命名空间", "card_status": "卡状态", "category": "名单类别",
+    "new_date": "延期后的日期", "district_code": "区局代码",
 }  # fmt: skip

@@ -217,6 +217,15 @@ class ClaimLevel(StrEnum):
     CENTER = "center"
 
 
+class ExtensionKind(StrEnum):
+    """The date of a programme year that an extension moves later."""
+
+    PAYMENT_DEADLINE = "payment_deadline"  # a district's unions (its reviewer), or every union
+    DISTRICT_WINDOW = "district_window"  # a district's submission to the Mutual Aid Center, or every district's
+    SUBMISSION_WINDOW = "submission_window"  # the grassroots unions' submission window of the year
+    REGISTRATION_WINDOW = "registration_window"  # the year's card registration window
+
+
 # The Chinese label a person reads for each value above: messages, documents, sheets and pages
 # use these (``label(value)``), never the stored code. Every member has one (tested).
 LABELS: dict[type[StrEnum], dict[str, str]] = {
@@ -311,6 +320,12 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "payout_failed": "付款失败",
         "paid": "已给付",
         "closed": "已关闭",
+    },
+    ExtensionKind: {
+        "payment_deadline": "缴费截止日",
+        "district_window": "区局提交窗口",
+        "submission_window": "基层提交窗口",
+        "registration_window": "卡注册窗口",
     },
     ClaimLevel: {
         "grassroots": "基层工会",

@@ -38,3 +38,13 @@ class OpenRegistrations:
 
     year: int
     now: datetime  # windows already over by then are not opened any more
+
+
+@dataclass
+class DateExtension:
+    """An extension's signal to a running workflow: the date ``kind`` now ends at ``until``."""
+
+    kind: str  # models.states.ExtensionKind's value
+    until: datetime  # 24:00 of the new last day, programme time zone
+    label: str  # the new deadline day, or the whole window, as the clerk reads it
+    extension_id: int = 0

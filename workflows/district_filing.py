@@ -19,6 +19,7 @@ from workflows.common import Act, Decision, Lifecycle, activity, reason_required
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
     from core.money import yuan
     from models.states import DistrictFilingStatus as S
+    from workflows.dated_inputs import DateExtension
     from workflows.district_filing_messages import (
         DistrictFilingInput,
         FanOut,
@@ -40,6 +41,7 @@ class DistrictFilingWorkflow(Lifecycle):
         self.org_code, self.org_path = inp.district_org_code, inp.district_org_path
         self.totals = FilingTotals()
         self.opens, self.closes = datetime.fromisoformat(inp.window_opens), datetime.fromisoformat(inp.window_closes)
+        self.window_label = inp.window_label
 
     def key(self) -> str:
         return str(self.inp.filing_id)
@@ -79,7 +81,13 @@ class DistrictFilingWorkflow(Lifecycle):
     def _check_submit(self, act: Act) -> None:
         self._district_reviewer("submit", act)
         if not (self.opens <= workflow.now() < self.closes):
-            raise ApplicationError(f"区局提交时间为 {self.inp.window_label}", type="outside_window")
+            raise ApplicationError(f"区局提交时间为 {self.window_label}", type="outside_window")
+
+    @workflow.signal
+    def extend(self, ext: DateExtension) -> None:
+        """An extension of the district's submission window, taken at once."""
+        if ext.kind == "district_window" and ext.until > self.closes:
+            self.closes, self.window_label = ext.until, ext.label
 
     @workflow.update
     async def upload_voucher(self, act: Act) -> FilingSummary:

@@ -29,6 +29,7 @@ from workflows.common import (
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
     from core.money import yuan
     from models.states import EnrollmentStatus as S
+    from workflows.dated_inputs import DateExtension
     from workflows.enrollment_messages import (
         Coverage,
         EnrollmentInput,
@@ -77,6 +78,7 @@ class EnrollmentWorkflow(Lifecycle):
             datetime.fromisoformat(inp.payment_due),
             datetime.fromisoformat(inp.coverage_ends),
         )
+        self.payment_due_label, self.submission_label = inp.payment_due_label, inp.submission_label
 
     def key(self) -> str:
         return str(self.inp.enrollment_id)
@@ -162,7 +164,7 @@ class EnrollmentWorkflow(Lifecycle):
         now = workflow.now()
         if self.inp.kind == "regular" and not (self.opens <= now < self.closes):
             raise ApplicationError(
-                f"集中参保提交时间为 {self.inp.submission_label}",
+                f"集中参保提交时间为 {self.submission_label}",
                 type="outside_window",
             )
         if self.counts.enrolled == 0:
@@ -235,7 +237,7 @@ class EnrollmentWorkflow(Lifecycle):
                 f"到账金额须等于基层单位应缴金额 {yuan(self.fee.grassroots_fen)} 元", type="amount_mismatch"
             )
         if self.inp.kind == "regular" and workflow.now() >= self.payment_due:
-            raise ApplicationError(f"缴费截止日 {self.inp.payment_due_label} 已过", type="deadline_passed")
+            raise ApplicationError(f"缴费截止日 {self.payment_due_label} 已过", type="deadline_passed")
 
     # -- the bank and the district ---------------------------------------------------------
     @workflow.signal
@@ -243,6 +245,18 @@ class EnrollmentWorkflow(Lifecycle):
         if file.event_id not in self.transfers:
             self.transfers.append(file.event_id)
             self.wakeups += 1
+
+    @workflow.signal
+    def extend(self, ext: DateExtension) -> None:
+        """An extension of the payment deadline or of the submission window: taken at once (an
+        earlier or equal date changes nothing; the timers are set again from the new date)."""
+        if ext.kind == "payment_deadline" and ext.until > self.payment_due:
+            self.payment_due, self.payment_due_label = ext.until, ext.label
+        elif ext.kind == "submission_window" and ext.until > self.closes:
+            self.closes, self.submission_label = ext.until, ext.label
+        else:
+            return
+        self.wakeups += 1
 
     @workflow.signal
     def district_filed(self, notice: FilingNotice) -> None:
@@ -285,7 +299,7 @@ class EnrollmentWorkflow(Lifecycle):
 
     async def _deadline_passed(self) -> None:
         if self.status in UNPAID and workflow.now() >= self.payment_due:
-            await self.move("fail_unpaid", None, f"缴费截止日 {self.inp.payment_due_label} 前未缴费，参保失败")
+            await self.move("fail_unpaid", None, f"缴费截止日 {self.payment_due_label} 前未缴费，参保失败")
         elif self.status in COVERED and workflow.now() >= self.coverage_ends:
             await self.move("expire", None, "保障期结束")
 

@@ -8,6 +8,8 @@ chosen in a staged selection referred to by id: card lists never enter the histo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from temporalio import workflow
@@ -19,7 +21,7 @@ with workflow.unsafe.imports_passed_through():  # the models package imports SQL
     from models.states import RegistrationStatus as S
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.dated_inputs import RegistrationInput
+    from workflows.dated_inputs import DateExtension, RegistrationInput
 
 
 def registration_workflow_id(org_code: str, year: int) -> str:
@@ -69,6 +71,8 @@ class RegistrationWorkflow(Lifecycle):
         self.org_path = inp.org_path
         self.counts = RegistrationCounts()
         self.lock = asyncio.Lock()
+        self.closes_at = inp.closes_at
+        self.extended = 0  # extensions taken
 
     def key(self) -> str:
         return str(self.inp.registration_id)
@@ -112,12 +116,32 @@ class RegistrationWorkflow(Lifecycle):
     def _check_register(self, selection: Selection) -> None:
         self.require("register", selection.actor, "clerk", own_org=True)
 
+    @workflow.signal
+    def extend(self, ext: DateExtension) -> None:
+        """An extension of the year's registration window: the window closes later, at once."""
+        if ext.kind == "registration_window" and ext.until > self.closes_at:
+            self.closes_at, self.inp.closes_on = ext.until, ext.label
+            self.extended += 1
+
+    async def _until_closed(self) -> None:
+        """Sleep until the window closes, woken by an extension to sleep on to its new close."""
+        while workflow.now() < self.closes_at:
+            left = self.closes_at - workflow.now()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await workflow.wait_condition(self._extended_since(self.extended), timeout=left)
+
+    def _extended_since(self, seen: int) -> Callable[[], bool]:
+        return lambda: self.extended != seen
+
     @workflow.run
     async def run(self, inp: RegistrationInput) -> RegistrationSummary:
         self.set_search_attributes("registration", inp.district_code)
         await sleep_until(inp.opens_at)
         await self.move("open", None, f"注册期 {self.window()} 开始")
-        await sleep_until(inp.closes_at)
+        if workflow.patched("extensions"):  # an extension can move the close (older runs slept to a fixed one)
+            await self._until_closed()
+        else:
+            await sleep_until(inp.closes_at)
         async with self.lock:
             self.counts = await activity(
                 "lapse_unregistered_cards", inp.registration_id, RegistrationCounts, minutes=30

@@ -18,6 +18,7 @@ from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.enrollment_sheets import statistics_row, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.extensions import with_extensions
 from core.file_types import checked_type
 from core.money import amount
 from core.orgs import get_district
@@ -155,7 +156,7 @@ def _reviewing_district(session: Session, code: str, actor: Actor) -> Organisati
 def _filing_to_start(
     session: Session, settings: Settings, org: Organisation, year: int
 ) -> tuple[str, DistrictFilingInput]:
-    config = get_config(session, year)
+    config = with_extensions(session, get_config(session, year), year, org.code)
     filing = _filing(session, org.code, year)
     if filing is None:
         filing = DistrictFiling(

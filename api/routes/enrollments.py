@@ -26,6 +26,7 @@ from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid
+from core.extensions import with_extensions
 from core.notices import notice_html, notice_pdf
 from core.orgs import get_org, require_card_work
 from core.programme import bounds, get_config, to_fen
@@ -83,8 +84,9 @@ class CancelBody(RequestBody):
 
 def _workflow_input(session: Session, settings: Settings, org: Organisation, enrollment: Enrollment) -> EnrollmentInput:
     parent = session.get(Organisation, org.parent_id) if org.parent_id else None
+    config = with_extensions(session, get_config(session, enrollment.year), enrollment.year, org.district_code or "")
     return enrollment_input(
-        get_config(session, enrollment.year),
+        config,
         settings.timezone,
         enrollment_id=enrollment.id or 0,
         org=(org.code, org.path),

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep
+from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
 from core.audit import audit_action
 from core.auth import require
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden, Unavailable
+from core.extensions import (
+    authorise,
+    changed_dates,
+    current_date,
+    extended_config,
+    not_later,
+    refuse_dates_in_force,
+    running_workflows,
+    too_late,
+    window_label,
+    with_extensions,
+    year_in_force,
+)
 from core.orgs import get_district
-from core.programme import get_config, inside
+from core.programme import end_of, get_config, inside
+from models.extension import Extension, ExtensionCreate, ExtensionPublic
 from models.inputs import YEAR_MAX, YEAR_MIN
 from models.programme import DistrictFeeSplit, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProgrammeYearPublic
-from models.states import Role
+from models.states import Role, label
+from workflows.dated_inputs import DateExtension
 
 router = APIRouter(tags=["programme years"])
 Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage year")]
@@ -25,10 +44,16 @@ Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage y
 def put_programme_year(
     year: Year, data: ProgrammeYearConfig, session: SessionDep, actor: AdminActor
 ) -> ProgrammeYearPublic:
-    """Set a coverage year's prices, split, windows, deadline, coverage and claim amounts.
-    Workflows already running keep the dates they started with."""
+    """Set a coverage year's prices, split, windows, deadline, coverage and claim amounts. Once
+    a workflow of the year has started with its dates (an enrollment, a filing, a registration),
+    changing a date is refused (409 ``dates_in_force``): extend it instead (``POST
+    /programme-years/{year}/extensions``), which reaches the running workflows."""
     row = session.get(ProgrammeYear, year)
     created = row is None
+    if row is not None and year_in_force(session, year):
+        changed = changed_dates(ProgrammeYearConfig.model_validate(row.config), data, year)
+        if changed:
+            raise refuse_dates_in_force(changed, year)
     if row is None:
         row = ProgrammeYear(year=year, config={})
     row.config = data.model_dump(mode="json")
@@ -107,3 +132,85 @@ def put_fee_split(
     )
     session.commit()
     return data
+
+
+@router.post("/programme-years/{year}/extensions", status_code=201)
+async def create_extension(
+    year: Year,
+    data: ExtensionCreate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> ExtensionPublic:
+    """Extend a date of the year: a district reviewer its district's payment deadline; the Mutual
+    Aid Center or an admin a district's (or every district's) submission window, the payment
+    deadline, the grassroots submission window or the registration window. The running
+    enrollments, filings and registrations take it at once (``reached`` counts them); a
+    year-wide extension also moves the year's configuration. Refused: 403
+    ``extension_not_allowed``, 422 ``extension_scope`` / ``extension_inconsistent``, 409
+    ``extension_not_later`` / ``extension_too_late``, 503 when the workflow service is down
+    (nothing recorded)."""
+    authorise(session, actor, data)
+    config = get_config(session, year)
+    scoped = with_extensions(session, config, year, data.district_code) if data.district_code else config
+    current = current_date(scoped, year, data.kind)
+    if end_of(current, settings.timezone) <= datetime.now(UTC):
+        raise too_late(data.kind, current)
+    if data.new_date <= current:
+        raise not_later(data.kind, current, data.new_date)
+    extended = extended_config(scoped, year, data.kind, data.new_date)
+    ext = Extension(
+        year=year, kind=data.kind, district_code=data.district_code, old_date=current, new_date=data.new_date,
+        reason=data.reason, created_by=actor.user_id, created_by_name=actor.name[:60],
+    )  # fmt: skip
+    session.add(ext)
+    if data.district_code is None:  # the year's own date: new workflows and documents start from it
+        row = session.get(ProgrammeYear, year)
+        assert row is not None
+        row.config, row.updated_by = extended.model_dump(mode="json"), actor.user_id
+        session.add(row)
+    session.flush()
+    assert ext.id is not None
+    targets = running_workflows(session, year, data.kind, data.district_code, data.new_date)
+    signal = DateExtension(
+        data.kind.value, end_of(data.new_date, settings.timezone), window_label(extended, year, data.kind), ext.id
+    )
+    ext.reached = await signal_extension(temporal, targets, signal)  # before commit: 503 records nothing
+    scope = f"{data.district_code}区局" if data.district_code else "全部单位"
+    audit_action(
+        session,
+        actor,
+        "programme_year.extended",
+        ("programme_year", year),
+        f"{year}年度{label(data.kind)}（{scope}）由 {current} 延至 {data.new_date}：{data.reason}",
+        org_id=actor.org_id,
+    )
+    session.commit()
+    session.refresh(ext)
+    return ExtensionPublic.model_validate(ext, from_attributes=True)
+
+
+@router.get("/programme-years/{year}/extensions")
+def list_extensions(year: Year, session: SessionDep, actor: CurrentActor) -> list[ExtensionPublic]:
+    """Every extension of the year, the latest first."""
+    get_config(session, year)
+    rows = session.exec(select(Extension).where(Extension.year == year).order_by(col(Extension.id).desc())).all()
+    return [ExtensionPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+async def signal_extension(temporal: Client, workflow_ids: list[str], ext: DateExtension) -> int:
+    """Tell each running workflow (20 at a time); one that has ended meanwhile is not counted."""
+    limit = asyncio.Semaphore(20)
+
+    async def one(workflow_id: str) -> int:
+        async with limit:
+            try:
+                await temporal.get_workflow_handle(workflow_id).signal("extend", ext, rpc_timeout=timedelta(seconds=10))
+            except RPCError as exc:
+                if exc.status is RPCStatusCode.NOT_FOUND:
+                    return 0
+                raise Unavailable("temporal_unavailable", "工作流服务暂时不可用，未办理延期，请稍后再试") from None
+            return 1
+
+    return sum(await asyncio.gather(*(one(w) for w in workflow_ids)))
