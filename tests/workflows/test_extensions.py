@@ -1,6 +1,7 @@
 """Extensions on the time-skipping server: a district's later payment deadline reaches its running
 enrollments at once (one paid past the old deadline, one failing at the new one); the year's
-registration window extended keeps a registration open past its old close; the refusals."""
+registration window extended keeps a registration open past its old close, a district's window
+its filing; the refusals."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -21,8 +24,16 @@ from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, config_around, put_year
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
-from tests.workflows.test_enrollment_year import approved_enrollment, server_today, union_with_members, year_config
+from tests.workflows.test_enrollment_year import (
+    approved_enrollment,
+    district_filing,
+    server_today,
+    union_with_members,
+    year_config,
+)
 from tests.workflows.test_registration_timers import stage, start_registration, status_of
+from workflows.common import Act
+from workflows.district_filing import DistrictFilingWorkflow
 from workflows.enrollment import EnrollmentWorkflow, Payment
 from workflows.registration import RegistrationWorkflow
 
@@ -149,3 +160,34 @@ async def test_an_extended_registration_window_stays_open_past_its_old_close(
     assert (summary.status, summary.counts.registered, summary.counts.lapsed) == ("closed", 1, 2)
     assert (await env.get_current_time()).date() >= new_close
     await record(env.client, handle.id, "RegistrationWorkflow--extended-window")
+
+
+async def test_an_extended_district_window_takes_a_filing_past_its_old_close(
+    skipping: tuple[WorkflowEnvironment, str],
+    skipping_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    db: Database,
+    settings: Settings,
+) -> None:
+    env, queue = skipping
+    year = 2059
+    await put_year(api, tokens, year, config_around(await server_today(env, settings)))
+    closes = year_config(db, year).district_window.end  # server today + 10
+    filing = await district_filing(env, queue, db, settings, year)
+    district = user(db, "reviewer", "101")
+    async with asyncio.timeout(120):
+        made = await extend(skipping_api, tokens[CENTER], year, 201, kind="district_window", district_code="101",
+                            new_date=(closes + timedelta(days=5)).isoformat())  # fmt: skip
+        assert made["reached"] == 1
+        await env.sleep(timedelta(days=12))  # past the old close, before the new one
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await filing.execute_update(DistrictFilingWorkflow.submit, Act(district, ""))
+    assert isinstance(caught.value.cause, ApplicationError)
+    assert caught.value.cause.type == "nothing_to_file"  # inside the window: only nothing approved to file
+    async with asyncio.timeout(120):
+        await env.sleep(timedelta(days=5))
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await filing.execute_update(DistrictFilingWorkflow.submit, Act(district, ""))
+    assert isinstance(caught.value.cause, ApplicationError)
+    assert caught.value.cause.type == "outside_window" and str(closes + timedelta(days=5)) in caught.value.cause.message
