@@ -13,6 +13,7 @@ from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, NotFound
+from core.extensions import with_extensions
 from core.money import amount
 from core.notices import Notice, NoticeLine
 from core.programme import get_config, local_date, today
@@ -170,8 +171,9 @@ def roster_page(
 
 
 def notice_for(session: Session, e: Enrollment, org: Organisation, tz: str) -> Notice:
-    """The notice letter, dated by the day it was submitted in the programme's time zone (``tz``)."""
-    config = get_config(session, e.year)
+    """The notice letter, dated by the day it was submitted in the programme's time zone (``tz``);
+    the payment deadline with the district's extensions."""
+    config = with_extensions(session, get_config(session, e.year), e.year, e.district_code)
     protection = config.protection(e.protection_type or "")
     coverage = config.coverage_of(e.protection_type or "")
     issued = local_date(e.submitted_at, tz) if e.submitted_at else today(tz)

@@ -102,7 +102,7 @@ def _actions(actor: Actor, org: Organisation, status: DistrictFilingStatus) -> l
 
 
 def _view(session: Session, org: Organisation, year: int, actor: Actor) -> FilingView:
-    config = get_config(session, year)
+    config = with_extensions(session, get_config(session, year), year, org.code)
     filing = _filing(session, org.code, year)
     rows = session.exec(
         select(Enrollment, Organisation)
