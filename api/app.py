@@ -34,6 +34,7 @@ from api.routes import (
     cards,
     claims,
     codec,
+    district_notices,
     districts,
     enrollments,
     health,
@@ -90,7 +91,8 @@ def create_app(
     if settings.api_metrics:
         app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     for module in (
-        health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts, tasks,
+        health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts,
+        district_notices, tasks,
         claims,
         cards, registrations, admin,
         codec,

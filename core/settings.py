@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     )
     bank_sim_port: int = Field(8100, description="Port of the bank simulator started by `unioncard dev`.")
     card_feedback_days: int = Field(30, description="Days without bank feedback before a batch is marked overdue.")
+    center_name: str = Field(
+        "上海市职工保障互助中心", max_length=60, description="The Mutual Aid Center as it signs the districts' notices."
+    )
+    center_account_name: str = Field(
+        "上海市职工保障互助中心会员专享保障专户",
+        max_length=60,
+        description="户名 of the center's account that districts pay into (on the district's notice).",
+    )
+    center_account_no: str = Field(
+        "316023-03002745697", max_length=40, description="帐号 of the center's account (on the district's notice)."
+    )
+    center_bank: str = Field(
+        "上海银行人民广场支行", max_length=60, description="开户行 of the center's account (on the district's notice)."
+    )
     worker_cached_workflows: int = Field(
         1000, ge=0, description="Open workflows a worker keeps in memory (fewer: less memory, more replaying)."
     )

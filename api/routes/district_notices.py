@@ -1,0 +1,94 @@
+"""The district's notice letter (区局参保告知书, seed 002 §4.5), for the district and the Mutual
+Aid Center, once the district has submitted to the center: the filed enrollments per protection
+type, the total and its split, the coverage, the late-payment rule and the center's account
+(settings)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session, select
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, YearPath
+from core.auth import Actor, require
+from core.district_notice import Account, DistrictNotice, DistrictNoticeLine, district_notice_html, district_notice_pdf
+from core.errors import Conflict
+from core.orgs import get_district
+from core.programme import get_config, local_date
+from core.settings import Settings
+from models.enrollment import DistrictFiling, Enrollment
+from models.org import Organisation
+from models.states import DistrictFilingStatus, Role
+
+router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
+
+
+def _sums(session: Session, filing_id: int) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per protection type of the filed enrollments: members, total, city, district, grassroots fen."""
+    out: dict[str, tuple[int, int, int, int, int]] = {}
+    for e in session.exec(select(Enrollment).where(Enrollment.filing_id == filing_id)):
+        m, t, c, d, g = out.get(e.protection_type or "", (0, 0, 0, 0, 0))
+        out[e.protection_type or ""] = (
+            m + e.enrolled, t + e.total_fen, c + e.city_fen, d + e.district_fen, g + e.grassroots_fen
+        )
+    return out
+
+
+def district_notice_for(
+    session: Session, settings: Settings, org: Organisation, filing: DistrictFiling
+) -> DistrictNotice:
+    """The notice of a submitted filing, dated by its submission day in the programme's time zone."""
+    config = get_config(session, filing.year)
+    sums = _sums(session, filing.id or 0)
+    codes = [t.code for t in config.protection_types] + sorted(set(sums) - {t.code for t in config.protection_types})
+    lines = []
+    for code in codes:
+        members, total, *_ = sums.get(code, (0, 0, 0, 0, 0))
+        protection, coverage = config.protection(code), config.coverage_of(code)
+        name = protection.name if protection else code
+        lines.append(DistrictNoticeLine(code, name, members, total, coverage.start, coverage.end))
+    assert filing.submitted_at is not None
+    return DistrictNotice(
+        addressee=org.name,
+        year=filing.year,
+        plan_name=config.plan_name,
+        lines=lines,
+        city_fen=sum(s[2] for s in sums.values()),
+        district_fen=sum(s[3] for s in sums.values()),
+        grassroots_fen=sum(s[4] for s in sums.values()),
+        account=Account(settings.center_account_name, settings.center_account_no, settings.center_bank),
+        issuer=settings.center_name,
+        issued_on=local_date(filing.submitted_at, settings.timezone),
+    )
+
+
+def _submitted_filing(session: Session, code: str, year: int, actor: Actor) -> tuple[Organisation, DistrictFiling]:
+    org = get_district(session, code)
+    require(actor, org, Role.REVIEWER, Role.CENTER_REVIEWER)  # the district's reviewers, the center, admins
+    filing = session.exec(
+        select(DistrictFiling).where(DistrictFiling.district_code == code, DistrictFiling.year == year)
+    ).first()
+    if filing is None or filing.status is DistrictFilingStatus.OPEN or filing.submitted_at is None:
+        raise Conflict("not_submitted", "区局提交至职保中心后才有区局参保告知书")
+    return org, filing
+
+
+@router.get("/notice", response_class=Response)
+def district_notice(
+    code: str,
+    year: YearPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    format: str = Query("html", pattern="^(html|pdf)$"),
+) -> Response:
+    """区局参保告知书: members per protection type, the total, the coverage, the late-payment rule
+    and the Mutual Aid Center's account; for the district and the center, after its submission."""
+    org, filing = _submitted_filing(session, code, year, actor)
+    notice = district_notice_for(session, settings, org, filing)
+    if format == "pdf":
+        return Response(
+            district_notice_pdf(notice),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f"attachment; filename=district-notice-{code}-{year}.pdf"},
+        )
+    return Response(district_notice_html(notice), media_type="text/html; charset=utf-8")
