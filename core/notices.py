@@ -177,9 +177,9 @@ th, td { border: 1px solid #000; padding: 2px 6px; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; }
-.signature { position: relative; margin: 2em 0 0 auto; width: 60mm; height: 46mm; text-align: center; }
-.signature .issuer { padding-top: 14mm; }
-.seal { position: absolute; left: 50%; top: 2mm; width: 42mm; height: 42mm; margin-left: -21mm;
+.signature { position: relative; margin: 2em 0 0 auto; width: 64mm; height: 52mm; text-align: center; }
+.signature .issuer { padding-top: 16mm; }
+.seal { position: absolute; left: 50%; top: 2mm; width: 48mm; height: 48mm; margin-left: -24mm;
         border: 1px dashed #888; border-radius: 50%; box-sizing: border-box; color: #888; font-size: 8pt;
         display: flex; align-items: flex-end; justify-content: center; padding-bottom: 3mm; }
 @media print { body { margin: 0; max-width: none; } th { background: none; } }
