@@ -65,6 +65,9 @@ class FilingView(StatusLabelled):
     voucher_name: str | None
     reject_reason: str | None
     window: str
+    notice_url: str | None = Field(
+        None, description="The district's notice letter (区局参保告知书) once submitted; `?format=pdf` for the PDF."
+    )
     step: int = Field(description="The current step: what a decision on this view sends as its `step`.")
     actions: list[str]
     lines: list[EnrollmentLine]
@@ -122,6 +125,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
         voucher_name=filing.voucher_name if filing else None,
         reject_reason=filing.reject_reason if filing else None,
         window=config.district_window.label(),
+        notice_url=f"/districts/{org.code}/enrollments/{year}/notice" if filing and filing.submitted_at else None,
         step=filing.last_step if filing else 0,
         actions=_actions(actor, org, status),
         lines=[

@@ -64,10 +64,13 @@ async def test_the_district_gets_its_notice_when_it_submits_to_the_center(
     for url in (a, b):
         await _pay(api, tokens, url)
 
+    view = await call(api, tokens[DISTRICT], "GET", f"/districts/101/enrollments/{YEAR}", 200)
+    assert view["notice_url"] is None
     early = await call(api, tokens[DISTRICT], "GET", NOTICE, 409)
     assert early["error"]["code"] == "not_submitted" and "提交至职保中心后" in early["error"]["message"]
     filing = await call(api, tokens[DISTRICT], "POST", f"/districts/101/enrollments/{YEAR}/submit", 200)
     assert (filing["enrollments"], filing["members"]) == (2, 5)
+    assert filing["notice_url"] == NOTICE  # the submission's answer names its notice, as the seed downloads it
 
     page = await api.get(NOTICE, headers=auth(tokens[DISTRICT]))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
