@@ -181,7 +181,7 @@ async def decide(api: httpx.AsyncClient, token: str, url: str, path: str, body: 
 async def test_enrollment_and_filing_decisions_sent_eight_times_at_once(
     api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path, temporal_client: Client
 ) -> None:
-    year = 2071
+    year = 2074
     await put_programme_year(api, tokens, year, config_around(TODAY))
     # Under the secondary union: returned there, submitted again by an admin, approved at both levels.
     url, clerk = await enrollment_in_review(api, tokens, db, tmp_path, "101-S01", year, seed=7501)
