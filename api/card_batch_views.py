@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from api.labels import StatusLabelled
 from api.waiting import Waiting
 from core.audit import audit_history, audit_public
-from core.auth import Actor, require
+from core.auth import Actor, load_in_scope
 from core.errors import NotFound
 from core.idnumbers import mask_phone
 from models.audit import AuditPublic
@@ -77,13 +77,7 @@ def batch_actions(actor: Actor, org: Organisation, batch: CardBatch) -> list[str
 
 
 def load_batch(session: Session, batch_id: int, actor: Actor) -> tuple[CardBatch, Organisation]:
-    batch = session.get(CardBatch, batch_id)
-    if batch is None:
-        raise NotFound("batch_not_found", f"批次 {batch_id} 不存在")
-    org = session.get(Organisation, batch.org_id)
-    assert org is not None
-    require(actor, org)
-    return batch, org
+    return load_in_scope(session, CardBatch, batch_id, actor, NotFound("batch_not_found", f"批次 {batch_id} 不存在"))
 
 
 def batch_view(session: Session, batch: CardBatch, org: Organisation, actor: Actor) -> BatchView:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api.labels import StatusLabelled
 from api.waiting import Waiting
 from core.audit import audit_history, audit_public
-from core.auth import Actor, require
+from core.auth import Actor, load_in_scope
 from core.errors import Conflict, NotFound
 from core.extensions import with_extensions
 from core.money import amount
@@ -123,13 +123,8 @@ def enrollment_view(
 
 
 def load_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[Enrollment, Organisation]:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound("enrollment_not_found", f"参保记录 {enrollment_id} 不存在")
-    org = session.get(Organisation, enrollment.org_id)
-    assert org is not None
-    require(actor, org)
-    return enrollment, org
+    missing = NotFound("enrollment_not_found", f"参保记录 {enrollment_id} 不存在")
+    return load_in_scope(session, Enrollment, enrollment_id, actor, missing)
 
 
 def refuse_if_failed_unpaid(session: Session, e: Enrollment, tz: str) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from core.errors import Forbidden
+from sqlmodel import Session
+
+from core.errors import Forbidden, NotFound
 from models.org import Organisation
 from models.states import Role, label
 
@@ -52,6 +55,27 @@ def require(actor: Actor, org: Organisation, *roles: Role) -> None:
         raise Forbidden("role_not_allowed", f"此操作需要以下角色之一：{allowed}", details={"roles": list(roles)})
     if not actor.covers(org):
         raise Forbidden("outside_scope", f"您无权操作组织 {org.code}", details={"org_code": org.code})
+
+
+class _OfOrg(Protocol):
+    org_id: int
+
+
+R = TypeVar("R", bound=_OfOrg)
+
+
+def load_in_scope(
+    session: Session, model: type[R], key: Any, actor: Actor, missing: NotFound
+) -> tuple[R, Organisation]:
+    """A row that belongs to an organisation, and that organisation: ``missing`` (404) when there is
+    no such row, 403 when the actor does not cover its organisation."""
+    row = session.get(model, key)
+    if row is None:
+        raise missing
+    org = session.get(Organisation, row.org_id)
+    assert org is not None
+    require(actor, org)
+    return row, org
 
 
 def require_role(actor: Actor, *roles: Role) -> None:

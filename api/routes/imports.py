@@ -21,7 +21,7 @@ from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, Tempora
 from api.routes.members import XLSX
 from api.workflow_calls import start_workflow
 from core.audit import audit_action
-from core.auth import Actor, require
+from core.auth import Actor, load_in_scope, require
 from core.errors import AppError, Invalid, NotFound, Unavailable
 from core.logging import get_logger
 from core.orgs import get_org, require_card_work
@@ -195,13 +195,8 @@ async def _wait_finished(db: Any, import_id: int, seconds: float) -> None:
 
 
 def _load(session: Session, import_id: int, actor: Actor) -> tuple[MemberImport, Organisation]:
-    imp = session.get(MemberImport, import_id)
-    if imp is None:
-        raise NotFound("import_not_found", f"导入 {import_id} 不存在")
-    org = session.get(Organisation, imp.org_id)
-    assert org is not None
-    require(actor, org)
-    return imp, org
+    missing = NotFound("import_not_found", f"导入 {import_id} 不存在")
+    return load_in_scope(session, MemberImport, import_id, actor, missing)
 
 
 def _view(db: Any, import_id: int, actor: Actor, offset: int = 0, limit: int = 200) -> ImportPublic:
