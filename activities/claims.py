@@ -26,11 +26,12 @@ _ILLNESS_LABELS = {
 }
 KIND_LABELS = LABELS[ClaimKind]
 
-# The enrollment covering the member on the event date (completed, or an instant one), if any.
+# The enrollment covering the member on the event date (completed, or an instant one), if any;
+# a member whose type follows their card is covered by their type's period.
 _COVERAGE_SQL = """
     SELECT e.year FROM enrollment_members em JOIN enrollments e ON e.id = em.enrollment_id
     WHERE em.member_no = %s AND em.category = 'enrolled' AND e.status IN ('completed', 'expired')
-      AND e.coverage_start <= %s AND e.coverage_end >= %s
+      AND coalesce(em.coverage_start, e.coverage_start) <= %s AND coalesce(em.coverage_end, e.coverage_end) >= %s
     ORDER BY e.year DESC LIMIT 1"""
 
 

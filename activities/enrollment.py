@@ -3,10 +3,12 @@ coverage, the district's filing, and the fan-out of the filing's outcome to its 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 import psycopg
+from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,6 +27,7 @@ from core.programme import (
 )
 from core.projection import audit_row
 from core.settings import Settings
+from models.enrollment import FeeLine
 from models.programme import ProgrammeYearConfig
 from workflows.district_filing import FilingTotals
 from workflows.enrollment import (
@@ -63,6 +66,18 @@ _ROSTER_SQL = """
         WHEN enrollment_members.category = 'removed' THEN 'removed'
         WHEN enrollment_members.confirmed THEN 'enrolled'
         ELSE EXCLUDED.category END""".replace("{valid}", VALID_CARD_SQL.format(card="m.card_no", member="m.member_no"))
+
+# Each enrolled member's protection type by the card's day: the first period whose last day is not
+# before it (the last period has none); members not enrolled have none.
+_TYPE_BY_CARD_SQL = """
+    UPDATE enrollment_members x SET protection_type = CASE WHEN x.category = 'enrolled' THEN (
+        SELECT p.code FROM unnest(%(codes)s::text[], %(untils)s::date[]) WITH ORDINALITY AS p(code, until, n)
+        WHERE p.until IS NULL OR p.until >= greatest(
+            (SELECT (min(c.issued_at) AT TIME ZONE %(tz)s)::date FROM cards c WHERE c.member_no = x.member_no),
+            (SELECT (min(r.registered_at) AT TIME ZONE %(tz)s)::date FROM card_registrations r
+             WHERE r.member_no = x.member_no AND r.year = %(year)s))
+        ORDER BY p.n LIMIT 1) END
+    WHERE x.enrollment_id = %(id)s"""
 
 _COUNTS_SQL = """
     SELECT count(*), count(*) FILTER (WHERE category = 'enrolled'), count(*) FILTER (WHERE category = 'awaiting'),
@@ -157,35 +172,83 @@ class EnrollmentActivities:
 
     @activity.defn(name="price_enrollment")
     def price_enrollment(self, req: PriceRequest) -> Fee:
-        """The fee for the roster's enrolled members and its split by the district's ratios."""
+        """The fee for the roster's enrolled members and its split by the district's ratios: at the
+        clerk's protection type, or, when the year's types follow each member's card, per member."""
         with self.db.connect() as conn, conn.transaction():
             org_id, year, district_code, _, _ = self._enrollment(conn, req.enrollment_id)
             config = self._config(conn, year)
-            protection = config.protection(req.protection_type)
-            if protection is None:
-                raise ApplicationError(
-                    f"保障类型 {req.protection_type} 不在{year}年度计划中", type="unknown_protection_type",
-                    non_retryable=True,
-                )  # fmt: skip
-            chosen = conn.execute(
-                """SELECT protection_type FROM enrollments WHERE org_id = %s AND year = %s AND id <> %s
-                   AND protection_type IS NOT NULL AND status NOT IN ('cancelled', 'draft') LIMIT 1""",
-                (org_id, year, req.enrollment_id),
-            ).fetchone()
-            if chosen and chosen[0] != req.protection_type:
-                raise ApplicationError(
-                    f"同一保障年度只能选择一个保障类型（本年度已选 {chosen[0]}）", type="protection_type_fixed",
-                    non_retryable=True,
-                )  # fmt: skip
             members = roster_counts(conn, req.enrollment_id).enrolled
-            total = to_fen(protection.price) * members
+            if config.types_by_card is not None:
+                lines = self._types_by_card(conn, req.enrollment_id, year, config)
+                chosen_type = None
+            else:
+                chosen_type = self._chosen_type(conn, org_id, year, req, config)
+                lines = [FeeLine(chosen_type, members, to_fen(self._price(config, chosen_type)) * members)]
+            total = sum(line.total_fen for line in lines)
             city, district, grassroots = split_fee(total, district_split(conn, config, district_code, year))
             conn.execute(
-                """UPDATE enrollments SET protection_type = %s, total_fen = %s, city_fen = %s, district_fen = %s,
-                          grassroots_fen = %s, submitted_at = now() WHERE id = %s""",
-                (req.protection_type, total, city, district, grassroots, req.enrollment_id),
-            )
-            return Fee(req.protection_type, members, total, city, district, grassroots)
+                """UPDATE enrollments SET protection_type = %s, fee_lines = %s, total_fen = %s, city_fen = %s,
+                          district_fen = %s, grassroots_fen = %s, submitted_at = now() WHERE id = %s""",
+                (chosen_type, Json([line.as_json() for line in lines]), total, city, district, grassroots,
+                 req.enrollment_id),
+            )  # fmt: skip
+            return Fee(chosen_type or "", members, total, city, district, grassroots)
+
+    @staticmethod
+    def _price(config: ProgrammeYearConfig, code: str) -> Decimal:
+        protection = config.protection(code)
+        assert protection is not None  # checked by _chosen_type or by the configuration's validator
+        return protection.price
+
+    def _chosen_type(
+        self, conn: psycopg.Connection, org_id: int, year: int, req: PriceRequest, config: ProgrammeYearConfig
+    ) -> str:
+        """The clerk's protection type, the same for every enrollment of the union in the year."""
+        if config.protection(req.protection_type) is None:
+            raise ApplicationError(
+                f"保障类型 {req.protection_type} 不在{year}年度计划中", type="unknown_protection_type",
+                non_retryable=True,
+            )  # fmt: skip
+        chosen = conn.execute(
+            """SELECT protection_type FROM enrollments WHERE org_id = %s AND year = %s AND id <> %s
+               AND protection_type IS NOT NULL AND status NOT IN ('cancelled', 'draft') LIMIT 1""",
+            (org_id, year, req.enrollment_id),
+        ).fetchone()
+        if chosen and chosen[0] != req.protection_type:
+            raise ApplicationError(
+                f"同一保障年度只能选择一个保障类型（本年度已选 {chosen[0]}）", type="protection_type_fixed",
+                non_retryable=True,
+            )  # fmt: skip
+        return req.protection_type
+
+    def _types_by_card(
+        self, conn: psycopg.Connection, enrollment_id: int, year: int, config: ProgrammeYearConfig
+    ) -> list[FeeLine]:
+        """Each enrolled member's type by their card's day (the later of its first issue and its
+        registration for the year, in the programme's time zone), in one statement; the fee per type."""
+        periods = config.types_by_card or []
+        conn.execute(
+            _TYPE_BY_CARD_SQL,
+            {
+                "id": enrollment_id,
+                "year": year,
+                "tz": self.settings.timezone,
+                "codes": [p.protection_type for p in periods],
+                "untils": [p.cards_until for p in periods],
+            },
+        )
+        counts: dict[str | None, int] = dict(
+            conn.execute(
+                """SELECT protection_type, count(*) FROM enrollment_members
+                   WHERE enrollment_id = %s AND category = 'enrolled' GROUP BY protection_type""",
+                (enrollment_id,),
+            ).fetchall()
+        )
+        lines = []
+        for period in periods:
+            n = int(counts.get(period.protection_type, 0))
+            lines.append(FeeLine(period.protection_type, n, to_fen(self._price(config, period.protection_type)) * n))
+        return lines
 
     @activity.defn(name="record_payment")
     def record_payment(self, payment: RecordPayment) -> str:
@@ -238,18 +301,41 @@ class EnrollmentActivities:
 
     @activity.defn(name="set_coverage")
     def set_coverage(self, coverage: Coverage) -> str:
-        """Regular: the plan's coverage; instant: from the day after enrollment to coverage end."""
+        """Regular: each protection type's coverage; instant: from the day after enrollment to its
+        end. Members whose type follows their card take their type's coverage."""
         with self.db.connect() as conn, conn.transaction():
             _, year, _, _, protection_type = self._enrollment(conn, coverage.enrollment_id)
-            window = self._config(conn, year).coverage_of(protection_type or "")
-            start = window.start
-            if coverage.instant:
-                start = max(start, today(self.settings.timezone) + timedelta(days=1))
+            config = self._config(conn, year)
+            row = conn.execute("SELECT fee_lines FROM enrollments WHERE id = %s", (coverage.enrollment_id,)).fetchone()
+            stored = row[0] if row and row[0] is not None else None
+            lines = [FeeLine.from_json(d) for d in stored] if stored is not None else []
+            codes = [line.code for line in lines] or [protection_type or ""]
+            tomorrow = today(self.settings.timezone) + timedelta(days=1)
+            periods: dict[str, tuple[date, date]] = {}
+            for code in codes:
+                window = config.coverage_of(code)
+                periods[code] = (max(window.start, tomorrow) if coverage.instant else window.start, window.end)
+            if config.types_by_card is not None:
+                for code, (start, end) in periods.items():
+                    conn.execute(
+                        """UPDATE enrollment_members SET coverage_start = %s, coverage_end = %s
+                           WHERE enrollment_id = %s AND protection_type = %s""",
+                        (start, end, coverage.enrollment_id, code),
+                    )
+            if lines:
+                lines = [replace(line, coverage_start=periods[line.code][0], coverage_end=periods[line.code][1])
+                         for line in lines]  # fmt: skip
+                conn.execute(
+                    "UPDATE enrollments SET fee_lines = %s WHERE id = %s",
+                    (Json([line.as_json() for line in lines]), coverage.enrollment_id),
+                )
+            used = [periods[line.code] for line in lines if line.members] or list(periods.values())
+            start, end = min(p[0] for p in used), max(p[1] for p in used)
             conn.execute(
                 "UPDATE enrollments SET coverage_start = %s, coverage_end = %s WHERE id = %s",
-                (start, window.end, coverage.enrollment_id),
+                (start, end, coverage.enrollment_id),
             )
-            return f"{start.isoformat()}/{window.end.isoformat()}"
+            return f"{start.isoformat()}/{end.isoformat()}"
 
     @activity.defn(name="file_enrollments")
     def file_enrollments(self, filing_id: int) -> FilingTotals:

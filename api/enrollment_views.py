@@ -17,10 +17,12 @@ from core.extensions import with_extensions
 from core.money import amount
 from core.notices import Notice, NoticeLine
 from core.programme import get_config, local_date, today
+from core.settings import Settings
 from models.audit import AuditEvent, AuditPublic
-from models.enrollment import Enrollment, EnrollmentMember
+from models.enrollment import Enrollment, EnrollmentMember, FeeLine, fee_lines
 from models.member import Member
 from models.org import Organisation
+from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
 from workflows.machines import allowed
 
@@ -34,6 +36,17 @@ class RosterMember(BaseModel):
     confirmed: bool
 
 
+class FeeLineView(BaseModel):
+    """One protection type of an enrollment: its members, their fee, their coverage once set."""
+
+    protection_type: str
+    name: str
+    members: int
+    total: str
+    coverage_start: date | None
+    coverage_end: date | None
+
+
 class EnrollmentView(StatusLabelled):
     id: int
     org_code: str
@@ -42,7 +55,11 @@ class EnrollmentView(StatusLabelled):
     kind: EnrollmentKind
     status: EnrollmentStatus
     awaiting: str | None
-    protection_type: str | None
+    protection_type: str | None = Field(description="The clerk's choice; none when types follow each member's card.")
+    types_by_card: bool = Field(False, description="The year's types follow each member's card (the 2014 rules).")
+    protection_types: list[FeeLineView] = Field(
+        default_factory=list, description="Members, fee and coverage per protection type, once submitted."
+    )
     members_total: int
     enrolled: int
     awaiting_confirmation: int
@@ -89,6 +106,8 @@ def enrollment_view(
 ) -> EnrollmentView:
     parent = session.get(Organisation, e.secondary_org_id) if e.secondary_org_id else None
     events = audit_history(session, "enrollment", e.id or 0) if history else []
+    config = session.get(ProgrammeYear, e.year)
+    year = ProgrammeYearConfig.model_validate(config.config) if config else None
     return EnrollmentView(
         id=e.id or 0,
         org_code=org.code,
@@ -98,6 +117,8 @@ def enrollment_view(
         status=e.status,
         awaiting=e.awaiting,
         protection_type=e.protection_type,
+        types_by_card=bool(year and year.by_card),
+        protection_types=[_line_view(line, year) for line in fee_lines(e)],
         members_total=e.members_total,
         enrolled=e.enrolled,
         awaiting_confirmation=e.awaiting_confirmation,
@@ -119,6 +140,19 @@ def enrollment_view(
             actor, org, e, parent.code if parent and parent.level.value == "secondary" else None
         ),
         history=[audit_public(ev, org.code) for ev in events],
+    )
+
+
+def _line_view(line: FeeLine, year: ProgrammeYearConfig | None) -> FeeLineView:
+    protection = year.protection(line.code) if year else None
+    coverage = year.coverage_of(line.code) if year else None
+    return FeeLineView(
+        protection_type=line.code,
+        name=protection.name if protection else line.code,
+        members=line.members,
+        total=amount(line.total_fen),
+        coverage_start=line.coverage_start or (coverage.start if coverage else None),
+        coverage_end=line.coverage_end or (coverage.end if coverage else None),
     )
 
 
@@ -165,32 +199,35 @@ def roster_page(
     return [RosterMember(member_no=m.member_no, name=n, category=m.category, confirmed=m.confirmed) for m, n in rows]
 
 
-def notice_for(session: Session, e: Enrollment, org: Organisation, tz: str) -> Notice:
-    """The notice letter, dated by the day it was submitted in the programme's time zone (``tz``);
-    the payment deadline with the district's extensions."""
+def notice_for(session: Session, e: Enrollment, org: Organisation, settings: Settings) -> Notice:
+    """The notice letter, signed by the Mutual Aid Center (``UNIONCARD_CENTER_NAME``), dated by the
+    day it was submitted in the programme's time zone; the payment deadline with the district's
+    extensions."""
+    tz = settings.timezone
     config = with_extensions(session, get_config(session, e.year), e.year, e.district_code)
-    protection = config.protection(e.protection_type or "")
-    coverage = config.coverage_of(e.protection_type or "")
     issued = local_date(e.submitted_at, tz) if e.submitted_at else today(tz)
+    lines, periods = [], []
+    for line in fee_lines(e):
+        protection, coverage = config.protection(line.code), config.coverage_of(line.code)
+        start, end = line.coverage_start or coverage.start, line.coverage_end or coverage.end
+        lines.append(NoticeLine(line.code, protection.name if protection else "", line.members, line.total_fen,
+                                start, end))  # fmt: skip
+        if line.members:
+            periods.append((start, end))
+    periods = periods or [(line.coverage_start or config.coverage.start, line.coverage_end or config.coverage.end)
+                          for line in fee_lines(e)]  # fmt: skip
     return Notice(
         addressee=org.name,
         year=e.year,
         plan_name=config.plan_name,
-        lines=[
-            NoticeLine(
-                protection_type=e.protection_type or "",
-                type_name=protection.name if protection else "",
-                members=e.enrolled,
-                total_fen=e.total_fen,
-            )
-        ],
+        lines=lines,
         total_fen=e.total_fen,
         city_fen=e.city_fen,
         district_fen=e.district_fen,
         grassroots_fen=e.grassroots_fen,
         payment_deadline=config.payment_deadline,
-        coverage_start=e.coverage_start or coverage.start,
-        coverage_end=e.coverage_end or coverage.end,
-        issuer="市总工会职工保障互助中心",
+        coverage_start=min((p[0] for p in periods), default=e.coverage_start or config.coverage.start),
+        coverage_end=max((p[1] for p in periods), default=e.coverage_end or config.coverage.end),
+        issuer=settings.center_name,
         issued_on=issued,
     )

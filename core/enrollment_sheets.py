@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from core.programme import local_date
 from core.workbooks import cell_text, no_formulas
-from models.enrollment import Enrollment
+from models.enrollment import Enrollment, FeeLine, fee_lines
 from models.org import Organisation
 from models.states import LABELS, EnrollmentStatus
 
@@ -70,6 +70,19 @@ class StatisticsRow:
     district_fen: int
     grassroots_fen: int
     paid_on: date | None
+    # (type, members, total fen) per protection type: more than one when types follow each card
+    lines: tuple[tuple[str, int, int], ...] = ()
+
+    def types_text(self) -> str:
+        if len(self.lines) > 1:
+            return "、".join(f"{code}（{members}人）" for code, members, _ in self.lines)
+        return self.protection_type or (self.lines[0][0] if self.lines else "")
+
+
+def _lines_with_members(e: Enrollment) -> list[FeeLine]:
+    """The types the enrollment holds members of (its one type when it holds none)."""
+    lines = fee_lines(e)
+    return [line for line in lines if line.members] or lines[:1]
 
 
 def statistics_row(e: Enrollment, org: Organisation, secondary_name: str | None, tz: str) -> StatisticsRow:
@@ -86,6 +99,7 @@ def statistics_row(e: Enrollment, org: Organisation, secondary_name: str | None,
         district_fen=e.district_fen,
         grassroots_fen=e.grassroots_fen,
         paid_on=local_date(e.paid_at, tz) if e.paid_at else None,
+        lines=tuple((line.code, line.members, line.total_fen) for line in _lines_with_members(e)),
     )
 
 
@@ -126,7 +140,7 @@ def _write_union_row(ws: Worksheet, r: int, row: StatisticsRow) -> None:
         row.org_name,
         row.secondary_name or "",
         status_label(row.status),
-        row.protection_type or "",
+        row.types_text(),
         row.members,
         *(_to_yuan(fen) for fen in _money_fen(row)),
         row.paid_on,
@@ -163,8 +177,9 @@ def _by_type(rows: Sequence[StatisticsRow]) -> list[tuple[str, int, int, int]]:
     """(type, unions, members, total fen) per protection type, by type code; unset types last."""
     sums: dict[str | None, tuple[int, int, int]] = {}
     for row in rows:
-        unions, members, total = sums.get(row.protection_type, (0, 0, 0))
-        sums[row.protection_type] = (unions + 1, members + row.members, total + row.total_fen)
+        for code, line_members, line_fen in row.lines or ((row.protection_type, row.members, row.total_fen),):
+            unions, members, total = sums.get(code, (0, 0, 0))
+            sums[code] = (unions + 1, members + line_members, total + line_fen)
     keys = sorted(sums, key=lambda k: (k is None, k or ""))
     return [(k or NO_TYPE, *sums[k]) for k in keys]
 

@@ -51,6 +51,8 @@ class NoticeLine:
     type_name: str  # e.g. "A类会员专享基本保障"
     members: int
     total_fen: int  # money is integer fen (1 CNY = 100 fen)
+    coverage_start: date | None = None  # the type's own coverage, when types follow each member's card
+    coverage_end: date | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,19 @@ def _members_text(lines: list[NoticeLine]) -> str:
     return "截至今日参加 " + "，".join(parts)
 
 
+def _coverage_text(n: Notice) -> str:
+    """One coverage for the letter, or each type's own when they differ (the 2014 rules)."""
+    own = [line for line in n.lines if line.members and line.coverage_start and line.coverage_end]
+    if len({(line.coverage_start, line.coverage_end) for line in own}) > 1:
+        parts = [
+            f"{line.protection_type} 类{chinese_date(line.coverage_start)}起至{chinese_date(line.coverage_end)}止"
+            for line in own
+            if line.coverage_start and line.coverage_end
+        ]
+        return "保障日期：" + "；".join(parts) + "。"
+    return f"保障日期为{chinese_date(n.coverage_start)}起至{chinese_date(n.coverage_end)}止。"
+
+
 def body_text(n: Notice) -> str:
     """The letter's main paragraph, as plain (unescaped) text."""
     end = chinese_date(n.coverage_end)
@@ -93,7 +108,7 @@ def body_text(n: Notice) -> str:
         f"区局/各级工会缴费 {yuan(n.district_fen)} 元；基层单位缴费 {yuan(n.grassroots_fen)} 元）。"
         f"请于{chinese_date(n.payment_deadline)}之前根据你会所在区、局(产业)工会的安排"
         "将你会需要承担的参保资金划入所属区、局(产业)工会帐户，"
-        f"保障日期为{chinese_date(n.coverage_start)}起至{end}止。"
+        f"{_coverage_text(n)}"
         "逾期未划款则所有参保均无效，需按照即时参保流程另行办理参保手续，"
         f"即时参保的保障日期自办理参保日的次日起至{end}止。"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
@@ -29,7 +31,10 @@ class Enrollment(SQLModel, table=True):
     secondary_org_id: int | None = Field(default=None, foreign_key="organisations.id")
     awaiting_org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     awaiting: str | None = Field(default=None, max_length=40, description="What the enrollment waits for.")
-    protection_type: str | None = Field(default=None, max_length=8)
+    protection_type: str | None = Field(default=None, max_length=8, description="The clerk's choice; none by card.")
+    # The fee per protection type (FeeLine as JSON): one line for a clerk's choice, one per type
+    # of the roster when the year's types follow each member's card (the 2014 rules).
+    fee_lines: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     members_total: int = 0
     enrolled: int = 0
     awaiting_confirmation: int = 0
@@ -57,6 +62,44 @@ class Enrollment(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
+@dataclass(frozen=True)
+class FeeLine:
+    """One protection type of an enrollment: its members, their fee, their coverage once set."""
+
+    code: str
+    members: int
+    total_fen: int
+    coverage_start: date | None = None
+    coverage_end: date | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["coverage_start"] = self.coverage_start.isoformat() if self.coverage_start else None
+        out["coverage_end"] = self.coverage_end.isoformat() if self.coverage_end else None
+        return out
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> FeeLine:
+        start, end = d.get("coverage_start"), d.get("coverage_end")
+        return FeeLine(
+            code=str(d["code"]),
+            members=int(d["members"]),
+            total_fen=int(d["total_fen"]),
+            coverage_start=date.fromisoformat(start) if start else None,
+            coverage_end=date.fromisoformat(end) if end else None,
+        )
+
+
+def fee_lines(e: Enrollment) -> list[FeeLine]:
+    """The enrollment's fee per protection type; before the per-type record (an enrollment priced
+    earlier), its one chosen type; none before it is priced."""
+    if e.fee_lines is not None:
+        return [FeeLine.from_json(d) for d in e.fee_lines]
+    if not e.protection_type:
+        return []
+    return [FeeLine(e.protection_type, e.enrolled, e.total_fen, e.coverage_start, e.coverage_end)]
+
+
 class EnrollmentMember(SQLModel, table=True):
     """Every member of the union with the roster's verdict on them."""
 
@@ -67,6 +110,10 @@ class EnrollmentMember(SQLModel, table=True):
     member_no: str = Field(foreign_key="members.member_no", primary_key=True, max_length=10)
     category: RosterCategory = Field(sa_type=enum_type(RosterCategory))
     confirmed: bool = False  # confirmed by the clerk: cannot be removed
+    # When the year's types follow each member's card: the member's type and coverage.
+    protection_type: str | None = Field(default=None, max_length=8)
+    coverage_start: date | None = None
+    coverage_end: date | None = None
 
 
 class DistrictFiling(SQLModel, table=True):

@@ -44,6 +44,17 @@ class ProtectionType(RequestBody):
     coverage: DateWindow | None = Field(None, description="Overrides the year's coverage (e.g. a half year).")
 
 
+class CardPeriod(RequestBody):
+    """The protection type a member takes by their card's day: the later of its issue and its
+    registration for the year (seed 004: issued and registered in the first half, a year's
+    cover at 24 CNY; issued in the second half, half a year at 12 CNY)."""
+
+    protection_type: str = Field(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9+_-]+$", examples=["H1"])
+    cards_until: ProgrammeDate | None = Field(
+        None, description="The last card day of this period; the last period has none (every later day)."
+    )
+
+
 class FeeSplit(RequestBody):
     """Percentages of the fee borne by the city federation, the district and the grassroots union."""
 
@@ -81,6 +92,12 @@ class ProgrammeYearConfig(RequestBody):
     claim_amounts: dict[ClaimKind, Money] = Field(
         default_factory=_default_claim_amounts, description="CNY per kind of claim (up to 1,000,000.00)."
     )
+    types_by_card: list[CardPeriod] | None = Field(
+        None,
+        max_length=20,
+        description="When set, each member's protection type (and so coverage and fee) follows their card's"
+        " day, and the clerk chooses none (the 2014 rules); in order of cards_until.",
+    )
     claim_time_limit_days: int = Field(365, ge=1, le=3650, description="A claim is filed within this after the event.")
     return_timeout_days: int = Field(30, ge=1, le=365, description="A returned claim left unanswered closes.")
 
@@ -99,7 +116,30 @@ class ProgrammeYearConfig(RequestBody):
             raise ValueError("保障期在区局提交窗口开始前就已结束")
         if self.split_window.start > self.submission_window.end:
             raise ValueError("比例设置窗口晚于基层提交窗口")
+        if self.types_by_card is not None:
+            self._check_card_periods(self.types_by_card, set(codes))
         return self
+
+    @staticmethod
+    def _check_card_periods(periods: list[CardPeriod], codes: set[str]) -> None:
+        if not periods:
+            raise ValueError("按办卡时间确定保障类型时至少需要一个时段")
+        unknown = [p.protection_type for p in periods if p.protection_type not in codes]
+        if unknown:
+            raise ValueError(f"按办卡时间确定的保障类型 {'、'.join(unknown)} 不在本年度保障类型中")
+        if len({p.protection_type for p in periods}) != len(periods):
+            raise ValueError("按办卡时间确定保障类型时，每个保障类型只能对应一个时段")
+        untils = [p.cards_until for p in periods[:-1]]
+        if any(u is None for u in untils) or periods[-1].cards_until is not None:
+            raise ValueError("按办卡时间确定保障类型时，只有最后一个时段不设截止日")
+        days = [u for u in untils if u is not None]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("按办卡时间确定保障类型的各时段截止日须依次递增")
+
+    @property
+    def by_card(self) -> bool:
+        """Each member's protection type follows their card (the clerk chooses none)."""
+        return self.types_by_card is not None
 
     def registration(self, year: int) -> DateWindow:
         return self.registration_window or DateWindow(start=date(year, 5, 1), end=date(year, 6, 30))

@@ -3,6 +3,7 @@ clerk, members with cards (as the card batch flow leaves them)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,42 +20,24 @@ ADMIN, CENTER = "admin@SH", "center_reviewer@SH"
 DISTRICT, SECONDARY = "reviewer@101", "reviewer@101-S01"
 
 
+PRESETS = Path(__file__).resolve().parent.parent / "presets"
+
+
+def preset(name: str) -> dict[str, Any]:
+    """A programme-year preset as shipped in ``presets/`` (what the README applies)."""
+    loaded: dict[str, Any] = json.loads((PRESETS / f"programme-{name}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
 def config_2024_round() -> dict[str, Any]:
     """The 2024 round of seed 002: windows in late 2023, coverage the calendar year 2024."""
-    return {
-        "plan_name": "2024年度上海工会会员专享基本保障计划",
-        "protection_types": [
-            {"code": "A", "name": "A类会员专享基本保障", "price": "26"},
-            {"code": "B", "name": "B类会员专享基本保障", "price": "50"},
-            {"code": "A+", "name": "A+类会员专享基本保障", "price": "76"},
-            {"code": "B+", "name": "B+类会员专享基本保障", "price": "100"},
-        ],
-        "default_split": {"city": "50", "district": "50", "grassroots": "0"},
-        "split_window": {"start": "2023-10-25", "end": "2023-10-31"},
-        "submission_window": {"start": "2023-10-25", "end": "2023-12-25"},
-        "payment_deadline": "2023-12-25",
-        "district_window": {"start": "2023-12-26", "end": "2023-12-31"},
-        "coverage": {"start": "2024-01-01", "end": "2024-12-31"},
-    }
+    return preset("2024")
 
 
 def config_2014_rules() -> dict[str, Any]:
-    """Seed 004: 24 CNY a year or 12 a half year; first-half registration covers 1 Jul - 30 Jun."""
-    return {
-        "plan_name": "2014年度工会会员服务卡基本保障",
-        "protection_types": [
-            {"code": "Y", "name": "全年保障", "price": "24"},
-            {"code": "H", "name": "半年保障", "price": "12", "coverage": {"start": "2015-01-01", "end": "2015-06-30"}},
-        ],
-        "default_split": {"city": "0", "district": "0", "grassroots": "100"},
-        "split_window": {"start": "2014-05-01", "end": "2014-05-31"},
-        "submission_window": {"start": "2014-05-01", "end": "2014-06-30"},
-        "payment_deadline": "2014-06-30",
-        "district_window": {"start": "2014-06-01", "end": "2014-06-30"},
-        "coverage": {"start": "2014-07-01", "end": "2015-06-30"},
-        "registration_window": {"start": "2014-05-01", "end": "2014-06-30"},
-        "claim_amounts": {"critical_illness": "10000", "accidental_disability": "30000", "accidental_death": "30000"},
-    }
+    """Seed 004: a member's type follows their card: issued and registered in the first half, a
+    year from 1 July at 24 CNY; issued in the second half, 1 January - 30 June next year at 12."""
+    return preset("2014")
 
 
 def config_around(today: date, *, shares: tuple[str, str, str] = ("50", "30", "20"), **days: Any) -> dict[str, Any]:

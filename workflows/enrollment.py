@@ -150,7 +150,8 @@ class EnrollmentWorkflow(Lifecycle):
             self.fee = await activity("price_enrollment", price, Fee)
         finally:
             self.deciding = False
-        await self.move("submit", req.actor, f"保障类型 {req.protection_type}，参保{self.fee.members}人")
+        chosen = f"保障类型 {req.protection_type}" if req.protection_type else "保障类型按办卡时间确定"
+        await self.move("submit", req.actor, f"{chosen}，参保{self.fee.members}人")
         if self.inp.secondary_code:
             await self.move("to_secondary", None, "送二级工会审核")
         else:

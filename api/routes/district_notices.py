@@ -15,22 +15,24 @@ from core.errors import Conflict
 from core.orgs import get_district
 from core.programme import get_config, local_date
 from core.settings import Settings
-from models.enrollment import DistrictFiling, Enrollment
+from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.org import Organisation
 from models.states import DistrictFilingStatus, Role
 
 router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
 
 
-def _sums(session: Session, filing_id: int) -> dict[str, tuple[int, int, int, int, int]]:
-    """Per protection type of the filed enrollments: members, total, city, district, grassroots fen."""
-    out: dict[str, tuple[int, int, int, int, int]] = {}
+def _sums(session: Session, filing_id: int) -> tuple[dict[str, tuple[int, int]], tuple[int, int, int]]:
+    """Of the filed enrollments: members and total fen per protection type (each member's own when
+    types follow each card), and the city, district and grassroots shares in fen."""
+    per_type: dict[str, tuple[int, int]] = {}
+    shares = (0, 0, 0)
     for e in session.exec(select(Enrollment).where(Enrollment.filing_id == filing_id)):
-        m, t, c, d, g = out.get(e.protection_type or "", (0, 0, 0, 0, 0))
-        out[e.protection_type or ""] = (
-            m + e.enrolled, t + e.total_fen, c + e.city_fen, d + e.district_fen, g + e.grassroots_fen
-        )
-    return out
+        for line in fee_lines(e):
+            members, total = per_type.get(line.code, (0, 0))
+            per_type[line.code] = (members + line.members, total + line.total_fen)
+        shares = (shares[0] + e.city_fen, shares[1] + e.district_fen, shares[2] + e.grassroots_fen)
+    return per_type, shares
 
 
 def district_notice_for(
@@ -38,11 +40,11 @@ def district_notice_for(
 ) -> DistrictNotice:
     """The notice of a submitted filing, dated by its submission day in the programme's time zone."""
     config = get_config(session, filing.year)
-    sums = _sums(session, filing.id or 0)
+    sums, (city, district, grassroots) = _sums(session, filing.id or 0)
     codes = [t.code for t in config.protection_types] + sorted(set(sums) - {t.code for t in config.protection_types})
     lines = []
     for code in codes:
-        members, total, *_ = sums.get(code, (0, 0, 0, 0, 0))
+        members, total = sums.get(code, (0, 0))
         protection, coverage = config.protection(code), config.coverage_of(code)
         name = protection.name if protection else code
         lines.append(DistrictNoticeLine(code, name, members, total, coverage.start, coverage.end))
@@ -52,9 +54,9 @@ def district_notice_for(
         year=filing.year,
         plan_name=config.plan_name,
         lines=lines,
-        city_fen=sum(s[2] for s in sums.values()),
-        district_fen=sum(s[3] for s in sums.values()),
-        grassroots_fen=sum(s[4] for s in sums.values()),
+        city_fen=city,
+        district_fen=district,
+        grassroots_fen=grassroots,
         account=Account(settings.center_account_name, settings.center_account_no, settings.center_bank),
         issuer=settings.center_name,
         issued_on=local_date(filing.submitted_at, settings.timezone),

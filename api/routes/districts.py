@@ -26,7 +26,7 @@ from core.programme import get_config
 from core.settings import Settings
 from core.workflow_inputs import district_filing_input
 from models.audit import AuditPublic
-from models.enrollment import DistrictFiling, Enrollment
+from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.inputs import MULTILINE, RequestBody
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
@@ -50,6 +50,9 @@ class EnrollmentLine(BaseModel):
     org_name: str
     status: str
     protection_type: str | None
+    members_by_type: dict[str, int] = Field(
+        default_factory=dict, description="Enrolled members per protection type (several when types follow each card)."
+    )
     enrolled: int
     total: str
     grassroots_share: str
@@ -135,6 +138,7 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
                 org_name=o.name,
                 status=e.status.value,
                 protection_type=e.protection_type,
+                members_by_type={line.code: line.members for line in fee_lines(e)},
                 enrolled=e.enrolled,
                 total=amount(e.total_fen),
                 grassroots_share=amount(e.grassroots_fen),

@@ -32,7 +32,7 @@ from core.orgs import get_org, require_card_work
 from core.programme import bounds, get_config, to_fen
 from core.settings import Settings
 from core.workflow_inputs import enrollment_input
-from models.enrollment import Enrollment, MemberSelection
+from models.enrollment import Enrollment, MemberSelection, fee_lines
 from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, PAYMENT_MAX, YEAR_MAX, YEAR_MIN, MemberNo, RequestBody
 from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
@@ -62,7 +62,9 @@ class MembersChoice(RequestBody):
 
 
 class SubmitBody(RequestBody):
-    protection_type: str = Field(min_length=1, max_length=8)
+    protection_type: str | None = Field(
+        None, min_length=1, max_length=8, description="The year's type; none when types follow each member's card."
+    )
     step: DecisionStep
 
 
@@ -330,10 +332,20 @@ async def submit_enrollment(
     """Submit with the year's protection type: the fee and split are computed, the notice produced."""
     enrollment, _ = load_enrollment(session, enrollment_id, actor)
     config = get_config(session, enrollment.year)
-    if config.protection(data.protection_type) is None:
+    if config.by_card:
+        if data.protection_type is not None:
+            raise Invalid(
+                "protection_type_by_card",
+                f"{enrollment.year}年度的保障类型按每位会员的办卡和注册时间确定，提交时无需选择保障类型",
+                details={"field": "protection_type"},
+            )
+    elif data.protection_type is None:
+        codes = "、".join(t.code for t in config.protection_types)
+        raise Invalid("protection_type_required", f"请选择保障类型：{codes}", details={"field": "protection_type"})
+    elif config.protection(data.protection_type) is None:
         codes = "、".join(t.code for t in config.protection_types)
         raise Invalid("unknown_protection_type", f"保障类型须为以下之一：{codes}", details={"field": "protection_type"})
-    arg = SubmitEnrollment(actor_ref(actor), data.protection_type, data.step)
+    arg = SubmitEnrollment(actor_ref(actor), data.protection_type or "", data.step)
     return await _update(
         session, temporal, settings, actor, enrollment_id, EnrollmentWorkflow.submit, arg, EnrollmentSummary
     )
@@ -396,9 +408,9 @@ def notice(
 ) -> Response:
     """The notice letter (告知书): count, total and split, the payment deadline and coverage."""
     enrollment, org = load_enrollment(session, enrollment_id, actor)
-    if not enrollment.protection_type:
+    if not fee_lines(enrollment):
         raise Conflict("not_submitted", "提交集中参保后才有告知书")
-    letter = notice_for(session, enrollment, org, settings.timezone)
+    letter = notice_for(session, enrollment, org, settings)
     name = f"notice-{enrollment.year}-{org.code}"
     if format == "pdf":
         return Response(

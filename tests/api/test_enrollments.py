@@ -51,9 +51,22 @@ async def test_programme_years_both_seed_rules_and_refusals(api: httpx.AsyncClie
     await put_year(api, tokens, 2024, config_2024_round())
     await put_year(api, tokens, 2014, config_2014_rules())
     got = await call(api, tokens[ADMIN], "GET", "/programme-years/2014", 200)
-    half = next(t for t in got["config"]["protection_types"] if t["code"] == "H")
+    half = next(t for t in got["config"]["protection_types"] if t["code"] == "H2")
     assert half["price"] == "12.00"  # every amount in JSON: two places, no separators
     assert half["coverage"] == {"start": "2015-01-01", "end": "2015-06-30"}
+    assert got["config"]["types_by_card"] == [
+        {"protection_type": "H1", "cards_until": "2014-06-30"}, {"protection_type": "H2", "cards_until": None}
+    ]
+    assert (await call(api, tokens[ADMIN], "GET", "/programme-years/2024", 200))["config"]["types_by_card"] is None
+    for periods, why in (
+        ([{"protection_type": "H1"}, {"protection_type": "H2", "cards_until": "2014-06-30"}], "只有最后一个时段"),
+        ([{"protection_type": "H1", "cards_until": "2014-06-30"}, {"protection_type": "Z"}], "不在本年度保障类型中"),
+        ([{"protection_type": "H1", "cards_until": "2014-06-30"}, {"protection_type": "H1"}], "只能对应一个时段"),
+        ([], "至少需要一个时段"),
+    ):
+        refused = await call(api, tokens[ADMIN], "PUT", "/programme-years/2099", 422,
+                             json={**config_2014_rules(), "types_by_card": periods})  # fmt: skip
+        assert why in refused["error"]["message"], refused
     bad = config_2024_round()
     bad["coverage"] = {"start": "2024-12-31", "end": "2024-01-01"}
     r = await api.put("/programme-years/2099", json=bad, headers=auth(tokens[ADMIN]))
