@@ -35,7 +35,7 @@ TASK_ROWS = 200  # rows of /tasks described at most, most recently changed first
 MAY_WAIT: dict[str, frozenset[str]] = {
     "card_batch": frozenset({"submitted", "bank_feedback"}),
     "claim": frozenset({"applied", "approved", "payout_pending", "payout_failed"}),
-    "enrollment": frozenset({"draft", "submitted", "approved", "paid"}),
+    "enrollment": frozenset({"draft", "submitted", "approved", "paid", "filed"}),
 }
 
 # What each activity does, as the clerk reads it ("...，正在重试（第 5 次）").

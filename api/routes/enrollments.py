@@ -25,8 +25,9 @@ from api.enrollment_views import (
 from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, Unavailable
 from core.extensions import with_extensions
+from core.logging import get_logger
 from core.notices import notice_html, notice_pdf
 from core.orgs import get_org, require_card_work
 from core.programme import bounds, get_config, to_fen
@@ -48,6 +49,7 @@ from workflows.enrollment import (
     enrollment_workflow_id,
 )
 
+log = get_logger("api.enrollments")
 router = APIRouter(tags=["enrollments"])
 
 
@@ -117,28 +119,37 @@ def _check_instant_allowed(session: Session, settings: Settings, org: Organisati
 async def create_enrollment(
     code: str,
     data: EnrollmentCreate,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> EnrollmentView:
     """Open the union's enrollment for a coverage year (one regular enrollment per union and year;
-    instant enrollments after the submission window). The roster is built at once."""
+    instant enrollments after the submission window). The roster is built at once; when it cannot
+    be built in time (its workflow retries it), the enrollment is answered as it is, with
+    ``waiting`` saying what is retried: it exists, and sending the request again would be refused."""
     enrollment_id, workflow_id, inp = await run_in_threadpool(_open_enrollment, session, settings, code, data, actor)
     await start_workflow(
         session, temporal, EnrollmentWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
         undo=row_remover(session, Enrollment, enrollment_id),
     )  # fmt: skip
-    await run_update(
-        temporal,
-        workflow_id,
-        EnrollmentWorkflow.roster_ready,
-        None,
-        rpc_seconds=settings.update_timeout_seconds,
-        result_type=RosterCounts,
-        session=session,
-    )
-    return await run_in_threadpool(fresh_enrollment_view, session, enrollment_id, actor)
+    try:
+        await run_update(
+            temporal,
+            workflow_id,
+            EnrollmentWorkflow.roster_ready,
+            None,
+            rpc_seconds=settings.update_timeout_seconds,
+            result_type=RosterCounts,
+            session=session,
+        )
+    except Unavailable as exc:
+        if exc.code != "worker_unavailable":
+            raise
+        log.warning("enrollment.roster_pending", enrollment_id=enrollment_id)
+    view = await run_in_threadpool(fresh_enrollment_view, session, enrollment_id, actor)
+    return (await fill(request, actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
 
 
 def _open_enrollment(
@@ -181,8 +192,9 @@ def _open_enrollment(
 
 
 @router.get("/orgs/{code}/enrollments")
-def list_enrollments(
+async def list_enrollments(
     code: str,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     year: int | None = Query(None, ge=YEAR_MIN, le=YEAR_MAX),
@@ -190,7 +202,15 @@ def list_enrollments(
     page: int = Query(1, ge=1, le=PAGE_MAX),
     size: int = Query(50, ge=1, le=500),
 ) -> list[EnrollmentView]:
-    """Enrollments of a union, or of every union below the organisation."""
+    """Enrollments of a union, or of every union below the organisation, each with what its
+    workflow keeps retrying (``waiting``)."""
+    rows = await run_in_threadpool(_list_enrollments, session, actor, code, year, status, page, size)
+    return await fill(request, actor, "enrollment", rows)
+
+
+def _list_enrollments(
+    session: Session, actor: Actor, code: str, year: int | None, status: str | None, page: int, size: int
+) -> list[tuple[EnrollmentView, str, str]]:
     org = get_org(session, code)
     require(actor, org)
     below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
@@ -201,7 +221,7 @@ def list_enrollments(
     if status:
         query = query.where(col(Enrollment.status) == status)
     rows = session.exec(query.order_by(col(Enrollment.id).desc()).offset((page - 1) * size).limit(size)).all()
-    return [enrollment_view(session, e, o, actor, history=False) for e, o in rows]
+    return [(enrollment_view(session, e, o, actor, history=False), e.workflow_id, e.status.value) for e, o in rows]
 
 
 @router.get("/enrollments/{enrollment_id}")

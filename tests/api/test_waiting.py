@@ -22,7 +22,16 @@ from tests.api.test_card_batches import CLERK, member_nos, reset, submitted_batc
 from tests.api.test_card_batches import members as members  # the fixture
 from tests.api.test_claims import ILLNESS, TODAY, claimant, programme_year
 from tests.conftest import auth
-from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY
+from tests.enrollment_setup import (
+    ADMIN,
+    CENTER,
+    DISTRICT,
+    SECONDARY,
+    carded_members,
+    config_around,
+    fresh_union,
+    put_year,
+)
 
 __all__ = ["members", "programme_year"]  # fixtures used here
 OTHER_CLERK = "clerk@101-0001"
@@ -146,3 +155,53 @@ async def test_a_claim_whose_payout_the_bank_refuses_says_it_is_retrying(
     while (view := await get(api, clerk, url))["waiting"] is not None:
         assert time.monotonic() < deadline + 60, view
         await asyncio.sleep(0.3)
+
+
+async def test_an_enrollment_whose_roster_cannot_be_written_says_it_is_retrying(
+    api: httpx.AsyncClient, live_api: str, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    """A roster the database keeps refusing (a serialization failure, which passes) shows the
+    clerk and the admins that it is retried, in the view, the union's list and /tasks; once the
+    database takes it the roster is built and the waiting goes."""
+    year = 2066
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 2, seed=6353)
+    with db.connect() as conn:
+        conn.execute(f"""CREATE FUNCTION refuse_roster_{year}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF EXISTS (SELECT 1 FROM enrollments e JOIN organisations o ON o.id = e.org_id
+                         WHERE e.id = NEW.enrollment_id AND o.code = '{org}') THEN
+                RAISE EXCEPTION 'roster refused for the test' USING ERRCODE = '40001';
+              END IF;
+              RETURN NEW;
+            END $$""")  # fmt: skip
+        conn.execute(f"""CREATE TRIGGER refuse_roster_{year} BEFORE INSERT ON enrollment_members
+                         FOR EACH ROW EXECUTE FUNCTION refuse_roster_{year}()""")  # fmt: skip
+        conn.commit()
+    try:
+        e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+        assert e["status"] == "draft" and e["enrolled"] == 0  # answered while its roster is retried
+        url = f"/enrollments/{e['id']}"
+        deadline = time.monotonic() + 40
+        while not ((waiting := (view := await get(api, clerk, url))["waiting"]) and waiting["next_attempt_at"]):
+            assert time.monotonic() < deadline, view
+            await asyncio.sleep(0.2)
+        assert waiting["activity"] == "build_roster" and waiting["failure"] is None
+        assert waiting["message"] == f"参保名单暂时无法生成，正在重试（第 {waiting['attempt']} 次）"
+        admin_view = await get(api, tokens[ADMIN], url)
+        assert admin_view["waiting"]["failure"] and "roster refused" in admin_view["waiting"]["failure"]
+        listed = await get(api, clerk, f"/orgs/{org}/enrollments")
+        assert [x["waiting"]["activity"] for x in listed if x["id"] == e["id"]] == ["build_roster"]
+        tasks = [t for t in await get(api, clerk, "/tasks") if t["kind"] == "retrying"]
+        assert [t["link"] for t in tasks if t["entity_type"] == "enrollment" and t["entity_id"] == e["id"]] == [url]
+    finally:
+        with db.connect() as conn:
+            conn.execute(f"DROP TRIGGER refuse_roster_{year} ON enrollment_members")
+            conn.execute(f"DROP FUNCTION refuse_roster_{year}()")
+            conn.commit()
+    deadline = time.monotonic() + 90
+    while (view := await get(api, clerk, url))["waiting"] is not None or view["enrolled"] != 2:
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.3)
+    assert view["status"] == "draft"
