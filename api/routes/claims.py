@@ -80,13 +80,15 @@ def _return_timeout(session: Session, year: int) -> int:
 async def apply(
     member_no: str,
     data: ClaimCreate,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> ClaimView:
     """A clerk of the member's union applies; the answer waits for the eligibility check and
-    names every reason a claim is not eligible."""
+    names every reason a claim is not eligible (a check that cannot be made in time is answered
+    with the claim as it is and ``waiting``: the workflow retries it)."""
     inp = await run_in_threadpool(_create, session, member_no, data, actor, settings)
     try:
         await start_with_update(
@@ -96,7 +98,8 @@ async def apply(
     except Unavailable:
         await run_in_threadpool(_withdraw, session, inp.claim_id)  # no workflow: keep no half-made claim
         raise Unavailable("temporal_unavailable", "流程服务暂不可用，申请未提交，请稍后再试") from None
-    return await run_in_threadpool(fresh_claim_view, session, inp.claim_id, actor)
+    view = await run_in_threadpool(fresh_claim_view, session, inp.claim_id, actor)
+    return (await fill(request, actor, "claim", [(view, claim_workflow_id(inp.claim_id), view.status.value)]))[0]
 
 
 def _withdraw(session: Session, claim_id: int) -> None:
