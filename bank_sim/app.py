@@ -183,6 +183,21 @@ class Bank:
         task.add_done_callback(self.tasks.discard)
 
 
+def keep_card_on_record(state_file: Path, card_no: str, member_no: str, callback_url: str) -> None:
+    """Put a card the bank issued before on the simulator's register, as a bank's records would
+    hold it (the demo's seeded history): the simulator started next pays it like its own."""
+    state: dict[str, Any] = {"cards": {}, "blocked_cards": [], "replacements": {}}
+    if state_file.exists():
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    if card_no in state["cards"]:
+        return
+    state["cards"][card_no] = [member_no, callback_url]
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    tmp.replace(state_file)
+
+
 def create_bank_app(secret: str, config: BankConfig | None = None, state_file: Path | None = None) -> FastAPI:
     bank = Bank(secret, config or BankConfig(), state_file)
 

@@ -1,4 +1,4 @@
-"""The `unioncard` command: dev, worker, api, migrate, bootstrap, user add, import-members, admin."""
+"""The `unioncard` command: dev, demo-tokens, worker, api, migrate, bootstrap, user add, import-members, admin."""
 
 from __future__ import annotations
 
@@ -37,6 +37,22 @@ def dev() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     run_dev(settings)
+
+
+@app.command("demo-tokens")
+def demo_tokens() -> None:
+    """The demo tokens `unioncard dev` printed, as shell variables: eval "$(unioncard demo-tokens)"
+    sets $ADMIN, $CENTER, $REVIEWER, $CLERK, $UNION_REVIEWER…"""
+    import json
+
+    from core.demo import token_variables
+
+    path = get_settings().data_dir / "demo-tokens.json"
+    if not path.exists():
+        typer.echo(f"error: {path} does not exist: run `unioncard dev` first", err=True)
+        raise typer.Exit(1)
+    for line in token_variables(json.loads(path.read_text(encoding="utf-8"))):
+        typer.echo(line)
 
 
 def _require_codec() -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from core.extensions import year_in_force
 from core.orgs import create_org
 from core.users import create_user
+from models.base import utcnow
 from models.org import Organisation, OrgCreate
 from models.programme import DateWindow, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProtectionType
 from models.states import GrassrootsType, OrgLevel, Role
@@ -34,53 +36,153 @@ DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
     ("建朗经办人", "101-0001", Role.CLERK),
     ("百货经办人", "101-S01-0001", Role.CLERK),
     ("漕河泾经办人", "104-0001", Role.CLERK),
+    # A second person of the clerk's union: the grassroots level of a claim is decided by a user of
+    # the member's union other than the applicant.
+    ("建朗工会审核人", "101-0001", Role.REVIEWER),
 )
+# The shell variable of each demo user's token (`eval "$(unioncard demo-tokens)"`), by role and union.
+DEMO_VARIABLES: dict[tuple[str, str], str] = {
+    ("admin", "SH"): "ADMIN",
+    ("center_reviewer", "SH"): "CENTER",
+    ("reviewer", "101"): "REVIEWER",
+    ("reviewer", "101-S01"): "SECONDARY",
+    ("clerk", "101-0001"): "CLERK",
+    ("clerk", "101-S01-0001"): "CLERK_S01",
+    ("clerk", "104-0001"): "CLERK_104",
+    ("reviewer", "101-0001"): "UNION_REVIEWER",
+}
+DEMO_MARK = "（演示）"  # ends the plan name of a demo year, whose windows the seeder keeps around today
+HISTORY_MARK = "（演示·往年）"  # ends the plan name of the round before it (the seeded history's)
 
 
-def demo_programme_year(today: date) -> tuple[int, ProgrammeYearConfig]:
-    """Next year's programme, shaped like the 2024 round of seed 002 but with its windows placed
-    around ``today`` so that the tour can be walked at once."""
+def _around(today: date, start: int, end: int) -> DateWindow:
+    return DateWindow(start=today + timedelta(days=start), end=today + timedelta(days=end))
 
-    def window(start: int, end: int) -> DateWindow:
-        return DateWindow(start=today + timedelta(days=start), end=today + timedelta(days=end))
 
-    year = today.year + 1
-    return year, ProgrammeYearConfig(
-        plan_name=f"{year}年度上海工会会员专享基本保障计划（演示）",
-        protection_types=[
-            ProtectionType(code="A", name="A类会员专享基本保障", price=Decimal(26)),
-            ProtectionType(code="B", name="B类会员专享基本保障", price=Decimal(50)),
-            ProtectionType(code="A+", name="A+类会员专享基本保障", price=Decimal(76)),
-            ProtectionType(code="B+", name="B+类会员专享基本保障", price=Decimal(100)),
-        ],
+def _types() -> list[ProtectionType]:
+    return [
+        ProtectionType(code="A", name="A类会员专享基本保障", price=Decimal(26)),
+        ProtectionType(code="B", name="B类会员专享基本保障", price=Decimal(50)),
+        ProtectionType(code="A+", name="A+类会员专享基本保障", price=Decimal(76)),
+        ProtectionType(code="B+", name="B+类会员专享基本保障", price=Decimal(100)),
+    ]
+
+
+def demo_config(year: int, today: date) -> ProgrammeYearConfig:
+    """The demo year, shaped like the 2024 round of seed 002 but with every window open on
+    ``today`` (registration, split, submission, district), the payment deadline ahead and the
+    coverage starting after the district window, so that the tour can be walked at once."""
+    return ProgrammeYearConfig(
+        plan_name=f"{year}年度上海工会会员专享基本保障计划{DEMO_MARK}",
+        protection_types=_types(),
         default_split=FeeSplit(city=Decimal(50), district=Decimal(30), grassroots=Decimal(20)),
-        split_window=window(-1, 6),
-        submission_window=window(-1, 30),
+        split_window=_around(today, -1, 6),
+        submission_window=_around(today, -1, 30),
         payment_deadline=today + timedelta(days=33),
-        district_window=window(0, 40),
-        coverage=window(45, 409),
+        district_window=_around(today, -1, 40),
+        coverage=_around(today, 45, 409),
+        registration_window=_around(today, -1, 30),
     )
 
 
-def seed_demo_year(session: Session, today: date) -> None:
-    """The demo programme year, once (an admin changes it with PUT /programme-years/{year})."""
-    if session.exec(select(ProgrammeYear)).first() is None:
-        year, config = demo_programme_year(today)
-        session.add(ProgrammeYear(year=year, config=config.model_dump(mode="json")))
-        session.commit()
+def demo_programme_year(today: date) -> tuple[int, ProgrammeYearConfig]:
+    """Next year's programme with its windows around ``today``."""
+    year = today.year + 1
+    return year, demo_config(year, today)
+
+
+def history_config(year: int, today: date) -> ProgrammeYearConfig:
+    """The round before the demo year: every window closed, its coverage running until the demo
+    year's starts (the covered member of core.demo_history is covered by it today)."""
+    return ProgrammeYearConfig(
+        plan_name=f"{year}年度上海工会会员专享基本保障计划{HISTORY_MARK}",
+        protection_types=_types(),
+        default_split=FeeSplit(city=Decimal(50), district=Decimal(30), grassroots=Decimal(20)),
+        split_window=_around(today, -100, -95),
+        submission_window=_around(today, -100, -70),
+        payment_deadline=today - timedelta(days=70),
+        district_window=_around(today, -95, -65),
+        coverage=_around(today, -60, 44),
+        registration_window=_around(today, -60, -31),
+    )
+
+
+def open_on(config: ProgrammeYearConfig, year: int, today: date) -> bool:
+    """Is every step of the tour possible on ``today`` in this year?"""
+    windows = (config.split_window, config.submission_window, config.district_window, config.registration(year))
+    return all(w.start <= today <= w.end for w in windows) and config.payment_deadline >= today
+
+
+def _write(session: Session, year: int, config: ProgrammeYearConfig) -> None:
+    row = session.get(ProgrammeYear, year) or ProgrammeYear(year=year, config={})
+    row.config = config.model_dump(mode="json")
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+def _demo_years(years: dict[int, ProgrammeYear], mark: str) -> list[ProgrammeYear]:
+    """The years the seeder wrote, by the mark on their plan name (an admin may still have
+    changed them since: then ``updated_by`` names the admin)."""
+    return [r for _, r in sorted(years.items()) if str(r.config.get("plan_name", "")).endswith(mark)]
+
+
+def seed_demo_year(session: Session, today: date) -> tuple[int, int] | None:
+    """A demo year whose windows are open on ``today``, on every start; answers (demo year,
+    history year), or None when an admin replaced the demo years by their own.
+
+    The first start writes next year's programme and the round before it. A later start keeps the
+    demo year when it is still open today; else rewrites its dates when none of its workflows has
+    started (nothing runs with them yet); else adds the next year with today's windows (running
+    workflows keep the dates they started with). The history year's dates follow today: only the
+    seeded history (core.demo_history) runs on them."""
+    years = {r.year: r for r in session.exec(select(ProgrammeYear)).all()}
+    demo, history = _demo_years(years, DEMO_MARK), _demo_years(years, HISTORY_MARK)
+    if years and not demo:
+        return None
+    if not demo:
+        year = write = today.year + 1
+    else:
+        latest = demo[-1]
+        year, write = latest.year, 0
+        if not open_on(ProgrammeYearConfig.model_validate(latest.config), year, today):
+            untouched = latest.updated_by is None and not year_in_force(session, year)
+            year = write = year if untouched else max(years) + 1
+    if write:
+        _write(session, write, demo_config(write, today))
+    past = history[-1].year if history else (year - 1 if year - 1 not in years else min(years) - 1)
+    if not history or history[-1].updated_by is None:
+        _write(session, past, history_config(past, today))
+    session.commit()
+    return year, past
+
+
+def token_variables(tokens: list[dict[str, str]]) -> list[str]:
+    """``export NAME=token`` lines for the demo users' tokens, named by DEMO_VARIABLES."""
+    lines = []
+    for t in tokens:
+        name = DEMO_VARIABLES.get((t["role"], t["org"]))
+        if name is not None:
+            lines.append(f"export {name}={t['token']}")
+    return lines
 
 
 def seed_demo(session: Session, tokens_file: Path) -> list[dict[str, str]]:
-    """Create the demo tree and users once; later calls return the saved tokens."""
+    """Create the demo tree and users once; later calls return the saved tokens, with a token
+    for each demo user added to DEMO_USERS since."""
+    tokens: list[dict[str, str]] = []
     if tokens_file.exists() and session.exec(select(Organisation).where(Organisation.code == "SH")).first():
-        saved: list[dict[str, str]] = json.loads(tokens_file.read_text(encoding="utf-8"))
-        return saved
-    for code, name, level, parent, kind in DEMO_ORGS:
-        if session.exec(select(Organisation).where(Organisation.code == code)).first() is None:
-            create_org(session, OrgCreate(code=code, name=name, level=level, parent_code=parent, grassroots_type=kind))
-            session.flush()
-    tokens = []
-    for name, org, role in DEMO_USERS:
+        tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+    else:
+        for code, name, level, parent, kind in DEMO_ORGS:
+            if session.exec(select(Organisation).where(Organisation.code == code)).first() is None:
+                data = OrgCreate(code=code, name=name, level=level, parent_code=parent, grassroots_type=kind)
+                create_org(session, data)
+                session.flush()
+    have = {(t["name"], t["org"], t["role"]) for t in tokens}
+    missing = [(name, org, role) for name, org, role in DEMO_USERS if (name, org, role.value) not in have]
+    if not missing:
+        return tokens
+    for name, org, role in missing:
         _, token = create_user(session, name=name, org_code=org, role=role)
         tokens.append({"name": name, "org": org, "role": role.value, "token": token})
     session.commit()

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import psycopg
 
+from bank_sim.app import keep_card_on_record
 from core.codec import new_key_spec
 from core.db import Database, ensure_database, migrate, start_embedded_postgres
 from core.demo import seed_demo, seed_demo_year
+from core.demo_history import seed_covered_member
 from core.programme import today
 from core.settings import Settings
 
@@ -204,15 +206,32 @@ class DatabaseWatch:
         return self.missed < self.MISSES
 
 
+def seed(settings: Settings, db: Database) -> list[dict[str, str]]:
+    """The demo tree and users (once), a demo year open today and a member covered today to claim
+    for (on every start: core.demo, core.demo_history), the covered member's card on the bank
+    simulator's register; answers the demo tokens."""
+    day = today(settings.timezone)
+    with db.session() as session:
+        tokens = seed_demo(session, settings.data_dir / "demo-tokens.json")
+        years = seed_demo_year(session, day)
+        if years is None:  # an admin's own years replaced the demo's
+            return tokens
+        covered = seed_covered_member(session, demo_year=years[0], history_year=years[1], today=day,
+                                      tz=settings.timezone)  # fmt: skip
+    api_base = f"http://{settings.api_host}:{settings.api_port}"
+    callback = os.environ.get("UNIONCARD_CALLBACK_URL", f"{api_base}/bank/callbacks")
+    keep_card_on_record(settings.data_dir / "bank-sim.json", covered.card_no, covered.member_no, callback)
+    return tokens
+
+
 def run_dev(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = resolve_database_url(settings)
     migrate(url)
     db = Database(url)
-    with db.session() as session:
-        tokens = seed_demo(session, settings.data_dir / "demo-tokens.json")
-        seed_demo_year(session, today(settings.timezone))
+    tokens = seed(settings, db)
     db.dispose()
+    api_base = f"http://{settings.api_host}:{settings.api_port}"
     procs: list[subprocess.Popen[bytes]] = []
     children: list[Child] = []
     stopping = False
@@ -227,7 +246,6 @@ def run_dev(settings: Settings) -> None:
         temporal = start_temporal(settings)
         if temporal:
             procs.append(temporal)
-        api_base = f"http://{settings.api_host}:{settings.api_port}"
         env = {
             **os.environ,
             "UNIONCARD_DATABASE_URL": url,

@@ -99,17 +99,18 @@ def dev_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 
 
 def enroll_demo_year(api: str, tokens: dict[str, str]) -> None:
-    """The seeded demo programme year: the union's carded members enroll, the district approves
-    and records the grassroots share as paid, and the notice letter renders."""
+    """The seeded demo programme year (the latest; the one before it is the covered member's
+    history): the union's carded members enroll, the district approves and records the
+    grassroots share as paid, and the notice letter renders."""
     clerk = {"Authorization": f"Bearer {tokens['clerk@101-0001']}"}
     reviewer = {"Authorization": f"Bearer {tokens['reviewer@101']}"}
     years = httpx.get(f"{api}/programme-years", headers=clerk, timeout=10).json()
-    assert len(years) == 1
-    year = years[0]["year"]
+    assert len(years) == 2
+    year = max(y["year"] for y in years)
     r = httpx.post(f"{api}/orgs/101-0001/enrollments", json={"year": year}, headers=clerk, timeout=30)
     assert r.status_code == 201, r.text
     e = r.json()
-    assert e["members_total"] == 41 and e["no_card"] == 0 and e["enrolled"] > 0
+    assert e["members_total"] == 42 and e["no_card"] == 0 and e["enrolled"] > 0  # the covered member too
     url = f"{api}/enrollments/{e['id']}"
     # every decision names the step of the view it was made on
     e = httpx.post(f"{url}/submit", json={"protection_type": "A", "step": e["step"]}, headers=clerk, timeout=30).json()
@@ -194,7 +195,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         assert r.status_code == 202 and r.json()["status"] == "completed", r.text
         assert (r.json()["accepted"], r.json()["rejected_rows"]) == (29, 1)
         listed = httpx.get(f"{api}/orgs/101-0001/members", params={"size": 100}, headers=clerk, timeout=10).json()
-        assert listed["total"] == 29
+        assert listed["total"] == 30  # and the demo's covered member
 
         more_rows = list(member_rows(12, seed=62))
         more = write_csv(tmp_path / "more.csv", more_rows)
@@ -271,7 +272,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
     try:
         assert again.tokens() == tokens
         listed = httpx.get(f"{api}/orgs/101-0001/members", headers=clerk, timeout=10).json()
-        assert listed["total"] == 41
+        assert listed["total"] == 42
         saved = json.loads((data / "demo-tokens.json").read_text(encoding="utf-8"))
         assert len(saved) == len(tokens)
     finally:
