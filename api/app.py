@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.attempts import TrustedProxies
+from api.auth_listener import AuthListener
 from api.deps import TokenCache
 from api.docs import install_docs
 from api.door import check_door, refusal
@@ -43,6 +44,7 @@ from api.routes import (
     orgs,
     programme,
     registrations,
+    session,
     tasks,
     users,
 )
@@ -70,7 +72,10 @@ def create_app(
             if not settings.database_url:
                 raise RuntimeError("UNIONCARD_DATABASE_URL is not set (run `unioncard dev` for a local setup)")
             app.state.db = Database(settings.database_url)
+        listener = AuthListener(app.state.db.url, app.state.tokens)
+        listener.start()
         yield
+        listener.stop()
         app.state.db.dispose()
 
     app = FastAPI(
@@ -91,7 +96,7 @@ def create_app(
     if settings.api_metrics:
         app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     for module in (
-        health, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts,
+        health, session, orgs, users, members, imports, card_batches, bank, audit, programme, enrollments, districts,
         district_notices, tasks,
         claims,
         cards, registrations, admin,

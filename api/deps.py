@@ -5,26 +5,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.requests import HTTPConnection
 from temporalio.client import Client
 
 from api.attempts import client_address, count_failure
 from core.auth import Actor, hash_token, require_role
 from core.db import Database
-from core.errors import Unauthorized, Unavailable
+from core.errors import Forbidden, Unauthorized, Unavailable
 from core.settings import Settings
 from core.temporal import connect
 from models.inputs import YEAR_MAX, YEAR_MIN
-from models.org import Organisation
 from models.states import Role
-from models.user import User
+from services.sessions import CurrentSession, csrf_matches, session_actor, token_grant
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -52,10 +52,14 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 
 class TokenCache:
     """Tokens this process looked up lately, by their hash: most requests then need no database
-    round trip to know who asks. An entry lives ``seconds``; a refused token is never kept."""
+    round trip to know who asks. An entry lives ``seconds``; a refused token is never kept. A user
+    whose sessions and tokens end (deactivation, a revoked token, a new password) is forgotten at
+    once: by this process directly, by every other through PostgreSQL's NOTIFY (``AuthListener``);
+    while a process cannot listen, it keeps nothing."""
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds, self.size = seconds, size
+        self.listening = True  # False while the listener has lost its connection
         self._actors: dict[str, tuple[Actor, float]] = {}
 
     def get(self, token_hash: str) -> Actor | None:
@@ -64,66 +68,99 @@ class TokenCache:
             return None
         return entry[0]
 
-    def put(self, token_hash: str, actor: Actor) -> None:
-        if self.seconds <= 0:
+    def put(self, token_hash: str, actor: Actor, expires_at: datetime | None = None) -> None:
+        """Keep ``actor`` for ``seconds``, or until the token expires if sooner."""
+        if self.seconds <= 0 or not self.listening:
+            return
+        left = (
+            self.seconds if expires_at is None else min(self.seconds, (expires_at - datetime.now(UTC)).total_seconds())
+        )
+        if left <= 0:
             return
         if len(self._actors) >= self.size:  # forget the expired ones, or else everyone
             now = time.monotonic()
             self._actors = {k: v for k, v in self._actors.items() if v[1] >= now}
             if len(self._actors) >= self.size:
                 self._actors.clear()
-        self._actors[token_hash] = (actor, time.monotonic() + self.seconds)
+        self._actors[token_hash] = (actor, time.monotonic() + left)
+
+    def forget_user(self, user_id: int) -> None:
+        self._actors = {k: v for k, v in self._actors.items() if v[0].user_id != user_id}
+
+    def clear(self) -> None:
+        self._actors = {}
+
+
+SESSION_COOKIE = "unioncard_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_actor(
     request: Request, db: Annotated[Database, Depends(get_db)],
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:  # fmt: skip
-    """The caller: from this process's token cache, or else looked up in a worker thread (the event
-    loop never waits for the database)."""
+    """The caller: a bearer token (from this process's token cache, or else looked up in a worker
+    thread: the event loop never waits for the database), or a browser session's cookie, whose
+    state-changing requests carry its CSRF token (``X-CSRF-Token`` or a ``csrf_token`` form field)."""
     if creds is None or not creds.credentials:
-        raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return await _session_actor(request, db, cookie)
+        raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...）或先登录")
     tokens: TokenCache = request.app.state.tokens
     token_hash = hash_token(creds.credentials)
-    actor = tokens.get(token_hash)
-    if actor is None:
-        actor = await run_in_threadpool(_look_up, db, request, creds.credentials)
-        tokens.put(token_hash, actor)
+    cached = tokens.get(token_hash)
+    if cached is not None:
+        return cached
+    actor, expires_at = await run_in_threadpool(_look_up, db, request, creds.credentials)
+    tokens.put(token_hash, actor, expires_at)
     return actor
 
 
-def _look_up(db: Database, connection: HTTPConnection, token: str) -> Actor:
+async def _session_actor(request: Request, db: Database, cookie: str) -> Actor:
+    current = await run_in_threadpool(_look_up_session, db, cookie)
+    request.state.web_session = current
+    if request.method not in _SAFE_METHODS:
+        given = request.headers.get(CSRF_HEADER)
+        if not given and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            field = form.get("csrf_token")
+            given = field if isinstance(field, str) else None
+        if not csrf_matches(current.csrf_token, given):
+            raise Forbidden("csrf", "请求缺少有效的 CSRF 令牌，请刷新页面后重试")
+    return current.actor
+
+
+def _look_up_session(db: Database, cookie: str) -> CurrentSession:
     with db.session() as session:
-        return checked_actor(session, connection, token)
+        return session_actor(session, cookie)
+
+
+def _look_up(db: Database, connection: HTTPConnection, token: str) -> tuple[Actor, datetime | None]:
+    with db.session() as session:
+        return checked_grant(session, connection, token)
 
 
 def checked_actor(session: Session, connection: HTTPConnection, token: str) -> Actor:
-    """The token's actor; a refused token counts against its client address (429 past the limit)."""
+    return checked_grant(session, connection, token)[0]
+
+
+def checked_grant(session: Session, connection: HTTPConnection, token: str) -> tuple[Actor, datetime | None]:
+    """The token's actor and expiry; a refused token counts against its client address (429 past
+    the limit)."""
     try:
-        return actor_for_token(session, token)
+        grant = token_grant(session, token)
     except Unauthorized:
         session.rollback()
         count_failure(session, connection.app.state.settings, client_address(connection))
         raise
-
-
-def actor_for_token(session: Session, token: str) -> Actor:
-    """The active user a token belongs to (401 otherwise)."""
-    row = session.exec(
-        select(User, Organisation)
-        .join(Organisation, Organisation.id == User.org_id)  # type: ignore[arg-type]
-        .where(User.token_hash == hash_token(token))
-    ).first()
-    if row is None or not row[0].active:
-        raise Unauthorized("invalid_token", "访问令牌无效或已停用")
-    user, org = row
-    actor = Actor(
-        user_id=user.id or 0, name=user.name, role=user.role, org_id=org.id or 0, org_code=org.code, org_path=org.path
-    )
     # End the read transaction: the connection goes back to the pool until the handler needs one
     # (an async handler must not wait for a connection that requests queued behind it hold).
     session.commit()
-    return actor
+    return grant
 
 
 async def log_actor(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
@@ -145,6 +182,16 @@ def get_admin(actor: CurrentActor) -> Actor:
 
 
 AdminActor = Annotated[Actor, Depends(get_admin)]
+
+
+def get_account_manager(actor: CurrentActor) -> Actor:
+    """An admin or a reviewer (who manages the accounts below its organisation), checked before
+    the request body is looked at; the service checks the organisation."""
+    require_role(actor, Role.ADMIN, Role.REVIEWER)
+    return actor
+
+
+AccountManager = Annotated[Actor, Depends(get_account_manager)]
 
 CODEC_COOKIE = "unioncard_codec"
 

@@ -99,10 +99,14 @@ def seed(conn: psycopg.Connection, claims: int, today: date) -> tuple[list[str],
         (enrollment,),
     )
     token = f"uc_bench_{uuid.uuid4().hex}"
+    user_id = conn.execute(
+        "INSERT INTO users (login, name, org_id, role, active, created_at)"
+        " VALUES (%s, %s, %s, 'reviewer', true, now()) RETURNING id",
+        (f"bench-{uuid.uuid4().hex[:12]}", "单位审核人", org_id),
+    ).fetchone()[0]  # type: ignore[index]
     conn.execute(
-        "INSERT INTO users (name, org_id, role, token_hash, active, created_at)"
-        " VALUES (%s, %s, 'reviewer', %s, true, now())",
-        ("单位审核人", org_id, hashlib.sha256(token.encode()).hexdigest()),
+        "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (%s, '基准', %s, now())",
+        (user_id, hashlib.sha256(token.encode()).hexdigest()),
     )
     conn.commit()
     return [f"1019{n:06d}" for n in range(1, claims + 1)], token

@@ -95,9 +95,14 @@ def seed_district(conn: psycopg.Connection, code: str, unions: int, per_union: i
     unions_ids = [(str(r[0]), int(r[1])) for r in found]
     users = [(f"基准审核员{code}", district_id, "reviewer", _token(code))]
     users += [(f"经办人{c}", org_id, "clerk", _token(c)) for c, org_id in unions_ids]
-    with conn.cursor().copy("COPY users (name, org_id, role, token_hash, active, created_at) FROM STDIN") as copy:
+    with conn.cursor().copy("COPY users (login, name, org_id, role, active, created_at) FROM STDIN") as copy:
         for name, org_id, role, token in users:
-            copy.write_row((name, org_id, role, hashlib.sha256(token.encode()).hexdigest(), True, "now"))
+            copy.write_row((token.removeprefix("uc_").lower(), name, org_id, role, True, "now"))
+    logins = {token.removeprefix("uc_").lower(): token for _, _, _, token in users}
+    ids = conn.execute("SELECT login, id FROM users WHERE login = ANY(%s)", (list(logins),)).fetchall()
+    with conn.cursor().copy("COPY api_tokens (user_id, name, token_hash, created_at) FROM STDIN") as copy:
+        for login, user_id in ids:
+            copy.write_row((user_id, "基准", hashlib.sha256(logins[login].encode()).hexdigest(), "now"))
     codes = [c for c, _ in unions_ids]
     conn.commit()
     return _token(code), codes

@@ -34,6 +34,7 @@ class Actor:
     org_id: int
     org_code: str
     org_path: str
+    login: str = ""
 
     @property
     def is_admin(self) -> bool:

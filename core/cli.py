@@ -158,16 +158,63 @@ def user_add(
     org: Annotated[str, typer.Option(help="organisation code")],
     role: Annotated[Role, typer.Option(help="clerk, reviewer, center_reviewer or admin")],
     name: Annotated[str, typer.Option(help="the person's name")],
+    login: Annotated[str | None, typer.Option(help="the sign-in name (made from the organisation if omitted)")] = None,
 ) -> None:
-    """Create a user and print their token (shown once)."""
-    from core.users import create_user
+    """Create a user: prints their login name, API token and setup code (each shown once)."""
+    from services.accounts import add_user
 
     with _database_session() as session:
-        user, token = create_user(session, name=name, org_code=org, role=role)
-        user_id = user.id
+        user, token, code, expires = add_user(session, name=name, org_code=org, role=role, login=login)
+        user_id, user_login = user.id, user.login
         session.commit()
-    typer.echo(f"user {user_id} {name} ({role.value}) of {org}")
+    typer.echo(f"user {user_id} {name} ({role.value}) of {org}, login {user_login}")
+    typer.echo(f"setup code (until {expires:%Y-%m-%d %H:%M} UTC): {code}")
     typer.echo(f"token: {token}")
+
+
+@user_app.command("list")
+def user_list(
+    org: Annotated[str | None, typer.Option(help="an organisation and everything below it")] = None,
+) -> None:
+    """The accounts: login, name, role, organisation, active, password set."""
+    from services.accounts import list_accounts
+
+    with _database_session() as session:
+        rows = list_accounts(session=session, actor=None, org_code=org, page=1, size=500)
+    for a in rows:
+        state = "active" if a.active else "deactivated"
+        password = "password set" if a.password_set else "no password yet"
+        typer.echo(f"{a.login:<28} {a.name:<12} {a.role.value:<16} {a.org_code:<14} {state}, {password}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(login: Annotated[str, typer.Argument(help="the account's login name")]) -> None:
+    """Stop an account: its sessions end and its tokens are refused at once."""
+    from services.accounts import deactivate
+
+    with _database_session() as session:
+        done = deactivate(session=session, actor=None, login=login)
+    typer.echo(f"{done.login} deactivated")
+
+
+@user_app.command("reactivate")
+def user_reactivate(login: Annotated[str, typer.Argument(help="the account's login name")]) -> None:
+    from services.accounts import reactivate
+
+    with _database_session() as session:
+        done = reactivate(session=session, actor=None, login=login)
+    typer.echo(f"{done.login} active again")
+
+
+@user_app.command("reset")
+def user_reset(login: Annotated[str, typer.Argument(help="the account's login name")]) -> None:
+    """A new setup code for a forgotten password (shown once, valid 72 hours)."""
+    from services.accounts import reset
+
+    with _database_session() as session:
+        issued = reset(session=session, actor=None, login=login)
+    until = f"{issued.setup_expires_at:%Y-%m-%d %H:%M} UTC"
+    typer.echo(f"setup code for {issued.login} (until {until}): {issued.setup_code}")
 
 
 @app.command()
@@ -175,20 +222,23 @@ def bootstrap(
     code: Annotated[str, typer.Option(help="the city federation's code, e.g. SH")],
     name: Annotated[str, typer.Option(help="the city federation's name")],
     admin: Annotated[str, typer.Option(help="the first admin's name")],
+    login: Annotated[str, typer.Option(help="the first admin's login name")] = "admin",
 ) -> None:
-    """On an empty database: the city federation and its first admin (token printed once). The
-    admin then creates districts, unions and users through the API."""
+    """On an empty database: the city federation and its first admin (login name, token and setup
+    code printed once). The admin then creates districts, unions and users."""
     from core.orgs import create_org
-    from core.users import create_user
     from models.org import OrgCreate
     from models.states import OrgLevel
+    from services.accounts import add_user
 
     with _database_session() as session:
         create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))
-        user, token = create_user(session, name=admin, org_code=code, role=Role.ADMIN)
+        user, token, setup, expires = add_user(session, name=admin, org_code=code, role=Role.ADMIN, login=login)
         user_id = user.id
         session.commit()
-    typer.echo(f"organisation {code} {name} (city); admin user {user_id} {admin}")
+    typer.echo(f"organisation {code} {name} (city); admin user {user_id} {admin}, login {login}")
+    typer.echo(f"setup code (until {expires:%Y-%m-%d %H:%M} UTC): {setup}")
+    typer.echo("  the admin sets a password with it: POST /accounts/setup {login, setup_code, password}")
     typer.echo(f"token: {token}")
 
 

@@ -1,5 +1,6 @@
 """SQLModel tables and API schemas. Importing this package registers every table."""
 
+from models.account import ApiToken, SetupCode, SignInFailure, SignInLock, WebSession
 from models.audit import AuditEvent
 from models.card_batch import BankCallback, BatchNumberCounter, Card, CardBatch, CardBatchMember, CardBatchRequest
 from models.card_lifecycle import CardLoss, CardRegistration, Registration
@@ -13,6 +14,7 @@ from models.programme import DistrictFeeSplit, ProgrammeYear
 from models.user import AuthFailure, User
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "AuthFailure",
     "BankCallback",
@@ -38,5 +40,9 @@ __all__ = [
     "Organisation",
     "ProgrammeYear",
     "Registration",
+    "SetupCode",
+    "SignInFailure",
+    "SignInLock",
     "User",
+    "WebSession",
 ]

@@ -1,0 +1,1 @@
+"""The operations, one module per resource: what the API and the workbench both call."""
