@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+import secrets
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from core.auth import hash_token
 from core.extensions import year_in_force
 from core.orgs import create_org
+from core.passwords import hash_password
 from core.users import create_user
+from models.account import ApiToken
 from models.base import utcnow
 from models.org import Organisation, OrgCreate
 from models.programme import DateWindow, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProtectionType
 from models.states import GrassrootsType, OrgLevel, Role
+from models.user import User
 
 DEMO_ORGS: tuple[tuple[str, str, OrgLevel, str | None, GrassrootsType | None], ...] = (
     ("SH", "上海市总工会", OrgLevel.CITY, None, None),
@@ -166,9 +171,23 @@ def token_variables(tokens: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+def demo_password(session: Session, token: str) -> tuple[str, str]:
+    """Give the demo user of ``token`` a password of its own (printed by ``make run``): its login
+    and the password."""
+    user = session.exec(
+        select(User)
+        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+        .where(ApiToken.token_hash == hash_token(token))
+    ).one()
+    password = f"Demo-{secrets.token_urlsafe(9)}"
+    user.password_hash, user.password_changed_at = hash_password(password), datetime.now(UTC)
+    return user.login, password
+
+
 def seed_demo(session: Session, tokens_file: Path) -> list[dict[str, str]]:
     """Create the demo tree and users once; later calls return the saved tokens, with a token
-    for each demo user added to DEMO_USERS since."""
+    for each demo user added to DEMO_USERS since. Every entry names the user's login and a
+    password set for the demo (an older file without them is completed and rewritten)."""
     tokens: list[dict[str, str]] = []
     if tokens_file.exists() and session.exec(select(Organisation).where(Organisation.code == "SH")).first():
         tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
@@ -180,11 +199,15 @@ def seed_demo(session: Session, tokens_file: Path) -> list[dict[str, str]]:
                 session.flush()
     have = {(t["name"], t["org"], t["role"]) for t in tokens}
     missing = [(name, org, role) for name, org, role in DEMO_USERS if (name, org, role.value) not in have]
-    if not missing:
+    unsigned = [t for t in tokens if not t.get("login") or not t.get("password")]
+    if not missing and not unsigned:
         return tokens
     for name, org, role in missing:
         _, token = create_user(session, name=name, org_code=org, role=role)
         tokens.append({"name": name, "org": org, "role": role.value, "token": token})
+    for entry in tokens:
+        if not entry.get("login") or not entry.get("password"):
+            entry["login"], entry["password"] = demo_password(session, entry["token"])
     session.commit()
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -287,8 +287,10 @@ def _banner(settings: Settings, tokens: list[dict[str, str]]) -> None:
         f"  codec         {codec_endpoint(settings)}   (UI decoding: an admin signs in at /codec/sign-in)",
         f"  data          {settings.data_dir}",
         "",
-        "demo tokens (Authorization: Bearer <token>):",
+        "demo users: sign in (POST /session) with login and password, or send the token (Authorization: Bearer):",
     ]
-    lines += [f"  {t['role']:<16} {t['org']:<14} {t['name']:<10} {t['token']}" for t in tokens]
+    for t in tokens:
+        who = f"{t['role']:<16} {t['org']:<14} {t['name']:<10}"
+        lines.append(f"  {who} {t.get('login', ''):<20} {t.get('password', ''):<18} {t['token']}")
     lines += ["", "Ctrl-C stops everything; data is kept for the next run.", ""]
     print("\n".join(lines), flush=True)

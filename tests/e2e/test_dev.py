@@ -64,7 +64,7 @@ class Dev:
     def tokens(self) -> dict[str, str]:
         found = {}
         for line in self.lines:
-            m = re.match(r"^\s+(\w+)\s+(\S+)\s+\S+\s+(uc_\S+)$", line)
+            m = re.match(r"^\s+(\w+)\s+(\S+)\s+\S+\s+\S+\s+Demo-\S+\s+(uc_\S+)$", line)  # role org name login password
             if m:
                 found[f"{m[1]}@{m[2]}"] = m[3]
         return found
@@ -146,7 +146,12 @@ def check_metrics(env: dict[str, str], api: str) -> None:
 _MASKED = re.compile(r"\d{6}\*{8}[\dXx]{4}|1[3-9]\d\*{4}\d{4}")
 
 
-_BANNER_LINES = {"", "unioncard is running", "demo tokens (Authorization: Bearer <token>):", _CTRL_C}
+_BANNER_LINES = {
+    "",
+    "unioncard is running",
+    "demo users: sign in (POST /session) with login and password, or send the token (Authorization: Bearer):",
+    _CTRL_C,
+}
 
 
 def assert_no_personal_data_logged(lines: list[str], rows: list[list[str]]) -> None:
@@ -275,6 +280,11 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
         assert listed["total"] == 42
         saved = json.loads((data / "demo-tokens.json").read_text(encoding="utf-8"))
         assert len(saved) == len(tokens)
+        clerk_entry = next(e for e in saved if e["org"] == "101-0001" and e["role"] == "clerk")
+        signed = httpx.post(f"{api}/session", data={"login": clerk_entry["login"], "password": clerk_entry["password"]})
+        assert signed.status_code == 200 and signed.json()["org_code"] == "101-0001", signed.text
+        session_me = httpx.get(f"{api}/me", cookies=signed.cookies, timeout=10).json()
+        assert session_me["login"] == clerk_entry["login"] and session_me["csrf_token"] == signed.json()["csrf_token"]
     finally:
         again.stop()
 
