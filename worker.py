@@ -16,16 +16,16 @@ from activities.card_batch import CardBatchActivities
 from activities.card_loss import CardLossActivities
 from activities.claims import ClaimActivities
 from activities.enrollment import EnrollmentActivities
+from activities.failures import DataFailures
 from activities.lifecycle import LifecycleActivities
 from activities.member_import import MemberImportActivities
 from activities.registration import RegistrationActivities
 from activities.signals import SignalActivities
-from core.activity_failures import DataFailures
+from cli.schedules import ensure_schedules
 from core.db import Database
 from core.log_context import ActivityLogContext
 from core.logging import configure_logging, get_logger
 from core.metrics import BusinessMetrics, serve_business_metrics, temporal_runtime
-from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from core.temporal import connect, register_search_attributes
 from workflows.registry import WORKFLOWS, sandbox_runner

@@ -11,9 +11,9 @@ from temporalio.exceptions import ApplicationError
 
 from core.db import Database
 from core.logging import get_logger
-from core.money import amount
 from core.settings import Settings
 from models.states import VALID_CARD_STATUSES
+from rules.money import amount
 from workflows.claim import PayoutRequest, PayoutSent
 
 log = get_logger(__name__)

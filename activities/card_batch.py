@@ -9,11 +9,11 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.activity_failures import found, storable
+from activities.failures import found, storable
 from core.db import Database
 from core.metrics import BusinessMetrics
-from core.programme import today
 from core.settings import Settings
+from rules.calendar import today
 from workflows.card_batch import ApplyEdit, ApplyFiles, Counts, EditResult, Transition
 
 _COUNTS_SQL = """

@@ -6,8 +6,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.db import Database
-from core.programme import today
 from core.settings import Settings
+from rules.calendar import today
 from workflows.card_loss import ApplyReplacement
 
 # One statement, after the old card is locked: the new card (registered when the old one was

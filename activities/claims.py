@@ -11,11 +11,13 @@ from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.card_validity import card_valid_on
 from core.db import Database
-from core.programme import local_date, read_config, registration_windows, to_fen
+from core.programme import read_config, registration_windows
 from core.settings import Settings
 from models.states import LABELS, ClaimKind
+from rules.calendar import local_date
+from rules.card_validity import card_valid_on
+from rules.fees import to_fen
 from workflows.claim import Eligibility, PayoutCallback, PayoutOutcome
 
 _ILLNESS_LABELS = {
@@ -78,7 +80,7 @@ class ClaimActivities:
             return Eligibility(not reasons, reasons, amount)
 
     def _card_reasons(self, conn: psycopg.Connection, member_no: str, event: date) -> list[str]:
-        """The card rule of core.card_validity: valid from window to window."""
+        """The card rule of rules.card_validity: valid from window to window."""
         row = conn.execute(
             """SELECT m.org_id, (SELECT (min(c.issued_at) AT TIME ZONE %s)::date FROM cards c
                                  WHERE c.member_no = m.member_no),

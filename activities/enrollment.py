@@ -12,23 +12,16 @@ from psycopg.types.json import Json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.activity_failures import found
-from core.card_validity import validity_terms
+from activities.failures import found
+from activities.projection import audit_row
 from core.db import Database
-from core.programme import (
-    VALID_CARD_SQL,
-    district_split,
-    read_config,
-    registration_windows,
-    split_fee,
-    to_fen,
-    today,
-    validity_params,
-)
-from core.projection import audit_row
+from core.programme import district_split, read_config, registration_windows
 from core.settings import Settings
 from models.enrollment import FeeLine
 from models.programme import ProgrammeYearConfig
+from rules.calendar import today
+from rules.card_validity import VALID_CARD_SQL, validity_params, validity_terms
+from rules.fees import split_fee, to_fen
 from workflows.district_filing import FilingTotals
 from workflows.enrollment import (
     Coverage,
@@ -128,7 +121,7 @@ class EnrollmentActivities:
                      WHERE e.id = x.enrollment_id AND m.member_no = x.member_no)""",
                 (enrollment_id,),
             )
-            # a member holds a card when it is valid on the day the roster is drawn (core.card_validity)
+            # a member holds a card when it is valid on the day the roster is drawn (rules.card_validity)
             terms = validity_terms(today(self.settings.timezone), registration_windows(conn, org_id))
             params = {"id": enrollment_id, "coverage_start": config.coverage.start}
             conn.execute(_ROSTER_SQL, {**params, **validity_params(terms, self.settings.timezone)})

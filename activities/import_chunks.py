@@ -15,11 +15,11 @@ from typing import Any
 
 from core.child_processes import end_with_parent
 from core.errors import AppError
-from core.member_rows import RECORD_FIELDS, Problem
-from core.row_validator import RowValidator
-from core.tabular import MalformedRecord, parse_records, xlsx_to_csv
-from core.xlsx_scan import XlsxLimits
+from documents.tabular import MalformedRecord, parse_records, xlsx_to_csv
+from documents.xlsx_scan import XlsxLimits
 from models.states import CardStatus
+from rules.member_rows import RECORD_FIELDS, Problem
+from rules.row_validator import RowValidator
 
 # Members COPY columns: the line a chunk formats, then the member number the committer appends.
 LINE_COLUMNS = (

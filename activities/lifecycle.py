@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 from temporalio import activity
 
+from activities.projection import project
 from core.db import Database
 from core.metrics import BusinessMetrics
-from core.projection import project
 from workflows.common import Step
 
 

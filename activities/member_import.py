@@ -36,15 +36,15 @@ from activities.import_outcome import end_import
 from core.db import Database
 from core.errors import AppError
 from core.logging import get_logger
-from core.member_columns import BY_KEY
-from core.member_rows import Problem
 from core.private_files import remove_quietly
-from core.programme import today
 from core.settings import Settings
-from core.tabular import chunk_ranges, preflight
-from core.xlsx_scan import XlsxLimits
+from documents.tabular import chunk_ranges, preflight
+from documents.xlsx_scan import XlsxLimits
 from models.member_import import MemberImport
 from models.states import ImportStatus
+from rules.calendar import today
+from rules.member_columns import BY_KEY
+from rules.member_rows import Problem
 from workflows.member_import import FinishInput, ImportInput, SliceResult
 
 log = get_logger(__name__)

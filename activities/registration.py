@@ -13,12 +13,13 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from core.activity_failures import found
-from core.card_validity import validity_terms, window_of
+from activities.failures import found
 from core.db import Database
-from core.programme import VALID_CARD_SQL, bounds, read_config, registration_windows, validity_params
+from core.programme import read_config, registration_windows
 from core.settings import Settings
 from models.programme import DateWindow
+from rules.calendar import bounds
+from rules.card_validity import VALID_CARD_SQL, validity_params, validity_terms, window_of
 from workflows.dated_inputs import OpenRegistrations, RegistrationInput
 from workflows.registration import (
     RegisterCards,
@@ -150,7 +151,7 @@ class RegistrationActivities:
             with conn.transaction():
                 org_id, year = _registration(conn, registration_id)
                 windows = registration_windows(conn, org_id)
-            # lapsed: the cards not valid on the day after the window closed (core.card_validity)
+            # lapsed: the cards not valid on the day after the window closed (rules.card_validity)
             terms = validity_terms(window_of(windows, year).end + timedelta(days=1), windows)
             params = {"org": org_id, "n": CHUNK, **validity_params(terms, self.settings.timezone)}
             after = ""

@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 
 from core.errors import Invalid
-from core.money import yuan
-from core.programme import to_fen
 from models.inputs import INT4_MAX, forbidden_at
+from rules.fees import to_fen
+from rules.money import yuan
 
 _PAYOUT_ID = re.compile(r"^claim-(\d{1,10})-(\d{1,6})$")
 ENDED_ENROLLMENT = ("paid", "filed", "completed", "expired", "failed_unpaid", "cancelled")

@@ -10,12 +10,12 @@ from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, load_in_scope
 from core.errors import NotFound
-from core.idnumbers import mask_phone
 from models.audit import AuditPublic
 from models.card_batch import CardBatch, CardBatchMember
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
+from rules.idnumbers import mask_phone
 from workflows.machines import allowed
 
 

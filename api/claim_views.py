@@ -16,12 +16,12 @@ from api.waiting import Waiting
 from core.audit import audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
-from core.money import amount
 from models.audit import AuditEvent, AuditPublic
 from models.claim import Claim, ClaimEvidence
 from models.member import Member
 from models.org import Organisation
 from models.states import ClaimKind, ClaimStatus, Illness, Role
+from rules.money import amount
 from workflows.machines import allowed
 
 

@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from core.notices import FONT_DIR
+from documents.notices import FONT_DIR
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC = "/static"

@@ -58,6 +58,8 @@ _MESSAGES = {
     "date_type": "应为日期（如 2024-01-31）",
     "datetime_parsing": "应为时间（如 2024-01-31T08:00:00+08:00）",
     "datetime_type": "应为时间（如 2024-01-31T08:00:00+08:00）",
+    "datetime_from_date_parsing": "应为时间（如 2024-01-31T08:00:00+08:00）",
+    "timezone_aware": "应带时区（如 2024-01-31T08:00:00+08:00）",
     "json_invalid": "不是有效的 JSON",
     "json_type": "不是有效的 JSON",
     "model_attributes_type": "应为一个对象",

@@ -13,17 +13,18 @@ from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, load_in_scope
 from core.errors import Conflict, NotFound
-from core.extensions import with_extensions
-from core.money import amount
-from core.notices import Notice, NoticeLine
-from core.programme import get_config, local_date, today
+from core.programme import get_config
 from core.settings import Settings
+from documents.notices import Notice, NoticeLine
 from models.audit import AuditEvent, AuditPublic
 from models.enrollment import Enrollment, EnrollmentMember, FeeLine, fee_lines
 from models.member import Member
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
+from rules.calendar import local_date, today
+from rules.money import amount
+from services.extensions import with_extensions
 from workflows.machines import allowed
 
 S = EnrollmentStatus

@@ -6,8 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, computed_field
 
-from models.states import label, label_of
-from workflows.machines import STATUSES
+from models.states import STATUSES, label, label_of
 
 
 class StatusLabelled(BaseModel):

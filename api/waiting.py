@@ -2,7 +2,7 @@
 is being retried, said in Chinese by what the activity does, with its attempt and when the next
 one is.
 
-What is pending comes from describing the workflow (``core.workflow_admin.row_of``, as the admin
+What is pending comes from describing the workflow (``services.workflow_admin.row_of``, as the admin
 API reads it). A describe is made only for a row whose status says its workflow may be doing work
 of its own (sending to the bank, building a roster ...), all of a page's describes together within
 ``LOOKUP_SECONDS``; a workflow not described by then, or Temporal not answering, leaves the view
@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from api.deps import get_temporal
-from core import workflow_admin
 from core.auth import Actor
 from core.logging import get_logger
+from services import workflow_admin
 
 log = get_logger("api.waiting")
 LOOKUP_SECONDS = 2.0  # every describe of one answer together

@@ -55,7 +55,7 @@ _STATUS = {
     "cards_unavailable": Conflict,
     "stale_decision": Conflict,  # a decision for a step that is no longer the current one
     "already_decided": Forbidden,  # the account decided another level of the same case
-    "data_invalid": Invalid,  # core.activity_failures: the data was refused where it was to be stored
+    "data_invalid": Invalid,  # activities.failures: the data was refused where it was to be stored
     "data_conflict": Conflict,
     "record_missing": NotFound,
 }

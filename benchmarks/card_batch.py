@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.baseline_per_member import PerMemberActivities, PerMemberBatchWorkflow, PerMemberInput
 from benchmarks.common import Service, peak_rss_mb, running_service
-from core.fake_members import member_rows, write_csv
+from documents.fake_members import member_rows, write_csv
 
 
 def import_members(service: Service, org: str, clerk: str, path: Path) -> None:

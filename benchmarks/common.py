@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from cli.demo import seed_demo
+from cli.dev import find_binary
 from core.codec import new_key_spec
 from core.db import migrate, psycopg_url, start_embedded_postgres, with_database
-from core.demo import seed_demo
-from core.dev import find_binary
 
 
 def free_port() -> int:
@@ -110,9 +110,9 @@ def running_service(extra_env: dict[str, str] | None = None) -> Iterator[Service
     procs: list[subprocess.Popen[bytes]] = [temporal]
     try:
         wait_port(temporal_port)
-        worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
-        api = subprocess.Popen([sys.executable, "-m", "core.cli", "api"], env=env, start_new_session=True)
-        bank = subprocess.Popen([sys.executable, "-m", "core.cli", "bank-sim"], env=env, start_new_session=True)
+        worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, start_new_session=True)
+        api = subprocess.Popen([sys.executable, "-m", "cli.main", "api"], env=env, start_new_session=True)
+        bank = subprocess.Popen([sys.executable, "-m", "cli.main", "bank-sim"], env=env, start_new_session=True)
         procs += [worker, api, bank]
         wait_port(api_port)
         wait_port(bank_port)

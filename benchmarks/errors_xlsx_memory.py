@@ -20,8 +20,8 @@ from typing import Any
 import psutil
 from openpyxl import Workbook
 
-from core.fake_members import HEADERS
-from core.workbooks import write_errors_xlsx
+from documents.fake_members import HEADERS
+from documents.workbooks import write_errors_xlsx
 
 CELLS = ["张三", "310105198102030216", "13900000000", "上海市黄浦区南京东路100号", *["x"] * (len(HEADERS) - 4)]
 

@@ -22,7 +22,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Service, peak_rss_mb, running_service
-from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
+from documents.fake_members import HEADERS, member_rows, write_csv, write_xlsx
 
 
 def import_file(service: Service, org: str, clerk: str, path: Path) -> tuple[float, dict[str, object]]:

@@ -8,8 +8,7 @@ from sqlmodel import Session, col, select
 
 from core.auth import Actor
 from models.audit import AuditEvent, AuditPublic
-from models.states import EVENT_LABELS, label_of
-from workflows.machines import STATUSES
+from models.states import EVENT_LABELS, STATUSES, label_of
 
 
 def append_audit(
@@ -103,5 +102,5 @@ def audit_histories(session: Session, entity_type: str, entity_ids: Iterable[str
 
 def audit_history(session: Session, entity_type: str, entity_id: str | int) -> list[AuditEvent]:
     """An entity's audit rows, oldest first (a workflow's steps by when the workflow made them: a
-    step may be written after a later one, see ``core.projection``)."""
+    step may be written after a later one, see ``activities.projection``)."""
     return audit_histories(session, entity_type, [entity_id])

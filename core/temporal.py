@@ -10,8 +10,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.codec import service_converter
+from core.search_attributes import ALL
 from core.settings import Settings
-from workflows.search import ALL
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import AwareDatetime
 from pydantic import Field as BodyField
 from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
@@ -102,7 +103,9 @@ class PasswordChange(RequestBody):
 
 class TokenCreate(RequestBody):
     name: str = BodyField(min_length=1, max_length=60, examples=["对账脚本"])
-    expires_at: datetime | None = BodyField(None, description="When the token stops working; never when omitted.")
+    expires_at: AwareDatetime | None = BodyField(
+        None, description="When the token stops working, with its offset (+08:00); never when omitted."
+    )
 
 
 class TokenPublic(SQLModel):

@@ -387,3 +387,14 @@ def label_of(enum: type[StrEnum], code: str) -> str:
 
 def event_label(event: str) -> str:
     return EVENT_LABELS.get(event, event)
+
+
+# The statuses of each kind of workflow-driven record, by its entity type (audit rows, refusals).
+STATUSES = {
+    "card_batch": CardBatchStatus,
+    "registration": RegistrationStatus,
+    "card_loss": CardLossStatus,
+    "enrollment": EnrollmentStatus,
+    "district_filing": DistrictFilingStatus,
+    "claim": ClaimStatus,
+}

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from core.audit import append_audit, audit_action
 from core.auth import Actor, hash_token, new_token
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.orgs import get_org
 from core.passwords import check_new_password, digest, hash_password, new_secret, verify_password
 from models.account import ApiToken, PasswordChange, PasswordSetup, SetupCode, TokenCreate, TokenCreated, TokenPublic
 from models.org import Organisation
 from models.states import OrgLevel, Role, label
 from models.user import AccountPublic, SetupCodeIssued, User, UserCreate, UserCreated
+from services.orgs import get_org
 
 SETUP_CODE_HOURS = 72
 AUTH_CHANNEL = "unioncard_auth"  # NOTIFY payload: the id of a user whose sessions and tokens ended
@@ -77,6 +77,14 @@ def add_user(
     session.add(ApiToken(user_id=user.id or 0, name="初始令牌", token_hash=hash_token(token)))
     code, expires = _issue_code(session, user, "setup", created_by)
     return user, token, code, expires
+
+
+def create_user(
+    session: Session, *, name: str, org_code: str, role: Role, token: str | None = None, login: str | None = None
+) -> tuple[User, str]:
+    """``add_user`` for callers that need only the user and its token (the demo seeder, tests)."""
+    user, token, _, _ = add_user(session, name=name, org_code=org_code, role=role, token=token, login=login)
+    return user, token
 
 
 def _issue_code(session: Session, user: User, purpose: str, created_by: int | None) -> tuple[str, datetime]:

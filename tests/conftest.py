@@ -22,10 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bank_sim.app import Bank, BankConfig, create_bank_app
+from cli.demo import seed_demo
+from cli.dev import find_binary
 from core.codec import EncryptionCodec, data_converter
 from core.db import Database, migrate, psycopg_url, start_embedded_postgres, with_database
-from core.demo import seed_demo
-from core.dev import find_binary
 from core.settings import Settings
 from core.temporal import register_search_attributes
 from worker import ActivitySet, build_worker

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from core.db import Database
-from core.fake_members import HEADERS, member_rows, write_csv
+from documents.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
 

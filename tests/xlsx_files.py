@@ -7,7 +7,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.fake_members import HEADERS
+from documents.fake_members import HEADERS
 
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

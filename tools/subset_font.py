@@ -5,7 +5,7 @@ every PDF embeds it.
 The set: printable ASCII, the GB 2312 character set (its 6,763 hanzi, its punctuation and
 full-width forms) and the CJK punctuation block. Run it again only to change the set:
 
-    python tools/subset_font.py wqy-microhei.ttc core/fonts/WenQuanYiMicroHei-GB2312.ttf
+    python tools/subset_font.py wqy-microhei.ttc documents/fonts/WenQuanYiMicroHei-GB2312.ttf
 
 (the source file is in Debian's ``fonts-wqy-microhei``, its first font is taken from the
 collection; fontTools is a dev dependency).

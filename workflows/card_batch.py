@@ -16,7 +16,7 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows import search
+from core import search_attributes as search
 from workflows.common import BANK_RETRY, DB_RETRY, ROLE_LABELS, Act, ActorRef, BankFile, Decision, reviewers_only, stale
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run

@@ -19,10 +19,10 @@ from temporalio.exceptions import ApplicationError
 from workflows.common import BANK_RETRY, BankFile, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per run
-    from core.money import yuan
     from models.states import ClaimLevel as L
     from models.states import ClaimStatus as S
     from models.states import label
+    from rules.money import yuan
     from workflows.claim_messages import (
         ClaimDecision,
         ClaimInput,

@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from workflows import search
+from core import search_attributes as search
 
 with workflow.unsafe.imports_passed_through():  # built once per worker, not once per workflow run
     from models.states import LABELS, Role
@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():  # built once per worker, not onc
 
 T = TypeVar("T")
 # Bounded retries of transient failures (a failure caused by data is never retried: see
-# core.activity_failures). The database: 1 s, 2 s ... then every 30 s, 100 attempts, about 48
+# activities.failures). The database: 1 s, 2 s ... then every 30 s, 100 attempts, about 48
 # minutes, longer than a PostgreSQL restart or failover. The bank: 2 s ... then every 10 minutes,
 # 300 attempts, about 50 hours, a bank's night or weekend maintenance. After that the update or
 # the workflow fails and the runbook's "a failed workflow" applies (deploy/runbook.md).
@@ -215,7 +215,7 @@ class Lifecycle:
         workflow has not written yet (this one included): the API writes them before it answers,
         and the workflow writes them again (finding them there) with its next step of its own, or
         when nothing has happened for CONFIRM_AFTER, or before it ends. Steps may thus be written
-        out of order: the projection keeps the newest (see ``core.projection``)."""
+        out of order: the projection keeps the newest (see ``activities.projection``)."""
         self.unconfirmed = (*self.unconfirmed, self._transition(event, actor, reason))
         return list(self.unconfirmed)
 

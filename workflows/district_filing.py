@@ -17,8 +17,8 @@ from temporalio.exceptions import ApplicationError
 from workflows.common import Act, Decision, Lifecycle, activity, reason_required, reviewers_only
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
-    from core.money import yuan
     from models.states import DistrictFilingStatus as S
+    from rules.money import yuan
     from workflows.dated_inputs import DateExtension
     from workflows.district_filing_messages import (
         DistrictFilingInput,

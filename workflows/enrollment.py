@@ -27,8 +27,8 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():  # imported once per worker, not once per workflow run
-    from core.money import yuan
     from models.states import EnrollmentStatus as S
+    from rules.money import yuan
     from workflows.dated_inputs import DateExtension
     from workflows.enrollment_messages import (
         Coverage,

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from statemachine.states import States
 
     from models.states import (
+    STATUSES,
         CardBatchStatus,
         CardLossStatus,
         ClaimStatus,
@@ -138,14 +139,6 @@ MACHINES: dict[str, type[StateMachine]] = {
 }
 
 
-STATUSES = {
-    "card_batch": CardBatchStatus,
-    "registration": RegistrationStatus,
-    "card_loss": CardLossStatus,
-    "enrollment": EnrollmentStatus,
-    "district_filing": DistrictFilingStatus,
-    "claim": ClaimStatus,
-}
 
 
 def refusal_text(status: str, event: str, machine: str = "card_batch", subject: str = "") -> str:

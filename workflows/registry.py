@@ -32,7 +32,7 @@ WORKFLOWS: list[type] = [
 PASSED_THROUGH = (
     "models",
     "workflows.common",
-    "workflows.search",
+    "core.search_attributes",
     "workflows.machines",
     "workflows.dated_inputs",
     "workflows.claim_messages",

@@ -20,13 +20,13 @@ from activities.import_outcome import end_import
 from activities.stopped_workflow import end_stopped_workflow
 from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
 from api.workflow_calls import actor_ref, run_update
-from core import workflow_admin as wa
 from core.audit import audit_action, audit_history, audit_public
 from core.errors import Invalid
-from core.orgs import get_org
 from models.audit import AuditPublic
 from models.inputs import MULTILINE, RequestBody
 from models.member_import import MemberImport
+from services import workflow_admin as wa
+from services.orgs import get_org
 from workflows.card_batch import BatchSummary, CardBatchWorkflow
 from workflows.common import Act
 

@@ -25,14 +25,14 @@ from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update,
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid
-from core.orgs import get_org, require_card_work
 from core.settings import Settings
-from core.workbooks import roster_xlsx
+from documents.workbooks import roster_xlsx
 from models.card_batch import CardBatch, CardBatchMember
 from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, MemberNo, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
+from services.orgs import get_org, require_card_work
 from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, Counts, card_batch_workflow_id
 from workflows.common import Act, Decision
 

@@ -19,7 +19,6 @@ from api.workflow_calls import actor_ref, run_update
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, NotFound, Unavailable
-from core.orgs import get_org
 from core.settings import Settings
 from models.card_batch import Card
 from models.card_lifecycle import CardLoss
@@ -27,6 +26,7 @@ from models.inputs import MULTILINE, PAGE_MAX, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import VALID_CARD_STATUSES, CardLossStatus, CardStatus, Role, label
+from services.orgs import get_org
 from workflows.card_loss import CardLossInput, CardLossSummary, CardLossWorkflow, card_loss_workflow_id
 from workflows.common import Act
 

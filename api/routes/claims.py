@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
+from activities.projection import project
 from api.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.waiting import fill
@@ -18,17 +19,16 @@ from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_u
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from core.file_types import checked_type
-from core.orgs import get_org
-from core.programme import today
-from core.projection import project
 from core.settings import Settings
+from documents.file_types import checked_type
 from models.claim import Claim, ClaimEvidence
 from models.inputs import MULTILINE, PAGE_MAX, YEAR_MIN, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
+from rules.calendar import today
+from services.orgs import get_org
 from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, Resubmission, claim_workflow_id
 from workflows.common import Step
 

@@ -10,14 +10,21 @@ from sqlmodel import Session, select
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, YearPath
 from core.auth import Actor, require
-from core.district_notice import Account, DistrictNotice, DistrictNoticeLine, district_notice_html, district_notice_pdf
 from core.errors import Conflict
-from core.orgs import get_district
-from core.programme import get_config, local_date
+from core.programme import get_config
 from core.settings import Settings
+from documents.district_notice import (
+    Account,
+    DistrictNotice,
+    DistrictNoticeLine,
+    district_notice_html,
+    district_notice_pdf,
+)
 from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.org import Organisation
 from models.states import DistrictFilingStatus, Role
+from rules.calendar import local_date
+from services.orgs import get_district
 
 router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
 

@@ -16,20 +16,20 @@ from api.labels import StatusLabelled
 from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
-from core.enrollment_sheets import statistics_row, statistics_xlsx
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.extensions import with_extensions
-from core.file_types import checked_type
-from core.money import amount
-from core.orgs import get_district
 from core.programme import get_config
 from core.settings import Settings
-from core.workflow_inputs import district_filing_input
+from documents.enrollment_sheets import statistics_row, statistics_xlsx
+from documents.file_types import checked_type
 from models.audit import AuditPublic
 from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.inputs import MULTILINE, RequestBody
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
+from rules.money import amount
+from services.extensions import with_extensions
+from services.orgs import get_district
+from services.workflow_inputs import district_filing_input
 from workflows.common import Act, Decision
 from workflows.district_filing import (
     DistrictFilingInput,

@@ -26,17 +26,19 @@ from api.waiting import fill
 from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, Unavailable
-from core.extensions import with_extensions
 from core.logging import get_logger
-from core.notices import notice_html, notice_pdf
-from core.orgs import get_org, require_card_work
-from core.programme import bounds, get_config, to_fen
+from core.programme import get_config
 from core.settings import Settings
-from core.workflow_inputs import enrollment_input
+from documents.notices import notice_html, notice_pdf
 from models.enrollment import Enrollment, MemberSelection, fee_lines
 from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, PAYMENT_MAX, YEAR_MAX, YEAR_MIN, MemberNo, RequestBody
 from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
+from rules.calendar import bounds
+from rules.fees import to_fen
+from services.extensions import with_extensions
+from services.orgs import get_org, require_card_work
+from services.workflow_inputs import enrollment_input
 from workflows.common import Act, Decision, Selection
 from workflows.enrollment import (
     EnrollmentInput,

@@ -20,21 +20,21 @@ from sqlmodel import Session, col, select
 from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.routes.members import XLSX
 from api.workflow_calls import start_workflow
+from core import search_attributes as search
 from core.audit import audit_action
 from core.auth import Actor, load_in_scope, require
 from core.errors import AppError, Invalid, NotFound, Unavailable
 from core.logging import get_logger
-from core.orgs import get_org, require_card_work
 from core.private_files import private_dir, private_open, remove_quietly
 from core.settings import Settings
-from core.tabular import FileLayout, preflight
-from core.workbooks import write_errors_xlsx
-from core.xlsx_scan import XlsxLimits
+from documents.tabular import FileLayout, preflight
+from documents.workbooks import write_errors_xlsx
+from documents.xlsx_scan import XlsxLimits
 from models.inputs import INT4_MAX
 from models.member_import import ImportPublic, ImportRowError, MemberImport, RowErrorPublic
 from models.org import Organisation
 from models.states import ImportStatus, Role
-from workflows import search
+from services.orgs import get_org, require_card_work
 from workflows.member_import import ImportInput, MemberImportWorkflow, import_workflow_id
 
 router = APIRouter(tags=["imports"])

@@ -11,14 +11,14 @@ from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.routes.batch_edits import recheck_open_batch
 from core.audit import audit_action
 from core.auth import require
-from core.members import apply_correction, get_member, to_public
-from core.orgs import get_org
-from core.programme import today
-from core.workbooks import template_xlsx
+from documents.workbooks import template_xlsx
 from models.inputs import LABELS, PAGE_MAX
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
 from models.org import Organisation
 from models.states import CardStatus, EmploymentStatus, Role
+from rules.calendar import today
+from services.members import apply_correction, get_member, to_public
+from services.orgs import get_org
 
 router = APIRouter(tags=["members"])
 FIELD_LABELS = {**LABELS, "id_long_term": "证件长期有效"}  # how the audit names the fields corrected

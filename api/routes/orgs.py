@@ -8,9 +8,9 @@ from sqlmodel import select
 from api.deps import AdminActor, CurrentActor, SessionDep
 from core.audit import audit_action
 from core.auth import require
-from core.orgs import create_org, get_org, to_public
 from models.org import Organisation, OrgCreate, OrgPublic
 from models.states import Role, label
+from services.orgs import create_org, get_org, to_public
 
 router = APIRouter(prefix="/orgs", tags=["organisations"])
 

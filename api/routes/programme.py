@@ -15,7 +15,13 @@ from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, Temporal
 from core.audit import audit_action
 from core.auth import require
 from core.errors import Conflict, Forbidden, Unavailable
-from core.extensions import (
+from core.programme import get_config
+from models.extension import Extension, ExtensionCreate, ExtensionPublic
+from models.inputs import YEAR_MAX, YEAR_MIN
+from models.programme import DistrictFeeSplit, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProgrammeYearPublic
+from models.states import Role, label
+from rules.calendar import end_of, inside
+from services.extensions import (
     authorise,
     changed_dates,
     current_date,
@@ -28,12 +34,7 @@ from core.extensions import (
     with_extensions,
     year_in_force,
 )
-from core.orgs import get_district
-from core.programme import end_of, get_config, inside
-from models.extension import Extension, ExtensionCreate, ExtensionPublic
-from models.inputs import YEAR_MAX, YEAR_MIN
-from models.programme import DistrictFeeSplit, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProgrammeYearPublic
-from models.states import Role, label
+from services.orgs import get_district
 from workflows.dated_inputs import DateExtension
 
 router = APIRouter(tags=["programme years"])

@@ -17,12 +17,12 @@ from api.deps import CurrentActor, SessionDep, SettingsDep
 from api.labels import StatusLabelled
 from api.waiting import MAY_WAIT, TASK_ROWS, Waiting, lookup
 from core.auth import Actor
-from core.money import yuan
 from models.card_batch import CardBatch
 from models.claim import Claim
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
 from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
+from rules.money import yuan
 
 router = APIRouter(tags=["tasks"])
 

@@ -13,9 +13,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.card_batch import CardBatchActivities
 from activities.lifecycle import LifecycleActivities
 from core.db import Database
-from core.fake_members import member_rows, write_csv
 from core.metrics import BusinessMetrics
 from core.settings import Settings
+from documents.fake_members import member_rows, write_csv
 from models.card_batch import CardBatch
 from models.enrollment import Enrollment
 from models.states import CardChannel, EnrollmentKind, EnrollmentStatus

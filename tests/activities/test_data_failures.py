@@ -17,11 +17,11 @@ import pytest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import DATA_INVALID, RECORD_MISSING, data_failure, found
 from api.workflow_calls import run_update
-from core.activity_failures import DATA_INVALID, RECORD_MISSING, data_failure, found
 from core.db import Database
 from core.errors import AppError
-from core.programme import today
+from rules.calendar import today
 from tests.api.helpers import call, until
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from workflows.card_batch import CardBatchWorkflow, EditMembers, EditResult

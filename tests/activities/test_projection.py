@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from activities.projection import project
 from core.audit import audit_history
 from core.db import Database
-from core.projection import project
 from tests.activities.test_business_metrics import union_with_members
 from tests.workflows.test_claim_timers import stage_claim
 from workflows.common import Step

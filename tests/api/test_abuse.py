@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.db import Database
-from core.fake_members import HEADERS, member_rows, write_csv
 from core.settings import Settings
+from documents.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
 

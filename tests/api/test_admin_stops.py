@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from core.db import Database
-from core.programme import today
+from rules.calendar import today
 from tests.api.helpers import call, until
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 

@@ -30,7 +30,7 @@ async def cli(live_api: str, token: str, *args: str) -> str:
     event loop, so the command runs without blocking it)."""
     env = {**os.environ, "UNIONCARD_TOKEN": token, "UNIONCARD_API_URL": live_api}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", "admin", *args, env=env,
+        sys.executable, "-m", "cli.main", "admin", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)

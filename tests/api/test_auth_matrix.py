@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.demo import DEMO_ORGS
-from core.fake_members import member_rows, write_csv
+from cli.demo import DEMO_ORGS
+from documents.fake_members import member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
 

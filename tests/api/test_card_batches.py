@@ -15,13 +15,13 @@ import pytest
 from temporalio.client import Client
 
 from bank_sim.app import Bank, BankConfig
+from core import search_attributes as search
 from core.bank_signing import signed_headers
 from core.db import Database
-from core.fake_members import HEADERS, member_rows, write_csv
+from documents.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import decide, imported
 from tests.conftest import auth
 from tests.workflows.recording import record
-from workflows import search
 
 CLERK, ORG = "clerk@101-S01-0001", "101-S01-0001"
 

@@ -16,17 +16,17 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from bank_sim.app import Bank, BankConfig
+from cli.schedules import REGISTRATION_SCHEDULE, ensure_schedules
+from core import search_attributes as search
 from core.bank_signing import signed_headers
 from core.db import Database
-from core.fake_members import HEADERS, member_rows, write_csv
-from core.programme import today
-from core.schedules import REGISTRATION_SCHEDULE, ensure_schedules
 from core.settings import Settings
+from documents.fake_members import HEADERS, member_rows, write_csv
+from rules.calendar import today
 from tests.api.helpers import imported
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from tests.workflows.recording import record
-from workflows import search
 from workflows.card_loss import CardLossSummary
 
 TODAY = today("Asia/Shanghai")

@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bank_sim.app import Bank, BankConfig
+from cli.dev import find_binary
 from core.db import Database
-from core.dev import find_binary
-from core.programme import today
 from core.settings import Settings
+from rules.calendar import today
 from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, SECONDARY, carded_members, config_around, fresh_union

@@ -25,10 +25,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from bank_sim.app import Bank, BankConfig
+from cli.dev import find_binary
 from core.codec import ENCODING
 from core.db import Database
-from core.dev import find_binary
-from core.fake_members import HEADERS, member_rows, write_csv
+from documents.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import call, imported
 from tests.conftest import CODEC, CONVERTER, auth
 from tests.workflows.recording import decoded, sanitise

@@ -12,9 +12,9 @@ import httpx
 import pypdf
 
 from core.db import Database
-from core.notices import chinese_date
-from core.programme import today
 from core.settings import Settings
+from documents.notices import chinese_date
+from rules.calendar import today
 from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import (

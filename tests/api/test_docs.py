@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from core.notices import FONT_URL
+from documents.notices import FONT_URL
 
 _REFERENCES = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\s*:\s*['"]([^'"]+)['"]|spec-url=["']([^"']+)""")
 TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 
 from bank_sim.app import Bank
 from core.db import Database
-from core.programme import today
 from core.settings import Settings
+from rules.calendar import today
 from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import (

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from temporalio.client import Client
 
 from core.db import Database
-from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
+from documents.fake_members import HEADERS, member_rows, write_csv, write_xlsx
 from tests.api.helpers import imported, upload
 from tests.conftest import auth
 from tests.workflows.recording import record

@@ -17,18 +17,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bank_sim.app import Bank
+from cli.dev import find_binary
+from core import search_attributes as search
 from core.auth import hash_token
 from core.db import Database
-from core.dev import find_binary
-from core.programme import today
 from core.settings import Settings
 from models.states import Role
+from rules.calendar import today
 from services.sessions import actor_for_token
 from tests.api.helpers import call
 from tests.api.test_claims import ILLNESS, claimant
 from tests.conftest import auth, free_port
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
-from workflows import search
 from workflows.claim import claim_workflow_id
 
 YEAR = 2093  # a programme year of this module's own

@@ -31,8 +31,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli.demo import seed_demo
 from core.db import Database
-from core.demo import seed_demo
 from core.settings import Settings
 from core.temporal import register_search_attributes
 from tests.api.helpers import call

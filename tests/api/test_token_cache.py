@@ -14,8 +14,8 @@ from api.deps import TokenCache
 from core.auth import Actor
 from core.db import Database
 from core.settings import Settings
-from core.users import create_user
 from models.states import Role
+from services.accounts import create_user
 from tests.conftest import auth
 
 

@@ -13,7 +13,7 @@ import httpx
 from openpyxl import load_workbook
 
 from core.db import Database
-from core.programme import today
+from rules.calendar import today
 from tests.api.helpers import call, decide, until
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, CENTER, DISTRICT, carded_members, config_around, fresh_union, put_year

@@ -18,7 +18,7 @@ from tests.conftest import fresh_database
 def bootstrap(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "UNIONCARD_DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", "bootstrap", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "cli.main", "bootstrap", *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from core.card_validity import card_valid_on, default_window, validity_terms
 from models.programme import DateWindow
+from rules.card_validity import card_valid_on, default_window, validity_terms
 
 NO_WINDOWS: dict[int, DateWindow] = {}
 

@@ -12,6 +12,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
 
+from cli.dev import dev_codec_keys, ui_origins
 from core.codec import (
     ENCODING,
     KEY_ID,
@@ -24,7 +25,6 @@ from core.codec import (
     new_key_spec,
     payload_codec,
 )
-from core.dev import dev_codec_keys, ui_origins
 from core.settings import Settings
 from core.temporal import connect
 

@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import select
 
 from activities.claims import _COVERAGE_SQL, ClaimActivities
+from cli.demo import DEMO_MARK, open_on, seed_demo, seed_demo_year, token_variables
+from cli.demo_history import seed_covered_member
 from core.db import Database
-from core.demo import DEMO_MARK, open_on, seed_demo, seed_demo_year, token_variables
-from core.demo_history import seed_covered_member
 from core.settings import Settings
 from models.enrollment import Enrollment
 from models.org import Organisation

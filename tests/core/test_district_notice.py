@@ -7,7 +7,13 @@ import dataclasses
 from datetime import date
 from pathlib import Path
 
-from core.district_notice import Account, DistrictNotice, DistrictNoticeLine, district_notice_html, district_notice_pdf
+from documents.district_notice import (
+    Account,
+    DistrictNotice,
+    DistrictNoticeLine,
+    district_notice_html,
+    district_notice_pdf,
+)
 from tests.core.test_pdf_font import _fonts, _ink, _render, _text
 
 START, END = date(2024, 1, 1), date(2024, 12, 31)

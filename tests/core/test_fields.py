@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
-from core.fields import FieldError, chinese_char_count, clean, in_gb2312, parse_bool, parse_date, parse_month
+from rules.fields import FieldError, chinese_char_count, clean, in_gb2312, parse_bool, parse_date, parse_month
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from core.idnumbers import IdNumberError, check_digit, check_other_document, mask_id, mask_phone, parse_resident_id
 from models.states import Gender, IdType
+from rules.idnumbers import IdNumberError, check_digit, check_other_document, mask_id, mask_phone, parse_resident_id
 
 TODAY = date(2026, 11, 22)
 

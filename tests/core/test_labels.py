@@ -18,7 +18,8 @@ import models.states as states
 from api import routes
 from api.door import _MESSAGES, message, refusal
 from models.inputs import RequestBody
-from workflows.machines import MACHINES, STATUSES, refusal_text
+from models.states import STATUSES
+from workflows.machines import MACHINES, refusal_text
 
 ENGLISH = re.compile(r"[A-Za-z]{4,}")  # a code like "B+" or "MB" may stand in a text; words may not
 

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
 
-from core.enrollment_sheets import DATE_COLUMN, statistics_row, statistics_xlsx
-from core.programme import local_date, today
+from documents.enrollment_sheets import DATE_COLUMN, statistics_row, statistics_xlsx
 from models.enrollment import Enrollment
 from models.org import Organisation
 from models.states import EnrollmentKind, EnrollmentStatus, OrgLevel
+from rules.calendar import local_date, today
 
 TZ = "Asia/Shanghai"
 HALF_PAST_MIDNIGHT_IN_SHANGHAI = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 2026-03-02 00:30 +08:00

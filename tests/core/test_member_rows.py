@@ -3,9 +3,9 @@ from typing import Any
 
 import pytest
 
-from core.idnumbers import check_digit
-from core.member_columns import COLUMNS, map_headers
-from core.row_validator import RowValidator
+from rules.idnumbers import check_digit
+from rules.member_columns import COLUMNS, map_headers
+from rules.row_validator import RowValidator
 
 TODAY = date(2026, 11, 22)
 HEADERS = [c.header for c in COLUMNS]

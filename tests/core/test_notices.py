@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from openpyxl import load_workbook
 
-from core.enrollment_sheets import ENROLLMENT_STATUS_LABELS, HEADERS, StatisticsRow, statistics_xlsx
-from core.money import yuan
-from core.notices import Notice, NoticeLine, notice_html, notice_pdf
+from documents.enrollment_sheets import ENROLLMENT_STATUS_LABELS, HEADERS, StatisticsRow, statistics_xlsx
+from documents.notices import Notice, NoticeLine, notice_html, notice_pdf
+from rules.money import yuan
 
 
 def seed_notice() -> Notice:

@@ -12,7 +12,7 @@ import pypdf
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 from PIL import Image
 
-from core.notices import FONT_FILE, notice_pdf
+from documents.notices import FONT_FILE, notice_pdf
 from tests.core.test_notices import seed_notice
 
 

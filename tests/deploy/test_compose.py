@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
 from api.routes.health import router as health_router
-from core.cli import app as cli_app
+from cli.main import app as cli_app
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_the_image_starts_the_unioncard_console_script() -> None:
     entrypoint = re.findall(r"^ENTRYPOINT\s+(.+)$", text, flags=re.MULTILINE)
     assert entrypoint and json.loads(entrypoint[-1]) == ["unioncard"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
-    assert scripts["unioncard"] == "core.cli:app"
+    assert scripts["unioncard"] == "cli.main:app"
     assert re.search(r"^USER\s+(?!root\b)\S+", text, flags=re.MULTILINE), "the image runs as a non-root user"
 
 

@@ -23,7 +23,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.fake_members import HEADERS, member_rows, write_csv
+from documents.fake_members import HEADERS, member_rows, write_csv
 
 pytestmark = pytest.mark.e2e
 _CTRL_C = "Ctrl-C stops everything; data is kept for the next run."
@@ -39,7 +39,7 @@ class Dev:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "dev"],
+            [sys.executable, "-m", "cli.main", "dev"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -208,7 +208,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
             [
                 sys.executable,
                 "-m",
-                "core.cli",
+                "cli.main",
                 "import-members",
                 str(more),
                 "--org",
@@ -246,7 +246,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
             [
                 sys.executable,
                 "-m",
-                "core.cli",
+                "cli.main",
                 "user",
                 "add",
                 "--org",
@@ -291,7 +291,7 @@ def test_dev_runs_everything_and_keeps_data(dev_env: tuple[Path, dict[str, str]]
 
 def _child(dev: Dev, name: str) -> psutil.Process:
     """The launcher's child running `unioncard <name>` now."""
-    found = [c for c in psutil.Process(dev.proc.pid).children() if c.cmdline()[-2:] == ["core.cli", name]]
+    found = [c for c in psutil.Process(dev.proc.pid).children() if c.cmdline()[-2:] == ["cli.main", name]]
     assert len(found) == 1, found
     return found[0]
 

@@ -32,11 +32,11 @@ import httpx
 import psycopg
 import pytest
 
+from cli.demo import DEMO_MARK, open_on
+from cli.dev import DB_NAME
 from core.db import ensure_database, start_embedded_postgres
-from core.demo import DEMO_MARK, open_on
-from core.dev import DB_NAME
-from core.programme import today
 from models.programme import ProgrammeYearConfig
+from rules.calendar import today
 from tests.e2e.test_dev import Dev, free_port
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from cli.dev import find_binary
 from core.db import Database
-from core.dev import find_binary
 from core.settings import Settings
 from core.temporal import register_search_attributes
 from tests.conftest import CONVERTER

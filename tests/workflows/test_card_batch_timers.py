@@ -14,13 +14,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from bank_sim.app import Bank, BankConfig
+from core import search_attributes as search
 from core.db import Database
-from core.fake_members import member_rows, write_csv
+from documents.fake_members import member_rows, write_csv
 from models.card_batch import CardBatch, CardBatchRequest
 from models.states import CardChannel
 from tests.api.helpers import imported
 from tests.workflows.conftest import user
-from workflows import search
 from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, EditMembers
 from workflows.common import Act, ActorRef, Decision
 

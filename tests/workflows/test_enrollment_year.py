@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from core.db import Database
 from core.programme import read_config
 from core.settings import Settings
-from core.workflow_inputs import district_filing_input, enrollment_input
 from models.programme import ProgrammeYearConfig
+from services.workflow_inputs import district_filing_input, enrollment_input
 from tests.conftest import auth
 from tests.enrollment_setup import DISTRICT, carded_members, config_around, fresh_union, put_year
 from tests.workflows.conftest import user

@@ -14,8 +14,8 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.db import Database
-from core.fake_members import member_rows, write_csv
 from core.settings import Settings
+from documents.fake_members import member_rows, write_csv
 from models.member_import import MemberImport
 from workflows.member_import import ImportInput, ImportSummary, MemberImportWorkflow, import_workflow_id
 
@@ -32,7 +32,7 @@ def start_worker(settings: Settings, task_queue: str) -> subprocess.Popen[bytes]
         "UNIONCARD_IMPORT_SLICE_CHUNKS": "100000",
         "UNIONCARD_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, start_new_session=True)
 
 
 def progress(db: Database, import_id: int) -> int:

@@ -18,9 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.claims import ClaimActivities
 from core.db import Database
-from core.programme import bounds
 from core.settings import Settings
 from models.programme import DateWindow
+from rules.calendar import bounds
 from tests.enrollment_setup import carded_members, fresh_union
 from tests.workflows.conftest import user
 from tests.workflows.recording import record
@@ -184,7 +184,7 @@ async def test_a_registration_year_and_the_next(
 def valid_across_windows(
     db: Database, settings: Settings, cards: list[str], first: DateWindow, second: DateWindow
 ) -> None:
-    """What claims ask of the two windows just run (core.card_validity): registered in the first
+    """What claims ask of the two windows just run (rules.card_validity): registered in the first
     window, valid until the second closes; lapsed in the first and registered again in the second,
     not valid in between, and not before the second window opened."""
     claims = ClaimActivities(db, settings)

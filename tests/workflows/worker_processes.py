@@ -24,7 +24,7 @@ def start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
         "UNIONCARD_IMPORT_PROCESSES": "0",
         "UNIONCARD_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, start_new_session=True)
 
 
 class WorkerProcesses:

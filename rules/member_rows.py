@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from core.fields import (
+from models.states import IdType
+from rules.fields import (
     LONG_TERM,
     FieldError,
     chinese_char_count,
     compact,
     parse_date,
 )
-from models.states import IdType
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 NAME_RE = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0003134aA-Za-z·.\- ]+$")

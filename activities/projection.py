@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from core.activity_failures import storable
+from activities.failures import storable
 from workflows.common import Step
 
 # entity -> (table, key column, whether the table tracks who is awaited). Every table remembers the

@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 
 from core.auth import Actor
 from core.errors import Conflict, Forbidden, Invalid
-from core.orgs import get_district
 from models.card_lifecycle import Registration
 from models.enrollment import DistrictFiling, Enrollment
 from models.extension import Extension, ExtensionCreate
@@ -30,6 +29,7 @@ from models.states import (
     Role,
     label,
 )
+from services.orgs import get_district
 
 K = ExtensionKind
 DISTRICT_SCOPED = (K.PAYMENT_DEADLINE, K.DISTRICT_WINDOW)

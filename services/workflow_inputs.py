@@ -3,8 +3,8 @@ instants in UTC (ISO 8601) and the labels a clerk reads in refusals."""
 
 from __future__ import annotations
 
-from core.programme import bounds, end_of
 from models.programme import ProgrammeYearConfig
+from rules.calendar import bounds, end_of
 from workflows.district_filing import DistrictFilingInput
 from workflows.enrollment import EnrollmentInput
 

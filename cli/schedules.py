@@ -24,8 +24,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from core import search_attributes as search
 from core.settings import Settings
-from workflows import search
 from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow
 
 REGISTRATION_SCHEDULE = "registration-yearly"

@@ -8,12 +8,12 @@ from typing import Any
 from sqlmodel import Session, select
 
 from core.errors import Conflict, Invalid, NotFound
-from core.fields import FieldError, clean
-from core.idnumbers import mask_id, mask_phone
-from core.member_rows import check_id_expiry, check_past_date, check_phone, check_work_address
 from models.member import Member, MemberPublic, MemberUpdate
 from models.org import Organisation
 from models.states import EmploymentStatus, IdType
+from rules.fields import FieldError, clean
+from rules.idnumbers import mask_id, mask_phone
+from rules.member_rows import check_id_expiry, check_past_date, check_phone, check_work_address
 
 
 def get_member(session: Session, member_no: str) -> tuple[Member, Organisation]:

@@ -56,3 +56,16 @@ def card_valid_on(
         return False
     terms = validity_terms(day, windows)
     return issued_on > terms.issued_after or any(y in terms.registration_years for y in registered_years)
+
+
+# A card valid on a day (rules.card_validity.validity_terms as parameters): %(day)s, %(years)s,
+# %(issued_after)s and %(tz)s; the card is ``{card}`` of the member ``{member}``.
+VALID_CARD_SQL = """(
+    (SELECT (min(x.issued_at) AT TIME ZONE %(tz)s)::date FROM cards x WHERE x.member_no = {member}) <= %(day)s
+    AND ((SELECT (min(x.issued_at) AT TIME ZONE %(tz)s)::date FROM cards x WHERE x.member_no = {member})
+             > %(issued_after)s
+         OR EXISTS (SELECT 1 FROM card_registrations r WHERE r.card_no = {card} AND r.year = ANY(%(years)s))))"""
+
+
+def validity_params(terms: ValidityTerms, tz: str) -> dict[str, object]:
+    return {"day": terms.day, "years": list(terms.registration_years), "issued_after": terms.issued_after, "tz": tz}

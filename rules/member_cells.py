@@ -1,7 +1,7 @@
 """One cell of a member row: text normalisation, PostgreSQL COPY text, the parsers of enumerated
 and yes/no cells, and the checks of a name, an address and a phone number.
 
-A parsed cell is ``(value, COPY text, problem)``; the row assembly in :mod:`core.row_validator`
+A parsed cell is ``(value, COPY text, problem)``; the row assembly in :mod:`rules.row_validator`
 applies these once per distinct value (enumerated cells) or per row (personal cells).
 """
 
@@ -12,10 +12,10 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from core.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool
-from core.member_columns import BY_KEY
-from core.member_rows import NAME_DOTS, NAME_RE, PHONE_RE, RESIDENT, Problem, check_phone
 from models.states import EmploymentStatus
+from rules.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool
+from rules.member_columns import BY_KEY
+from rules.member_rows import NAME_DOTS, NAME_RE, PHONE_RE, RESIDENT, Problem, check_phone
 
 # A parsed cell: (value, COPY text, problem)
 Parsed = tuple[Any, str, Problem | None]

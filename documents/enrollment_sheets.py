@@ -18,11 +18,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from core.programme import local_date
-from core.workbooks import cell_text, no_formulas
+from documents.workbooks import cell_text, no_formulas
 from models.enrollment import Enrollment, FeeLine, fee_lines
 from models.org import Organisation
 from models.states import LABELS, EnrollmentStatus
+from rules.calendar import local_date
 
 SHEET_NAME = "集中参保统计表"
 BY_TYPE_SHEET_NAME = "按保障类型"

@@ -2,15 +2,15 @@
 submits its unions' enrollments to the Mutual Aid Center. Members per protection type (every
 type of the year, 0 where none), the total, the coverage dates, the late-payment rule (instant
 enrollment) and the center's account to pay into. Rendered like the union's notice, as HTML and
-PDF, by core/notices.py."""
+PDF, by documents/notices.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from core.money import yuan
-from core.notices import Letter, LetterTable, chinese_date, letter_html, letter_pdf
+from documents.notices import Letter, LetterTable, chinese_date, letter_html, letter_pdf
+from rules.money import yuan
 
 TITLE = "区局(产业)参保告知书"
 LINE_HEADERS = ("保障类型", "保障名称", "保障日期", "参保人数", "保障费用(元)")

@@ -17,11 +17,11 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from core import xlsx
 from core.errors import Invalid
-from core.member_columns import map_headers, missing_mandatory
 from core.private_files import private_open
-from core.xlsx_scan import XlsxLimits, scan_xlsx
+from documents import xlsx
+from documents.xlsx_scan import XlsxLimits, scan_xlsx
+from rules.member_columns import map_headers, missing_mandatory
 
 HEADER_SCAN_ROWS = 5
 DATA_SCAN_ROWS = 100_000  # blank rows tolerated between the header and the first member

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from core.idnumbers import check_digit
-from core.member_columns import COLUMNS
+from rules.idnumbers import check_digit
+from rules.member_columns import COLUMNS
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文斌志红玉萍海燕春梅晓东雪琳浩宇欣怡子涵"

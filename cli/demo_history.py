@@ -1,11 +1,11 @@
 """The demo's covered member: a member of 上海建朗 (101-0001) with the history a claim needs today.
 
 Seeded by `unioncard dev` on every start, as the rows earlier years would have left: a card
-issued and registered in the round before the demo year (core.demo's history year), and that
+issued and registered in the round before the demo year (cli.demo's history year), and that
 round's enrollment of the union, completed, whose coverage runs through today. The product's
-own checks then accept a claim for them (core.card_validity, activities.claims): their card is
+own checks then accept a claim for them (rules.card_validity, activities.claims): their card is
 valid until the demo year's registration window closes, their coverage covers the event. Only
-rows of this member are written; the history year's dates follow today (core.demo).
+rows of this member are written; the history year's dates follow today (cli.demo).
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from sqlmodel import Session, select
 
 from core.audit import append_audit
 from core.bank_signing import luhn_digit
-from core.fake_members import resident_id
-from core.orgs import get_org
-from core.programme import get_config, split_fee, start_of, to_fen
+from core.programme import get_config
+from documents.fake_members import resident_id
 from models.card_batch import Card
 from models.card_lifecycle import CardRegistration
 from models.enrollment import Enrollment, EnrollmentMember
@@ -27,6 +26,9 @@ from models.member import Member, MemberNumberCounter
 from models.programme import FeeSplit
 from models.states import CardStatus, EnrollmentKind, EnrollmentStatus, Gender, IdType, Role, RosterCategory
 from models.user import User
+from rules.calendar import start_of
+from rules.fees import split_fee, to_fen
+from services.orgs import get_org
 
 ORG = "101-0001"
 NAME = "陈建华"

@@ -21,8 +21,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from core.member_columns import COLUMNS
 from models.states import label
+from rules.member_columns import COLUMNS
 
 _BOLD = Font(bold=True)
 _MANDATORY_FILL = PatternFill("solid", fgColor="FFF2CC")

@@ -25,12 +25,12 @@ from pathlib import Path
 import psycopg
 
 from bank_sim.app import keep_card_on_record
+from cli.demo import seed_demo, seed_demo_year
+from cli.demo_history import seed_covered_member
 from core.codec import new_key_spec
 from core.db import Database, ensure_database, migrate, start_embedded_postgres
-from core.demo import seed_demo, seed_demo_year
-from core.demo_history import seed_covered_member
-from core.programme import today
 from core.settings import Settings
+from rules.calendar import today
 
 DB_NAME = "unioncard"
 
@@ -133,7 +133,7 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
 
 
 def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "core.cli", *args], env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -208,7 +208,7 @@ class DatabaseWatch:
 
 def seed(settings: Settings, db: Database) -> list[dict[str, str]]:
     """The demo tree and users (once), a demo year open today and a member covered today to claim
-    for (on every start: core.demo, core.demo_history), the covered member's card on the bank
+    for (on every start: cli.demo, cli.demo_history), the covered member's card on the bank
     simulator's register; answers the demo tokens."""
     day = today(settings.timezone)
     with db.session() as session:

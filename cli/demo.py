@@ -12,16 +12,16 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from core.auth import hash_token
-from core.extensions import year_in_force
-from core.orgs import create_org
 from core.passwords import hash_password
-from core.users import create_user
 from models.account import ApiToken
 from models.base import utcnow
 from models.org import Organisation, OrgCreate
 from models.programme import DateWindow, FeeSplit, ProgrammeYear, ProgrammeYearConfig, ProtectionType
 from models.states import GrassrootsType, OrgLevel, Role
 from models.user import User
+from services.accounts import create_user
+from services.extensions import year_in_force
+from services.orgs import create_org
 
 DEMO_ORGS: tuple[tuple[str, str, OrgLevel, str | None, GrassrootsType | None], ...] = (
     ("SH", "上海市总工会", OrgLevel.CITY, None, None),
@@ -98,7 +98,7 @@ def demo_programme_year(today: date) -> tuple[int, ProgrammeYearConfig]:
 
 def history_config(year: int, today: date) -> ProgrammeYearConfig:
     """The round before the demo year: every window closed, its coverage running until the demo
-    year's starts (the covered member of core.demo_history is covered by it today)."""
+    year's starts (the covered member of cli.demo_history is covered by it today)."""
     return ProgrammeYearConfig(
         plan_name=f"{year}年度上海工会会员专享基本保障计划{HISTORY_MARK}",
         protection_types=_types(),
@@ -139,7 +139,7 @@ def seed_demo_year(session: Session, today: date) -> tuple[int, int] | None:
     demo year when it is still open today; else rewrites its dates when none of its workflows has
     started (nothing runs with them yet); else adds the next year with today's windows (running
     workflows keep the dates they started with). The history year's dates follow today: only the
-    seeded history (core.demo_history) runs on them."""
+    seeded history (cli.demo_history) runs on them."""
     years = {r.year: r for r in session.exec(select(ProgrammeYear)).all()}
     demo, history = _demo_years(years, DEMO_MARK), _demo_years(years, HISTORY_MARK)
     if years and not demo:

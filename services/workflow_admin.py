@@ -28,8 +28,8 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import search_attributes as search
 from core.errors import Conflict, Invalid, NotFound
-from workflows import search
 
 IDENTITY = "unioncard-admin"
 DESCRIBE_AT_ONCE = 16  # describes in flight while a page is being filled

@@ -4,9 +4,9 @@ Both renderings are pure functions of a :class:`Notice`: the same wording (that 
 letter), the same small table of members and money per protection type and the same split of
 the total between the city federation, the district and the grassroots union. Money is kept in
 integer fen throughout and only formatted as yuan here. Letters of other kinds (the district's,
-core/district_notice.py) are rendered by the same :func:`letter_html` and :func:`letter_pdf`.
+documents/district_notice.py) are rendered by the same :func:`letter_html` and :func:`letter_pdf`.
 
-The PDF embeds the glyphs it uses from the font shipped in ``core/fonts`` (TrueType outlines,
+The PDF embeds the glyphs it uses from the font shipped in ``documents/fonts`` (TrueType outlines,
 Apache-2.0), so it reads the same on a machine without any Chinese font; it is rendered with
 ``invariant=1`` so that the same letter always gives the same bytes. The seal area (盖章处) is
 drawn over the issuer's name and date, where the stamp goes.
@@ -31,7 +31,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from core.money import yuan
+from rules.money import yuan
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FILE = FONT_DIR / "WenQuanYiMicroHei-GB2312.ttf"

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from core.fields import FieldError, compact, parse_month
-from core.idnumbers import IdNumberError, check_other_document, parse_resident_id
-from core.member_cells import (
+from models.states import EmploymentStatus, IdType
+from rules.fields import FieldError, compact, parse_month
+from rules.idnumbers import IdNumberError, check_other_document, parse_resident_id
+from rules.member_cells import (
     NULL,
     Parsed,
     as_text,
@@ -30,8 +31,8 @@ from core.member_cells import (
     parse_flag,
     phone_cell,
 )
-from core.member_columns import BY_KEY, COLUMNS
-from core.member_rows import (
+from rules.member_columns import BY_KEY, COLUMNS
+from rules.member_rows import (
     ISO_MONTH_RE,
     LONG_TERM_MIN_AGE,
     MAX_ID_VALIDITY_YEARS,
@@ -44,7 +45,6 @@ from core.member_rows import (
     check_past_date,
     years_later,
 )
-from models.states import EmploymentStatus, IdType
 
 _CACHE_LIMIT = 20_000
 _LONG_TERM = object()

@@ -32,7 +32,7 @@ Reason = Annotated[str, typer.Option(help="why (kept in the audit log)")]
 @app.command()
 def dev() -> None:
     """Run everything locally: embedded PostgreSQL, Temporal dev server, worker, API."""
-    from core.dev import run_dev
+    from cli.dev import run_dev
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -45,7 +45,7 @@ def demo_tokens() -> None:
     sets $ADMIN, $CENTER, $REVIEWER, $CLERK, $UNION_REVIEWER…"""
     import json
 
-    from core.demo import token_variables
+    from cli.demo import token_variables
 
     path = get_settings().data_dir / "demo-tokens.json"
     if not path.exists():
@@ -127,8 +127,8 @@ def bank_sim() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
+    from cli.dev import resolve_database_url
     from core.db import migrate as run_migrations
-    from core.dev import resolve_database_url
 
     settings = get_settings()
     run_migrations(resolve_database_url(settings))
@@ -138,8 +138,8 @@ def migrate() -> None:
 @contextlib.contextmanager
 def _database_session() -> Iterator[Session]:
     """A session on the configured database; a refusal (AppError) ends the command with code 2."""
+    from cli.dev import resolve_database_url
     from core.db import Database
-    from core.dev import resolve_database_url
     from core.errors import AppError
 
     db = Database(resolve_database_url(get_settings()))
@@ -226,10 +226,10 @@ def bootstrap(
 ) -> None:
     """On an empty database: the city federation and its first admin (login name, token and setup
     code printed once). The admin then creates districts, unions and users."""
-    from core.orgs import create_org
     from models.org import OrgCreate
     from models.states import OrgLevel
     from services.accounts import add_user
+    from services.orgs import create_org
 
     with _database_session() as session:
         create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))

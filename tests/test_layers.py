@@ -1,0 +1,70 @@
+"""The floors of the house (DESIGN.md, Layout), read from every import of the source, imports
+inside functions included: nothing imports a floor above its own; the programme's rules and the
+documents import no framework; the JSON API and the bank simulator are separate apps."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOORS = {
+    "models": 0, "rules": 0,
+    "documents": 1, "core": 1,
+    "workflows": 2,
+    "activities": 3,
+    "services": 4,
+    "api": 5, "web": 5, "bank_sim": 5,
+    "cli": 6, "worker": 6,
+}  # fmt: skip
+FRAMEWORKS = {"fastapi", "starlette", "sqlmodel", "sqlalchemy", "psycopg", "temporalio", "uvicorn", "httpx", "jinja2"}
+APART = {("api", "bank_sim"), ("bank_sim", "api"), ("web", "bank_sim"), ("bank_sim", "web")}
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, top-level package) of every import in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+def sources() -> list[tuple[str, Path]]:
+    out = [("worker", ROOT / "worker.py")]
+    for package in FLOORS:
+        folder = ROOT / package
+        if folder.is_dir():
+            out += [(package, p) for p in sorted(folder.rglob("*.py")) if "migrations" not in p.parts]
+    return out
+
+
+def test_no_floor_imports_one_above_it() -> None:
+    wrong = []
+    for package, path in sources():
+        for line, imported in imports(path):
+            if imported in FLOORS and FLOORS[imported] > FLOORS[package]:
+                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {imported} (floor {FLOORS[imported]})")
+            if (package, imported) in APART:
+                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {imported}: a separate app")
+    assert wrong == []
+
+
+def test_rules_and_documents_import_no_framework() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {imported}"
+        for package, path in sources()
+        if package in ("rules", "documents")
+        for line, imported in imports(path)
+        if imported in FRAMEWORKS
+    ]
+    assert wrong == []
+
+
+def test_every_source_package_has_a_floor() -> None:
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"tests", "benchmarks"}
+    assert packages <= set(FLOORS), packages - set(FLOORS)
+    assert len(sources()) > 120  # the walk found the source
