@@ -48,12 +48,12 @@ from api.routes import (
     tasks,
     users,
 )
-from api.workflow_calls import accepted_update
 from core.db import Database
 from core.errors import ERROR_RESPONSES, AppError, Conflict, Invalid, NotFound, Unavailable
 from core.logging import get_logger
 from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
+from services.workflow_calls import accepted_update
 
 log = get_logger("api")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

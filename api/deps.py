@@ -25,6 +25,7 @@ from core.temporal import connect
 from models.inputs import YEAR_MAX, YEAR_MIN
 from models.states import Role
 from services.sessions import CurrentSession, csrf_matches, session_actor, token_grant
+from services.waiting import TemporalSource
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -230,3 +231,11 @@ async def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def temporal_source(request: Request) -> TemporalSource:
+    """The Temporal client, connected when first asked for (views shown without it when away)."""
+    return lambda: get_temporal(request)
+
+
+TemporalSourceDep = Annotated[TemporalSource, Depends(temporal_source)]

@@ -19,7 +19,6 @@ from sqlmodel import Session
 from activities.import_outcome import end_import
 from activities.stopped_workflow import end_stopped_workflow
 from api.deps import AdminActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update
 from core.audit import audit_action, audit_history, audit_public
 from core.errors import Invalid
 from models.audit import AuditPublic
@@ -27,6 +26,7 @@ from models.inputs import MULTILINE, RequestBody
 from models.member_import import MemberImport
 from services import workflow_admin as wa
 from services.orgs import get_org
+from services.workflow_calls import actor_ref, run_update
 from workflows.card_batch import BatchSummary, CardBatchWorkflow
 from workflows.common import Act
 

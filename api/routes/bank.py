@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request
 from psycopg.types.json import Jsonb
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.bank_checks import audit_refusal, clean, refusal
 from api.deps import DatabaseDep, SettingsDep, TemporalDep
 from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from core.errors import Invalid, Unauthorized, Unavailable
 from core.logging import get_logger
+from services.bank_checks import audit_refusal, clean, refusal
 from workflows.card_batch import CardBatchWorkflow
 from workflows.card_loss import CardLossWorkflow, card_loss_workflow_id
 from workflows.common import BankFile

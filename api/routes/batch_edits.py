@@ -6,11 +6,11 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from api.workflow_calls import actor_ref, run_update
 from core.auth import Actor
 from core.settings import Settings
 from models.card_batch import CardBatch, CardBatchMember, CardBatchRequest
 from models.states import CardBatchStatus
+from services.workflow_calls import actor_ref, run_update
 from workflows.card_batch import CardBatchWorkflow, EditMembers, EditResult
 
 

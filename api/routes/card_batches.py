@@ -9,19 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import Session, col, select
 
-from api.card_batch_views import (
-    BatchMemberView,
-    BatchView,
-    batch_member_views,
-    batch_view,
-    fresh_batch_view,
-    load_batch,
-)
-from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, temporal_source
 from api.routes.batch_edits import edit_batch
 from api.routes.members import XLSX
-from api.waiting import fill
-from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid
@@ -32,7 +22,17 @@ from models.inputs import ITEMS_MAX, MULTILINE, PAGE_MAX, MemberNo, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
+from services.card_batch_views import (
+    BatchMemberView,
+    BatchView,
+    batch_member_views,
+    batch_view,
+    fresh_batch_view,
+    load_batch,
+)
 from services.orgs import get_org, require_card_work
+from services.waiting import fill
+from services.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from workflows.card_batch import BatchSummary, CardBatchInput, CardBatchWorkflow, Counts, card_batch_workflow_id
 from workflows.common import Act, Decision
 
@@ -117,7 +117,7 @@ async def list_batches(
     """Batches of a union (or, for reviewers, of every union below the organisation), each with
     what its workflow keeps retrying (``waiting``)."""
     rows = await run_in_threadpool(_list_batches, session, actor, code, status, overdue, page, size)
-    return await fill(request, actor, "card_batch", rows)
+    return await fill(temporal_source(request), actor, "card_batch", rows)
 
 
 def _list_batches(
@@ -144,7 +144,7 @@ async def read_batch(batch_id: int, request: Request, session: SessionDep, actor
     """Status, counts, the actions the caller may take now, the history, and (``waiting``) what
     its workflow keeps retrying, e.g. a submission the bank does not accept yet."""
     view, workflow_id = await run_in_threadpool(_read_batch, session, batch_id, actor)
-    return (await fill(request, actor, "card_batch", [(view, workflow_id, view.status.value)]))[0]
+    return (await fill(temporal_source(request), actor, "card_batch", [(view, workflow_id, view.status.value)]))[0]
 
 
 def _read_batch(session: Session, batch_id: int, actor: Actor) -> tuple[BatchView, str]:

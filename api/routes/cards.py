@@ -15,7 +15,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.workflow_calls import actor_ref, run_update
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, NotFound, Unavailable
@@ -27,6 +26,7 @@ from models.member import Member
 from models.org import Organisation
 from models.states import VALID_CARD_STATUSES, CardLossStatus, CardStatus, Role, label
 from services.orgs import get_org
+from services.workflow_calls import actor_ref, run_update
 from workflows.card_loss import CardLossInput, CardLossSummary, CardLossWorkflow, card_loss_workflow_id
 from workflows.common import Act
 

@@ -12,10 +12,7 @@ from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
 from activities.projection import project
-from api.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
-from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.waiting import fill
-from api.workflow_calls import DecisionStep, actor_ref, run_update, start_with_update
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, temporal_source
 from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -28,7 +25,10 @@ from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
 from rules.calendar import today
+from services.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
 from services.orgs import get_org
+from services.waiting import fill
+from services.workflow_calls import DecisionStep, actor_ref, run_update, start_with_update
 from workflows.claim import ClaimDecision, ClaimInput, ClaimSummary, ClaimWorkflow, Resubmission, claim_workflow_id
 from workflows.common import Step
 
@@ -99,7 +99,8 @@ async def apply(
         await run_in_threadpool(_withdraw, session, inp.claim_id)  # no workflow: keep no half-made claim
         raise Unavailable("temporal_unavailable", "流程服务暂不可用，申请未提交，请稍后再试") from None
     view = await run_in_threadpool(fresh_claim_view, session, inp.claim_id, actor)
-    return (await fill(request, actor, "claim", [(view, claim_workflow_id(inp.claim_id), view.status.value)]))[0]
+    rows = [(view, claim_workflow_id(inp.claim_id), view.status.value)]
+    return (await fill(temporal_source(request), actor, "claim", rows))[0]
 
 
 def _withdraw(session: Session, claim_id: int) -> None:
@@ -149,7 +150,7 @@ async def read_claim(claim_id: int, request: Request, session: SessionDep, actor
     """Status, level, amount, eligibility reasons, the caller's actions, evidence and history, and
     (``waiting``) what its workflow keeps retrying, e.g. a payout the bank does not accept yet."""
     view, workflow_id = await run_in_threadpool(_read_claim, session, claim_id, actor)
-    return (await fill(request, actor, "claim", [(view, workflow_id, view.status.value)]))[0]
+    return (await fill(temporal_source(request), actor, "claim", [(view, workflow_id, view.status.value)]))[0]
 
 
 def _read_claim(session: Session, claim_id: int, actor: Actor) -> tuple[ClaimView, str]:
@@ -170,7 +171,7 @@ async def org_claims(
     """Claims of a union, or of every union below the organisation, each with what its workflow
     keeps retrying (``waiting``)."""
     rows = await run_in_threadpool(_org_claims, session, actor, code, status, page, size)
-    return await fill(request, actor, "claim", rows)
+    return await fill(temporal_source(request), actor, "claim", rows)
 
 
 def _org_claims(

@@ -12,8 +12,6 @@ from sqlmodel import Session, col, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, YearPath
-from api.labels import StatusLabelled
-from api.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -28,7 +26,9 @@ from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
 from rules.money import amount
 from services.extensions import with_extensions
+from services.labels import StatusLabelled
 from services.orgs import get_district
+from services.workflow_calls import DecisionStep, actor_ref, run_update, start_workflow
 from services.workflow_inputs import district_filing_input
 from workflows.common import Act, Decision
 from workflows.district_filing import (

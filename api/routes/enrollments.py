@@ -11,19 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import Session, col, select
 
-from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.enrollment_views import (
-    EnrollmentView,
-    RosterMember,
-    enrollment_view,
-    fresh_enrollment_view,
-    load_enrollment,
-    notice_for,
-    refuse_if_failed_unpaid,
-    roster_page,
-)
-from api.waiting import fill
-from api.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, temporal_source
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, Unavailable
 from core.logging import get_logger
@@ -36,8 +24,20 @@ from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
 from rules.calendar import bounds
 from rules.fees import to_fen
+from services.enrollment_views import (
+    EnrollmentView,
+    RosterMember,
+    enrollment_view,
+    fresh_enrollment_view,
+    load_enrollment,
+    notice_for,
+    refuse_if_failed_unpaid,
+    roster_page,
+)
 from services.extensions import with_extensions
 from services.orgs import get_org, require_card_work
+from services.waiting import fill
+from services.workflow_calls import DecisionStep, actor_ref, row_remover, run_update, start_workflow
 from services.workflow_inputs import enrollment_input
 from workflows.common import Act, Decision, Selection
 from workflows.enrollment import (
@@ -151,7 +151,7 @@ async def create_enrollment(
             raise
         log.warning("enrollment.roster_pending", enrollment_id=enrollment_id)
     view = await run_in_threadpool(fresh_enrollment_view, session, enrollment_id, actor)
-    return (await fill(request, actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
+    return (await fill(temporal_source(request), actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
 
 
 def _open_enrollment(
@@ -207,7 +207,7 @@ async def list_enrollments(
     """Enrollments of a union, or of every union below the organisation, each with what its
     workflow keeps retrying (``waiting``)."""
     rows = await run_in_threadpool(_list_enrollments, session, actor, code, year, status, page, size)
-    return await fill(request, actor, "enrollment", rows)
+    return await fill(temporal_source(request), actor, "enrollment", rows)
 
 
 def _list_enrollments(
@@ -233,7 +233,7 @@ async def read_enrollment(
     """Status, roster counts, fee and split, the caller's actions, the history, and (``waiting``)
     what its workflow keeps retrying."""
     view, workflow_id = await run_in_threadpool(_read_enrollment, session, enrollment_id, actor)
-    return (await fill(request, actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
+    return (await fill(temporal_source(request), actor, "enrollment", [(view, workflow_id, view.status.value)]))[0]
 
 
 def _read_enrollment(session: Session, enrollment_id: int, actor: Actor) -> tuple[EnrollmentView, str]:

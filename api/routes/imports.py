@@ -19,7 +19,6 @@ from sqlmodel import Session, col, select
 
 from api.deps import CurrentActor, DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.routes.members import XLSX
-from api.workflow_calls import start_workflow
 from core import search_attributes as search
 from core.audit import audit_action
 from core.auth import Actor, load_in_scope, require
@@ -35,6 +34,7 @@ from models.member_import import ImportPublic, ImportRowError, MemberImport, Row
 from models.org import Organisation
 from models.states import ImportStatus, Role
 from services.orgs import get_org, require_card_work
+from services.workflow_calls import start_workflow
 from workflows.member_import import ImportInput, MemberImportWorkflow, import_workflow_id
 
 router = APIRouter(tags=["imports"])

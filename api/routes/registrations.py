@@ -13,8 +13,6 @@ from sqlmodel import Session, col, delete, select
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.labels import StatusLabelled
-from api.workflow_calls import actor_ref, run_update
 from core import search_attributes as search
 from core.audit import audit_history, audit_public
 from core.auth import Actor, require
@@ -25,7 +23,9 @@ from models.enrollment import MemberSelection
 from models.inputs import ITEMS_MAX, YEAR_MAX, YEAR_MIN, CardNo, RequestBody
 from models.org import Organisation
 from models.states import RegistrationStatus, Role
+from services.labels import StatusLabelled
 from services.orgs import get_org, require_card_work
+from services.workflow_calls import actor_ref, run_update
 from workflows.common import Selection
 from workflows.registration import RegisterResult, RegistrationWorkflow
 from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow, registration_year_workflow_id

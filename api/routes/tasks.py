@@ -13,9 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlmodel import col, or_, select
 
-from api.deps import CurrentActor, SessionDep, SettingsDep
-from api.labels import StatusLabelled
-from api.waiting import MAY_WAIT, TASK_ROWS, Waiting, lookup
+from api.deps import CurrentActor, SessionDep, SettingsDep, temporal_source
 from core.auth import Actor
 from models.card_batch import CardBatch
 from models.claim import Claim
@@ -23,6 +21,8 @@ from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
 from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
 from rules.money import yuan
+from services.labels import StatusLabelled
+from services.waiting import MAY_WAIT, TASK_ROWS, Waiting, lookup
 
 router = APIRouter(tags=["tasks"])
 
@@ -190,7 +190,7 @@ def _retry_candidates(session: SessionDep, actor: Actor) -> list[tuple[Task, str
 
 async def _retrying_tasks(request: Request, session: SessionDep, actor: Actor, tz: str) -> list[Task]:
     candidates = await run_in_threadpool(_retry_candidates, session, actor)
-    found = await lookup(request, actor, [workflow_id for _, workflow_id in candidates])
+    found = await lookup(temporal_source(request), actor, [workflow_id for _, workflow_id in candidates])
     tasks = []
     for task, workflow_id in candidates:
         if (waiting := found.get(workflow_id)) is not None:

@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import DATA_INVALID, RECORD_MISSING, data_failure, found
-from api.workflow_calls import run_update
 from core.db import Database
 from core.errors import AppError
 from rules.calendar import today
+from services.workflow_calls import run_update
 from tests.api.helpers import call, until
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 from workflows.card_batch import CardBatchWorkflow, EditMembers, EditResult

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from api.labels import StatusLabelled
-from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, load_in_scope
 from core.errors import NotFound
@@ -16,6 +14,8 @@ from models.member import Member
 from models.org import Organisation
 from models.states import CardBatchStatus, CardChannel, Role
 from rules.idnumbers import mask_phone
+from services.labels import StatusLabelled
+from services.waiting import Waiting
 from workflows.machines import allowed
 
 

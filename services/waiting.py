@@ -13,20 +13,18 @@ can hold anything): the message says what is being retried; admins also get the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from fastapi import Request
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from api.deps import get_temporal
 from core.auth import Actor
 from core.logging import get_logger
 from services import workflow_admin
 
-log = get_logger("api.waiting")
+log = get_logger("services.waiting")
 LOOKUP_SECONDS = 2.0  # every describe of one answer together
 DESCRIBE_AT_ONCE = 8
 TASK_ROWS = 200  # rows of /tasks described at most, most recently changed first
@@ -110,21 +108,26 @@ def may_wait(kind: str, status: str) -> bool:
     return status in MAY_WAIT.get(kind, frozenset())
 
 
-async def _client(request: Request, within: float) -> Client | None:
+# The Temporal client, connected on first use: a view is answered without ``waiting`` when it
+# cannot be had in time.
+TemporalSource = Callable[[], Awaitable[Client]]
+
+
+async def _client(temporal: TemporalSource, within: float) -> Client | None:
     try:
-        return await asyncio.wait_for(get_temporal(request), within)
+        return await asyncio.wait_for(temporal(), within)
     except Exception:  # Temporal away: the views are shown without it
         return None
 
 
-async def lookup(request: Request, actor: Actor, workflow_ids: Sequence[str]) -> dict[str, Waiting]:
+async def lookup(temporal: TemporalSource, actor: Actor, workflow_ids: Sequence[str]) -> dict[str, Waiting]:
     """The failing activity of each of ``workflow_ids`` that has one, as far as Temporal answers
     within ``LOOKUP_SECONDS``."""
     if not workflow_ids:
         return {}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LOOKUP_SECONDS
-    client = await _client(request, LOOKUP_SECONDS)
+    client = await _client(temporal, LOOKUP_SECONDS)
     if client is None:
         return {}
     gate = asyncio.Semaphore(DESCRIBE_AT_ONCE)
@@ -160,11 +163,11 @@ class _View(Protocol):
 V = TypeVar("V", bound=_View)
 
 
-async def fill(request: Request, actor: Actor, kind: str, rows: Sequence[tuple[V, str, str]]) -> list[V]:
+async def fill(temporal: TemporalSource, actor: Actor, kind: str, rows: Sequence[tuple[V, str, str]]) -> list[V]:
     """``rows`` are (view, workflow id, status): sets each view's ``waiting`` where its workflow
     is retrying a failed activity; returns the views."""
     wanted = [workflow_id for _, workflow_id, status in rows if workflow_id and may_wait(kind, status)]
-    found = await lookup(request, actor, wanted)
+    found = await lookup(temporal, actor, wanted)
     for view, workflow_id, _ in rows:
         view.waiting = found.get(workflow_id)
     return [view for view, _, _ in rows]

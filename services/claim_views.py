@@ -11,8 +11,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from api.labels import StatusLabelled
-from api.waiting import Waiting
 from core.audit import audit_histories, audit_public
 from core.auth import Actor, require
 from core.errors import NotFound
@@ -22,6 +20,8 @@ from models.member import Member
 from models.org import Organisation
 from models.states import ClaimKind, ClaimStatus, Illness, Role
 from rules.money import amount
+from services.labels import StatusLabelled
+from services.waiting import Waiting
 from workflows.machines import allowed
 
 

@@ -8,8 +8,6 @@ from datetime import date
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from api.labels import StatusLabelled
-from api.waiting import Waiting
 from core.audit import audit_history, audit_public
 from core.auth import Actor, load_in_scope
 from core.errors import Conflict, NotFound
@@ -25,6 +23,8 @@ from models.states import EnrollmentKind, EnrollmentStatus, Role, RosterCategory
 from rules.calendar import local_date, today
 from rules.money import amount
 from services.extensions import with_extensions
+from services.labels import StatusLabelled
+from services.waiting import Waiting
 from workflows.machines import allowed
 
 S = EnrollmentStatus
