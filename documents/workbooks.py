@@ -28,6 +28,8 @@ _BOLD = Font(bold=True)
 _MANDATORY_FILL = PatternFill("solid", fgColor="FFF2CC")
 _WRAP = Alignment(wrap_text=True)
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"  # the media type of .xlsx
+
 
 def cell_text(value: Any) -> Any:
     """``value`` as a cell can hold it: a text's characters that XML cannot carry are escaped."""

@@ -1,4 +1,5 @@
-"""Organisation tree rules: who may be whose parent, district codes, subtree paths."""
+"""Organisations: the tree's rules (who may be whose parent, district codes, subtree paths) and
+its operations (create, read, children) with their authorisation."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import re
 
 from sqlmodel import Session, select
 
+from core.audit import audit_action
+from core.auth import Actor, require, require_role
 from core.errors import Conflict, Invalid, NotFound
 from models.org import Organisation, OrgCreate, OrgPublic
-from models.states import CARD_WORK_UNSUPPORTED, GRASSROOTS_TYPE_LABELS, GrassrootsType, OrgLevel, label
+from models.states import CARD_WORK_UNSUPPORTED, GRASSROOTS_TYPE_LABELS, GrassrootsType, OrgLevel, Role, label
 
 _PARENT_LEVELS: dict[OrgLevel, tuple[OrgLevel, ...]] = {
     OrgLevel.CITY: (),
@@ -100,3 +103,29 @@ def to_public(session: Session, org: Organisation) -> OrgPublic:
         card_work_supported=card_work_supported(org),
         created_at=org.created_at,
     )
+
+
+def add_org(*, session: Session, actor: Actor, data: OrgCreate) -> OrgPublic:
+    """Create an organisation (admins), audited."""
+    require_role(actor, Role.ADMIN)
+    org = create_org(session, data)
+    audit_action(
+        session, actor, "org.created", ("organisation", org.code), f"创建{label(org.level)} {org.name}", org_id=org.id
+    )
+    session.commit()
+    session.refresh(org)
+    return to_public(session, org)
+
+
+def read_org(*, session: Session, actor: Actor, code: str) -> OrgPublic:
+    org = get_org(session, code)
+    require(actor, org)
+    return to_public(session, org)
+
+
+def children(*, session: Session, actor: Actor, code: str) -> list[OrgPublic]:
+    """The organisations right below one (reviewers of it or above, the center, admins)."""
+    org = get_org(session, code)
+    require(actor, org, Role.REVIEWER, Role.CENTER_REVIEWER)
+    found = session.exec(select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code))
+    return [to_public(session, c) for c in found]

@@ -1,0 +1,216 @@
+"""What waits for the caller: enrollments to review or whose payment to record, returned
+enrollments, district filings, vouchers to check, card batch revocations to decide; and what
+keeps retrying a failed step (a bank that does not accept a batch yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from sqlmodel import Session, col, or_, select
+from starlette.concurrency import run_in_threadpool
+
+from core.auth import Actor
+from models.card_batch import CardBatch
+from models.claim import Claim
+from models.enrollment import DistrictFiling, Enrollment
+from models.org import Organisation
+from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
+from rules.money import yuan
+from services.labels import StatusLabelled
+from services.waiting import MAY_WAIT, TASK_ROWS, TemporalSource, Waiting, lookup
+
+
+class Task(StatusLabelled):
+    kind: str  # enrollment_review, enrollment_payment, enrollment_returned, voucher_review, revocation_review, retrying
+    entity_type: str
+    entity_id: int
+    org_code: str
+    org_name: str
+    status: str
+    summary: str
+    link: str
+    waiting: Waiting | None = Field(None, description="For kind retrying: what is retried, the attempt, the next.")
+
+
+_ENROLLMENT_TASKS = {
+    "secondary_reviewer": ("enrollment_review", "待二级工会审核"),
+    "district_reviewer": ("enrollment_review", "待区局审核"),
+    "payment": ("enrollment_payment", "待登记基层单位缴费"),
+    "clerk": ("enrollment_returned", "已退回，待修改后重新提交"),
+}
+
+
+def _enrollment_tasks(session: Session, actor: Actor) -> list[Task]:
+    query = select(Enrollment, Organisation).join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
+    if actor.role is Role.CLERK:
+        query = query.where(Enrollment.org_id == actor.org_id, Enrollment.status == "returned")
+    elif actor.role is Role.REVIEWER:
+        query = query.where(Enrollment.awaiting_org_id == actor.org_id)
+    elif actor.is_admin:
+        query = query.where(col(Enrollment.awaiting).in_(["secondary_reviewer", "district_reviewer", "payment"]))
+    else:
+        return []
+    tasks = []
+    for e, org in session.exec(query.order_by(col(Enrollment.updated_at)).limit(500)).all():
+        kind, what = _ENROLLMENT_TASKS.get(e.awaiting or "", ("enrollment", label(e.status)))
+        summary = f"{e.year}年度集中参保：{what}（{e.enrolled}人）"
+        if e.return_reason and kind == "enrollment_returned":
+            summary += f"；退回原因：{e.return_reason}"
+        tasks.append(
+            Task(
+                kind=kind,
+                entity_type="enrollment",
+                entity_id=e.id or 0,
+                org_code=org.code,
+                org_name=org.name,
+                status=e.status.value,
+                summary=summary,
+                link=f"/enrollments/{e.id}",
+            )
+        )
+    return tasks
+
+
+def _filing_tasks(session: Session, actor: Actor) -> list[Task]:
+    if actor.role is Role.CENTER_REVIEWER or actor.is_admin:
+        wanted = [DistrictFilingStatus.VOUCHER_UPLOADED]
+        query = select(DistrictFiling, Organisation).where(col(DistrictFiling.status).in_(wanted))
+    elif actor.role is Role.REVIEWER:
+        wanted = [DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED]
+        query = select(DistrictFiling, Organisation).where(
+            col(DistrictFiling.status).in_(wanted), DistrictFiling.org_id == actor.org_id
+        )
+    else:
+        return []
+    query = query.join(Organisation, col(Organisation.id) == col(DistrictFiling.org_id))
+    return [
+        Task(
+            kind="voucher_review" if f.status is DistrictFilingStatus.VOUCHER_UPLOADED else "voucher_upload",
+            entity_type="district_filing",
+            entity_id=f.id or 0,
+            org_code=org.code,
+            org_name=org.name,
+            status=f.status.value,
+            summary=f"{f.year}年度集中参保：{f.enrollments}家单位、{f.members}人",
+            link=f"/districts/{org.code}/enrollments/{f.year}",
+        )
+        for f, org in session.exec(query).all()
+    ]
+
+
+def _revocation_tasks(session: Session, actor: Actor) -> list[Task]:
+    if actor.role is not Role.REVIEWER and not actor.is_admin:
+        return []
+    query = (
+        select(CardBatch, Organisation)
+        .join(Organisation, col(Organisation.id) == col(CardBatch.org_id))
+        .where(CardBatch.status == CardBatchStatus.REVOCATION_REQUESTED)
+    )
+    if not actor.is_admin:
+        query = query.where(col(Organisation.path).startswith(actor.org_path))
+    return [
+        Task(
+            kind="revocation_review",
+            entity_type="card_batch",
+            entity_id=b.id or 0,
+            org_code=org.code,
+            org_name=org.name,
+            status=b.status.value,
+            summary=f"办卡批次 {b.batch_no} 撤销申请（{b.members}人）",
+            link=f"/card-batches/{b.id}",
+        )
+        for b, org in session.exec(query.limit(500)).all()
+    ]
+
+
+def _claim_tasks(session: Session, actor: Actor) -> list[Task]:
+    query = select(Claim, Organisation).join(Organisation, col(Organisation.id) == col(Claim.org_id))
+    if actor.role is Role.CENTER_REVIEWER:
+        query = query.where(Claim.awaiting == "center_reviewer")
+    elif actor.role is Role.CLERK:
+        query = query.where(
+            Claim.org_id == actor.org_id,
+            col(Claim.awaiting).in_(["clerk", "grassroots_reviewer"]),
+            or_(Claim.awaiting == "clerk", Claim.created_by != actor.user_id),
+        )
+    elif actor.role is Role.REVIEWER:
+        query = query.where(Claim.awaiting_org_id == actor.org_id)
+    else:
+        query = query.where(col(Claim.awaiting).is_not(None))
+    return [
+        Task(
+            kind="claim_returned" if c.awaiting == "clerk" else "claim_review",
+            entity_type="claim",
+            entity_id=c.id or 0,
+            org_code=org.code,
+            org_name=org.name,
+            status=c.status.value,
+            summary=f"会员 {c.member_no} 的{label(c.kind)}给付申请（{yuan(c.amount_fen)} 元）",
+            link=f"/claims/{c.id}",
+        )
+        for c, org in session.exec(query.order_by(col(Claim.updated_at)).limit(500)).all()
+    ]
+
+
+# What may be retrying, by kind: its table and how a person names one of its rows.
+_RETRYABLE: tuple[tuple[str, Any, str, Callable[[Any], str]], ...] = (
+    ("card_batch", CardBatch, "/card-batches", lambda b: f"办卡批次 {b.batch_no or b.id}"),
+    ("enrollment", Enrollment, "/enrollments", lambda e: f"{e.year}年度集中参保"),
+    ("claim", Claim, "/claims", lambda c: f"会员 {c.member_no} 的{label(c.kind)}给付申请"),
+)
+
+
+def _retry_candidates(session: Session, actor: Actor) -> list[tuple[Task, str]]:
+    """Batches, enrollments and claims of the clerk's union (an admin's: of every union) in a
+    status where their workflow works by itself, the most recently changed first, with their
+    workflow ids: tasks once their workflow is found retrying."""
+    if actor.role is not Role.CLERK and not actor.is_admin:
+        return []
+    out: list[tuple[Task, str]] = []
+    for kind, model, path, title in _RETRYABLE:
+        query = select(model, Organisation).join(Organisation, col(Organisation.id) == col(model.org_id))
+        query = query.where(col(model.status).in_(sorted(MAY_WAIT[kind])))
+        if not actor.is_admin:
+            query = query.where(model.org_id == actor.org_id)
+        for row, org in session.exec(query.order_by(col(model.updated_at).desc()).limit(TASK_ROWS)).all():
+            task = Task(
+                kind="retrying", entity_type=kind, entity_id=row.id or 0, org_code=org.code, org_name=org.name,
+                status=row.status.value, summary=title(row), link=f"{path}/{row.id}",
+            )  # fmt: skip
+            out.append((task, row.workflow_id))
+    return out
+
+
+async def _retrying_tasks(source: TemporalSource, session: Session, actor: Actor, tz: str) -> list[Task]:
+    candidates = await run_in_threadpool(_retry_candidates, session, actor)
+    found = await lookup(source, actor, [workflow_id for _, workflow_id in candidates])
+    tasks = []
+    for task, workflow_id in candidates:
+        if (waiting := found.get(workflow_id)) is not None:
+            task.summary += f"：{waiting.message}"
+            if waiting.next_attempt_at:
+                at = waiting.next_attempt_at.astimezone(ZoneInfo(tz))
+                task.summary += f"，下次重试 {at.month}月{at.day}日 {at:%H:%M:%S}"
+            task.waiting = waiting
+            tasks.append(task)
+    return tasks
+
+
+def _decisions(session: Session, actor: Actor) -> list[Task]:
+    return (
+        _enrollment_tasks(session, actor)
+        + _filing_tasks(session, actor)
+        + _revocation_tasks(session, actor)
+        + _claim_tasks(session, actor)
+    )
+
+
+async def my_tasks(*, session: Session, actor: Actor, source: TemporalSource, tz: str) -> list[Task]:
+    """Everything waiting for the caller's decision or action, oldest first within each kind;
+    then, for a clerk (their union's) and for admins (every union's), the batches, enrollments
+    and claims whose workflow keeps retrying something that failed (kind ``retrying``, with
+    ``waiting``: what, the attempt and when the next one is)."""
+    return await run_in_threadpool(_decisions, session, actor) + await _retrying_tasks(source, session, actor, tz)
