@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable
-from typing import Any
-
 from fastapi import APIRouter, Request
-from psycopg.types.json import Jsonb
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import DatabaseDep, SettingsDep, TemporalDep
-from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from core.errors import Invalid, Unauthorized, Unavailable
-from core.logging import get_logger
-from services.bank_checks import audit_refusal, clean, refusal
-from workflows.card_batch import CardBatchWorkflow
-from workflows.card_loss import CardLossWorkflow, card_loss_workflow_id
-from workflows.common import BankFile
+from core.bank_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from services.bank_callbacks import receive_callback
 
 router = APIRouter(prefix="/bank", tags=["bank"])
-log = get_logger("bank_callbacks")
 
 
 @router.post("/callbacks")
@@ -31,80 +19,7 @@ async def bank_callback(
     transfer.received), HMAC-signed over
     ``timestamp.body``. Answered 200 only once it is stored and handed on; a repeat is
     acknowledged without acting twice."""
-    body = await request.body()
-    refused = verify(
-        settings.bank_secrets, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
-    )
-    if refused:
-        raise Unauthorized(refused, "银行回调签名无效或已过期")
-    event, event_id, kind = _event(body)
-    with db.connect() as conn:
-        stored = conn.execute("SELECT 1 FROM bank_callbacks WHERE event_id = %s", (event_id,)).fetchone()
-        wrong = None if stored else refusal(conn, event)  # a repeat of a stored one was checked then
-        if wrong is not None:
-            audit_refusal(conn, event, wrong)
-            conn.commit()
-            log.warning("bank callback refused", event_id=event_id, kind=kind, entity=wrong.entity, key=wrong.key)
-            raise Invalid("callback_refused", wrong.reason, details={"event_id": event_id})
-        batch_no = None if event.get("batch_no") is None else str(event["batch_no"])
-        inserted = conn.execute(
-            """INSERT INTO bank_callbacks (event_id, kind, batch_no, body, received_at)
-               VALUES (%s, %s, %s, %s, now()) ON CONFLICT (event_id) DO NOTHING""",
-            (event_id, kind, batch_no, Jsonb(event)),
-        ).rowcount
-        batch = conn.execute("SELECT workflow_id FROM card_batches WHERE batch_no = %s", (batch_no,)).fetchone()
-        if kind == "card.activated" and inserted:
-            conn.execute(
-                """WITH card AS (UPDATE cards SET status = 'activated', activated_at = now()
-                                 WHERE card_no = %s AND status = 'issued' RETURNING member_no)
-                   UPDATE members m SET card_status = 'activated', updated_at = now() FROM card
-                   WHERE m.member_no = card.member_no""",
-                (event.get("card_no"),),
-            )
-        conn.commit()
-    if kind == "batch.results" and batch is not None:
-        # Signalled every time (a repeat too): the workflow ignores files it has, and a repeat
-        # whose first delivery was stored but not signalled is then not lost.
-        try:
-            await temporal.get_workflow_handle(batch[0]).signal(CardBatchWorkflow.bank_file, BankFile(event_id))
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise Unavailable("temporal_unavailable", "暂时无法处理，请稍后重试") from None
-            log.warning("bank file for a finished batch", event_id=event_id)
-    if kind == "card.replaced":
-        loss = temporal.get_workflow_handle(card_loss_workflow_id(str(event.get("old_card_no"))))
-        await _hand_on(loss.signal(CardLossWorkflow.bank_replacement, BankFile(event_id)), event_id)
-    reference = str(event.get("reference") or "")
-    if kind == "transfer.received" and reference.startswith("enrollment-"):
-        transfer = temporal.get_workflow_handle(reference).signal("bank_transfer", BankFile(event_id))
-        await _hand_on(transfer, event_id)
-    payout_id = str(event.get("payout_id") or "")
-    if kind in ("payout.paid", "payout.failed") and payout_id.startswith("claim-"):
-        claim = temporal.get_workflow_handle("-".join(payout_id.split("-")[:2]))  # claim-<id>-<attempt>
-        await _hand_on(claim.signal("payout_result", BankFile(event_id)), event_id)
-    log.info("bank callback", event_id=event_id, kind=kind, duplicate=not inserted)
-    return {"status": "stored" if inserted else "duplicate", "event_id": event_id}
-
-
-def _event(body: bytes) -> tuple[dict[str, Any], str, str]:
-    """The event, its id and kind; refused unless it is an object whose texts can be stored."""
-    try:
-        event = json.loads(body)
-        event_id, kind = str(event["event_id"]), str(event["kind"])
-    except (ValueError, KeyError, TypeError):
-        raise Invalid("bad_callback", "回调内容不是有效的事件") from None
-    clean(event)
-    if not (0 < len(event_id) <= 80 and 0 < len(kind) <= 40 and len(str(event.get("batch_no") or "")) <= 20):
-        raise Invalid("bad_callback", "回调的事件编号、类型或批次号超出长度")
-    return event, event_id, kind
-
-
-async def _hand_on(signal: Awaitable[None], event_id: str) -> None:
-    """Signal a stored callback to its workflow (every time: the workflow ignores repeats); a
-    workflow that is gone is logged and the callback acknowledged."""
-    try:
-        await signal
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise Unavailable("temporal_unavailable", "暂时无法处理，请稍后重试") from None
-        log.warning("bank callback for no running workflow", event_id=event_id)
+    return await receive_callback(
+        db=db, settings=settings, temporal=temporal, body=await request.body(),
+        timestamp=request.headers.get(TIMESTAMP_HEADER), signature=request.headers.get(SIGNATURE_HEADER),
+    )  # fmt: skip

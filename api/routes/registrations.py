@@ -3,100 +3,23 @@ opener that creates every union's registration for a year (the yearly schedule d
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, delete, select
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
-from core import search_attributes as search
-from core.audit import audit_history, audit_public
-from core.auth import Actor, require
-from core.errors import AppError, Invalid, NotFound
-from models.audit import AuditPublic
-from models.card_lifecycle import Registration
-from models.enrollment import MemberSelection
-from models.inputs import ITEMS_MAX, YEAR_MAX, YEAR_MIN, CardNo, RequestBody
-from models.org import Organisation
-from models.states import RegistrationStatus, Role
-from services.labels import StatusLabelled
-from services.orgs import get_org, require_card_work
-from services.workflow_calls import actor_ref, run_update
-from workflows.common import Selection
-from workflows.registration import RegisterResult, RegistrationWorkflow
-from workflows.registration_year import RegistrationYearInput, RegistrationYearWorkflow, registration_year_workflow_id
+from models.inputs import YEAR_MAX, YEAR_MIN
+from services import registrations
+from services.registrations import OpenerStarted, RegisterOutcome, RegisterRequest, RegistrationView
 
 router = APIRouter(tags=["registrations"])
 Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
 
 
-class RegisterRequest(RequestBody):
-    model_config = ConfigDict(populate_by_name=True)
-
-    card_nos: list[CardNo] = Field(default_factory=list, max_length=ITEMS_MAX)
-    all_cards: bool = Field(False, alias="all", description="every card of the union, lapsed ones too")
-
-
-class RegistrationView(StatusLabelled):
-    org_code: str
-    year: int
-    status: RegistrationStatus
-    opens_on: str
-    closes_on: str
-    registered: int = Field(description="members with a card registered for the year")
-    lapsed: int = Field(description="members whose card lapsed (counted when the window closes)")
-    actions: list[str]
-    history: list[AuditPublic]
-    updated_at: datetime
-
-
-class RegisterOutcome(BaseModel):
-    registered_now: int = Field(description="cards newly registered by this request")
-    registration: RegistrationView
-
-
-class OpenerStarted(BaseModel):
-    year: int
-    workflow_id: str
-    status: str = Field(description="started, or already_running")
-
-
-def _load(session: Session, code: str, year: int, actor: Actor) -> tuple[Registration, Organisation]:
-    org = get_org(session, code)
-    require(actor, org)
-    registration = session.exec(
-        select(Registration).where(Registration.org_id == org.id, Registration.year == year)
-    ).first()
-    if registration is None:
-        raise NotFound("registration_not_found", f"{org.name}的{year}年度注册尚未安排")
-    return registration, org
-
-
-def _view(session: Session, registration: Registration, org: Organisation, actor: Actor) -> RegistrationView:
-    events = audit_history(session, "registration", registration.id or 0)
-    acts = actor.is_admin or (actor.role is Role.CLERK and actor.org_id == org.id)
-    return RegistrationView(
-        org_code=org.code,
-        year=registration.year,
-        status=registration.status,
-        opens_on=registration.opens_on,
-        closes_on=registration.closes_on,
-        registered=registration.registered,
-        lapsed=registration.lapsed,
-        actions=["register"] if acts and registration.status is RegistrationStatus.OPEN else [],
-        history=[audit_public(e, org.code) for e in events],
-        updated_at=registration.updated_at,
-    )
-
-
 @router.get("/orgs/{code}/registrations/{year}")
 def read_registration(code: str, session: SessionDep, actor: CurrentActor, year: Year) -> RegistrationView:
     """The union's registration for the year: window, status, counts, actions, history."""
-    return _view(session, *_load(session, code, year, actor), actor)
+    return registrations.read_registration(session=session, actor=actor, org_code=code, year=year)
 
 
 @router.post("/orgs/{code}/registrations/{year}")
@@ -112,49 +35,9 @@ async def register_cards(
     """Register chosen cards (``card_nos``) or every card of the union (``all``) for the year,
     while the window is open. All or nothing: a card that is unknown, of another union, lost or
     replaced is named (409 ``cards_unavailable``) and nothing is registered."""
-    workflow_id, selection_id = await run_in_threadpool(_stage, session, code, year, data, actor)
-    try:
-        result: RegisterResult = await run_update(
-            temporal,
-            workflow_id,
-            RegistrationWorkflow.register,
-            Selection(actor_ref(actor), selection_id),
-            rpc_seconds=settings.update_timeout_seconds,
-            result_type=RegisterResult,
-            session=session,
-        )
-    except AppError as exc:
-        if exc.status_code < 500:  # refused: the staged selection is not needed any more
-            await run_in_threadpool(_unstage, session, selection_id)
-        raise
-    view = await run_in_threadpool(_fresh, session, code, year, actor)
-    return RegisterOutcome(registered_now=result.registered, registration=view)
-
-
-# The database work of the route above runs in worker threads: the event loop never waits for it.
-def _stage(session: Session, code: str, year: int, data: RegisterRequest, actor: Actor) -> tuple[str, int]:
-    """The cards to register, staged for the workflow: (its id, the selection's id)."""
-    registration, org = _load(session, code, year, actor)
-    require(actor, org, Role.CLERK)
-    require_card_work(org)
-    if not data.card_nos and not data.all_cards:
-        raise Invalid("cards_required", "请选择要注册的卡号，或选择全部")
-    selection = MemberSelection(
-        purpose="register", items=data.card_nos, everything=data.all_cards, created_by=actor.user_id
+    return await registrations.register_cards(
+        session=session, actor=actor, temporal=temporal, settings=settings, org_code=code, year=year, data=data
     )
-    session.add(selection)
-    session.commit()
-    return registration.workflow_id, selection.id or 0
-
-
-def _unstage(session: Session, selection_id: int) -> None:
-    session.exec(delete(MemberSelection).where(col(MemberSelection.id) == selection_id))
-    session.commit()
-
-
-def _fresh(session: Session, code: str, year: int, actor: Actor) -> RegistrationView:
-    session.expire_all()
-    return _view(session, *_load(session, code, year, actor), actor)
 
 
 @router.post("/programme-years/{year}/registration/open", status_code=status.HTTP_202_ACCEPTED)
@@ -164,15 +47,4 @@ async def open_registrations(
     """Admin: create every card-work union's registration for the year now (the schedule
     ``registration-yearly`` does it on 1 April). Safe to repeat: existing ones are kept, unions
     added since get theirs, a window already over is not opened."""
-    workflow_id = registration_year_workflow_id(year)
-    try:
-        await temporal.start_workflow(
-            RegistrationYearWorkflow.run,
-            RegistrationYearInput(year, settings.timezone),
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            search_attributes=search.at_start("registration_year", "running"),
-        )
-    except WorkflowAlreadyStartedError:
-        return OpenerStarted(year=year, workflow_id=workflow_id, status="already_running")
-    return OpenerStarted(year=year, workflow_id=workflow_id, status="started")
+    return await registrations.open_registrations(actor=actor, temporal=temporal, settings=settings, year=year)
