@@ -1,19 +1,30 @@
-"""Member registry operations shared by the API and the CLI: views, masking, corrections."""
+"""The member registry: lists (masked), one member (revealed only audited), corrections (which send
+a validated batch of the member back to pending)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
 
+from core.audit import audit_action
+from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
-from models.member import Member, MemberPublic, MemberUpdate
+from core.settings import Settings
+from models.inputs import LABELS
+from models.member import Member, MemberPage, MemberPublic, MemberUpdate
 from models.org import Organisation
-from models.states import EmploymentStatus, IdType
+from models.states import CardStatus, EmploymentStatus, IdType, Role
+from rules.calendar import today
 from rules.fields import FieldError, clean
 from rules.idnumbers import mask_id, mask_phone
 from rules.member_rows import check_id_expiry, check_past_date, check_phone, check_work_address
+from services.card_batches import recheck_open_batch
+from services.orgs import get_org
 
 
 def get_member(session: Session, member_no: str) -> tuple[Member, Organisation]:
@@ -95,3 +106,82 @@ def _employment_changes(member: Member, update: MemberUpdate, given: dict[str, A
         changes["retirement_date"] = None
         changes["deceased_date"] = None
     return changes
+
+
+FIELD_LABELS = {**LABELS, "id_long_term": "证件长期有效"}  # how the audit names the fields corrected
+
+
+def list_members(
+    *, session: Session, actor: Actor, code: str, card_status: CardStatus | None,
+    employment_status: EmploymentStatus | None, q: str | None, subtree: bool, page: int, size: int,
+) -> MemberPage:  # fmt: skip
+    """Members of a union (or, for reviewers, of a union in their subtree); ID and phone masked.
+    ``q``: a name, a member number, or a full ID number or phone."""
+    org = get_org(session, code)
+    require(actor, org)
+    if subtree:
+        below = select(Organisation.id).where(col(Organisation.path).startswith(org.path))
+        query = select(Member).where(col(Member.org_id).in_(below))
+    else:
+        query = select(Member).where(Member.org_id == org.id)
+    if card_status:
+        query = query.where(Member.card_status == card_status)
+    if employment_status:
+        query = query.where(Member.employment_status == employment_status)
+    if q:
+        text = q.strip()
+        query = query.where(
+            or_(
+                col(Member.name).contains(text),
+                col(Member.member_no).startswith(text),
+                col(Member.id_number) == text.upper(),
+                col(Member.phone) == text,
+            )
+        )
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    items = session.exec(query.order_by(Member.member_no).offset((page - 1) * size).limit(size)).all()
+    codes = {
+        o.id: o.code
+        for o in session.exec(select(Organisation).where(col(Organisation.id).in_({m.org_id for m in items})))
+    }
+    return MemberPage(total=total, page=page, size=size, items=[to_public(m, codes[m.org_id]) for m in items])
+
+
+def read_member(*, session: Session, actor: Actor, member_no: str, reveal: bool) -> MemberPublic:
+    """One member; ``reveal`` shows the full ID number and phone and is audited."""
+    member, org = get_member(session, member_no)
+    require(actor, org)
+    view = to_public(member, org.code, reveal=reveal)
+    if reveal:
+        audit_action(
+            session, actor, "member.revealed", ("member", member_no), "查看完整证件号码和手机号码", org_id=org.id
+        )
+        session.commit()
+    return view
+
+
+async def correct_member(
+    *, session: Session, actor: Actor, temporal: Client, settings: Settings, member_no: str, update: MemberUpdate
+) -> MemberPublic:
+    """Correct ID expiry, phone, addresses, employment status (retired / deceased); a corrected
+    member sends their validated, not yet submitted batch back to pending."""
+
+    def correct() -> tuple[MemberPublic, bool]:  # in a worker thread: the event loop never waits for the database
+        member, org = get_member(session, member_no)
+        require(actor, org, Role.CLERK)
+        changed = apply_correction(session, member, update, today(settings.timezone))
+        if changed:
+            fields = "、".join(FIELD_LABELS.get(k, k) for k in changed)
+            audit_action(
+                session, actor, "member.corrected", ("member", member_no), "修改字段：" + fields, org_id=org.id
+            )
+            session.commit()
+            session.refresh(member)
+        return to_public(member, org.code), bool(changed)
+
+    view, changed = await run_in_threadpool(correct)
+    if changed:
+        await recheck_open_batch(
+            session=session, temporal=temporal, settings=settings, actor=actor, member_no=member_no
+        )
+    return view
