@@ -205,7 +205,13 @@ def get_codec_admin(
     token = creds.credentials if creds and creds.credentials else request.cookies.get(CODEC_COOKIE)
     if not token:
         raise Unauthorized("missing_token", "请提供访问令牌（Authorization: Bearer ...），或先在 /codec/sign-in 登录")
-    actor = checked_actor(session, request, token)
+    return admin_by_token(session, request, token)
+
+
+def admin_by_token(session: Session, connection: HTTPConnection, token: str) -> Actor:
+    """The admin a token belongs to (401 for a bad token, counted against its address; 403 for
+    another role)."""
+    actor = checked_actor(session, connection, token)
     require_role(actor, Role.ADMIN)
     return actor
 

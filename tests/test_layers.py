@@ -68,3 +68,39 @@ def test_every_source_package_has_a_floor() -> None:
     packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"tests", "benchmarks"}
     assert packages <= set(FLOORS), packages - set(FLOORS)
     assert len(sources()) > 120  # the walk found the source
+
+
+# What a route does not do itself (services do): SQL, Temporal calls, authorisation.
+_NOT_IN_ROUTES_IMPORTS = {"sqlmodel": {"select", "col", "or_"}, "sqlalchemy": None, "psycopg": None}
+_NOT_IN_ROUTES_CALLS = {"run_update", "start_workflow", "start_with_update", "require", "require_role", "load_in_scope"}
+_HANDLES = {"session", "conn", "connection", "db", "temporal", "client"}
+
+
+def route_violations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            top = node.module.split(".")[0]
+            if top in _NOT_IN_ROUTES_IMPORTS:
+                names = _NOT_IN_ROUTES_IMPORTS[top]
+                bad = [a.name for a in node.names if names is None or a.name in names]
+                found += [f"{node.lineno}: imports {node.module}.{n}" for n in bad]
+        elif isinstance(node, ast.Import):
+            found += [f"{node.lineno}: imports {a.name}" for a in node.names if a.name in _NOT_IN_ROUTES_IMPORTS]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in _NOT_IN_ROUTES_CALLS:
+                found.append(f"{node.lineno}: calls {func.id}")
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _HANDLES:
+                found.append(f"{node.lineno}: calls {func.value.id}.{func.attr}")
+    return found
+
+
+def test_routes_only_parse_call_a_service_and_answer() -> None:
+    wrong = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted((ROOT / "api" / "routes").glob("*.py"))
+        if (found := route_violations(path))
+    }
+    assert wrong == {}

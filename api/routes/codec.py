@@ -19,13 +19,11 @@ from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, checked_actor
-from core.auth import require_role
+from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, admin_by_token
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, payload_codec
 from core.errors import AppError, Forbidden, Unavailable
 from core.logging import get_logger
 from core.settings import Settings
-from models.states import Role
 
 log = get_logger("api.codec")
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
@@ -195,8 +193,7 @@ def sign_in_page() -> HTMLResponse:
 @router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
 def sign_in(request: Request, token: Annotated[str, Form()], session: SessionDep) -> HTMLResponse:
     """Checks the token is an admin's and keeps it in an HttpOnly cookie for /codec only."""
-    actor = checked_actor(session, request, token)
-    require_role(actor, Role.ADMIN)
+    actor = admin_by_token(session, request, token)
     response = HTMLResponse(_PAGE.format(body=f"<p>已登录（{SIGN_IN_HOURS} 小时）。回到 Temporal 界面刷新即可。</p>"))
     response.set_cookie(
         CODEC_COOKIE, token, max_age=SIGN_IN_HOURS * 3600, path="/codec", httponly=True, samesite="lax",
