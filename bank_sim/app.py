@@ -16,10 +16,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -212,118 +212,136 @@ def create_bank_app(secret: str, config: BankConfig | None = None, state_file: P
 
     app = FastAPI(title="bank simulator", lifespan=lifespan)
     app.state.bank = bank
-
-    @app.post("/batches", status_code=202)
-    async def receive_batch(batch: BatchIn) -> JSONResponse:
-        bank.maybe_fail()
-        if batch.batch_no in bank.batches:
-            return JSONResponse({"status": "already_received", "batch_no": batch.batch_no}, status_code=200)
-        bank.batches[batch.batch_no] = batch
-        bank.start(bank.answer(batch))
-        log.info("batch received", batch_no=batch.batch_no, members=len(batch.members))
-        return JSONResponse({"status": "received", "batch_no": batch.batch_no}, status_code=202)
-
-    @app.post("/cards/{card_no}/activate", status_code=202)
-    async def activate(card_no: str) -> dict[str, str]:
-        """A member activates their card at a branch; the bank tells the union."""
-        found = bank.cards.get(card_no)
-        if found is None:
-            raise HTTPException(404, "no such card")
-        member_no, url = found
-        bank.start(
-            bank.deliver(
-                url,
-                {
-                    "event_id": f"activated-{card_no}-{uuid.uuid4().hex[:6]}",
-                    "kind": "card.activated",
-                    "card_no": card_no,
-                    "member_no": member_no,
-                },
-            )
-        )
-        return {"status": "activating", "card_no": card_no}
-
-    @app.post("/payouts", status_code=202)
-    async def payout(p: PayoutIn) -> JSONResponse:
-        """Pay an amount onto a card, once per payout id; the outcome comes as a signed callback."""
-        bank.payout_requests.append(p.payout_id)
-        bank.maybe_fail()
-        if p.payout_id in bank.payouts:
-            return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
-        bank.payouts[p.payout_id] = p
-        known = p.card_no in bank.cards or bank.config.pay_any_card
-        paid = known and p.card_no not in bank.blocked_cards
-        event = {
-            "event_id": f"payout-{p.payout_id}",
-            "kind": "payout.paid" if paid else "payout.failed",
-            "payout_id": p.payout_id,
-            "card_no": p.card_no,
-            "amount": p.amount,
-            "reason": None if paid else "卡片不存在或已挂失",
-        }
-        bank.start(bank.later(p.callback_url, event))
-        if bank.config.lose_payout_answers > 0:  # accepted, but the caller never hears so
-            bank.config.lose_payout_answers -= 1
-            raise HTTPException(500, "simulated lost answer")
-        return JSONResponse({"status": "received", "payout_id": p.payout_id}, status_code=202)
-
-    @app.post("/cards/{card_no}/block", status_code=200)
-    async def block(card_no: str) -> dict[str, str]:
-        """A loss report reached the bank: payouts to the card fail from now on."""
-        bank.blocked_cards.add(card_no)
-        bank.save()
-        return {"status": "blocked", "card_no": card_no}
-
-    @app.post("/cards/{card_no}/replace", status_code=202)
-    async def replace(card_no: str, request: ReplaceIn) -> JSONResponse:
-        """A new card for a lost one, once per lost card; its number comes as a signed callback."""
-        found = bank.cards.get(card_no)
-        if found is None:
-            raise HTTPException(404, "no such card")
-        if card_no in bank.replacements:
-            return JSONResponse({"status": "already_received", "card_no": card_no}, status_code=200)
-        new_card_no = bank.card_number()
-        bank.replacements[card_no] = new_card_no
-        bank.blocked_cards.add(card_no)
-        bank.cards[new_card_no] = (found[0], request.callback_url)
-        bank.save()
-        event = {
-            "event_id": f"replaced-{card_no}",
-            "kind": "card.replaced",
-            "old_card_no": card_no,
-            "new_card_no": new_card_no,
-            "member_no": found[0],
-        }
-        bank.start(bank.later(request.callback_url, event))
-        return JSONResponse({"status": "received", "card_no": card_no}, status_code=202)
-
-    @app.post("/transfers", status_code=202)
-    async def transfer(t: TransferIn) -> dict[str, str]:
-        """A union pays money (e.g. its share of an enrollment); the credit comes as a signed callback."""
-        event_id = f"transfer-{uuid.uuid4().hex}"
-        bank.transfers.append(t)
-        event = {"event_id": event_id, "kind": "transfer.received", "reference": t.reference, "amount": t.amount}
-        bank.start(bank.later(t.callback_url, event))
-        return {"status": "received", "event_id": event_id}
-
-    @app.get("/config")
-    async def read_config() -> BankConfig:
-        return bank.config
-
-    @app.put("/config")
-    async def write_config(config: BankConfig) -> BankConfig:
-        bank.config = config
-        return bank.config
-
-    @app.get("/batches/{batch_no}")
-    async def read_batch(batch_no: str) -> dict[str, Any]:
-        batch = bank.batches.get(batch_no)
-        if batch is None:
-            raise HTTPException(404, "no such batch")
-        return {
-            "batch_no": batch_no,
-            "members": len(batch.members),
-            "callbacks_sent": [e["event_id"] for e in bank.sent if e.get("batch_no") == batch_no],
-        }
-
+    app.include_router(router)
     return app
+
+
+def _bank(request: Request) -> Bank:
+    bank: Bank = request.app.state.bank
+    return bank
+
+
+BankDep = Annotated[Bank, Depends(_bank)]
+router = APIRouter()
+
+
+@router.post("/batches", status_code=202)
+async def receive_batch(batch: BatchIn, bank: BankDep) -> JSONResponse:
+    bank.maybe_fail()
+    if batch.batch_no in bank.batches:
+        return JSONResponse({"status": "already_received", "batch_no": batch.batch_no}, status_code=200)
+    bank.batches[batch.batch_no] = batch
+    bank.start(bank.answer(batch))
+    log.info("batch received", batch_no=batch.batch_no, members=len(batch.members))
+    return JSONResponse({"status": "received", "batch_no": batch.batch_no}, status_code=202)
+
+
+@router.post("/cards/{card_no}/activate", status_code=202)
+async def activate(card_no: str, bank: BankDep) -> dict[str, str]:
+    """A member activates their card at a branch; the bank tells the union."""
+    found = bank.cards.get(card_no)
+    if found is None:
+        raise HTTPException(404, "no such card")
+    member_no, url = found
+    bank.start(
+        bank.deliver(
+            url,
+            {
+                "event_id": f"activated-{card_no}-{uuid.uuid4().hex[:6]}",
+                "kind": "card.activated",
+                "card_no": card_no,
+                "member_no": member_no,
+            },
+        )
+    )
+    return {"status": "activating", "card_no": card_no}
+
+
+@router.post("/payouts", status_code=202)
+async def payout(p: PayoutIn, bank: BankDep) -> JSONResponse:
+    """Pay an amount onto a card, once per payout id; the outcome comes as a signed callback."""
+    bank.payout_requests.append(p.payout_id)
+    bank.maybe_fail()
+    if p.payout_id in bank.payouts:
+        return JSONResponse({"status": "already_received", "payout_id": p.payout_id}, status_code=200)
+    bank.payouts[p.payout_id] = p
+    known = p.card_no in bank.cards or bank.config.pay_any_card
+    paid = known and p.card_no not in bank.blocked_cards
+    event = {
+        "event_id": f"payout-{p.payout_id}",
+        "kind": "payout.paid" if paid else "payout.failed",
+        "payout_id": p.payout_id,
+        "card_no": p.card_no,
+        "amount": p.amount,
+        "reason": None if paid else "卡片不存在或已挂失",
+    }
+    bank.start(bank.later(p.callback_url, event))
+    if bank.config.lose_payout_answers > 0:  # accepted, but the caller never hears so
+        bank.config.lose_payout_answers -= 1
+        raise HTTPException(500, "simulated lost answer")
+    return JSONResponse({"status": "received", "payout_id": p.payout_id}, status_code=202)
+
+
+@router.post("/cards/{card_no}/block", status_code=200)
+async def block(card_no: str, bank: BankDep) -> dict[str, str]:
+    """A loss report reached the bank: payouts to the card fail from now on."""
+    bank.blocked_cards.add(card_no)
+    bank.save()
+    return {"status": "blocked", "card_no": card_no}
+
+
+@router.post("/cards/{card_no}/replace", status_code=202)
+async def replace(card_no: str, request: ReplaceIn, bank: BankDep) -> JSONResponse:
+    """A new card for a lost one, once per lost card; its number comes as a signed callback."""
+    found = bank.cards.get(card_no)
+    if found is None:
+        raise HTTPException(404, "no such card")
+    if card_no in bank.replacements:
+        return JSONResponse({"status": "already_received", "card_no": card_no}, status_code=200)
+    new_card_no = bank.card_number()
+    bank.replacements[card_no] = new_card_no
+    bank.blocked_cards.add(card_no)
+    bank.cards[new_card_no] = (found[0], request.callback_url)
+    bank.save()
+    event = {
+        "event_id": f"replaced-{card_no}",
+        "kind": "card.replaced",
+        "old_card_no": card_no,
+        "new_card_no": new_card_no,
+        "member_no": found[0],
+    }
+    bank.start(bank.later(request.callback_url, event))
+    return JSONResponse({"status": "received", "card_no": card_no}, status_code=202)
+
+
+@router.post("/transfers", status_code=202)
+async def transfer(t: TransferIn, bank: BankDep) -> dict[str, str]:
+    """A union pays money (e.g. its share of an enrollment); the credit comes as a signed callback."""
+    event_id = f"transfer-{uuid.uuid4().hex}"
+    bank.transfers.append(t)
+    event = {"event_id": event_id, "kind": "transfer.received", "reference": t.reference, "amount": t.amount}
+    bank.start(bank.later(t.callback_url, event))
+    return {"status": "received", "event_id": event_id}
+
+
+@router.get("/config")
+async def read_config(bank: BankDep) -> BankConfig:
+    return bank.config
+
+
+@router.put("/config")
+async def write_config(config: BankConfig, bank: BankDep) -> BankConfig:
+    bank.config = config
+    return bank.config
+
+
+@router.get("/batches/{batch_no}")
+async def read_batch(batch_no: str, bank: BankDep) -> dict[str, Any]:
+    batch = bank.batches.get(batch_no)
+    if batch is None:
+        raise HTTPException(404, "no such batch")
+    return {
+        "batch_no": batch_no,
+        "members": len(batch.members),
+        "callbacks_sent": [e["event_id"] for e in bank.sent if e.get("batch_no") == batch_no],
+    }
