@@ -1,0 +1,134 @@
+"""Programme years through the services, without HTTP: only an admin configures a year, everyone
+reads it; a district's fee split is seen by those who cover the district and set by its own
+reviewer (or an admin) inside the split window only; who extends which date, and an extension
+that is not later than the date it extends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+from temporalio.client import Client
+
+from core.auth import Actor
+from core.db import Database
+from core.errors import AppError, Forbidden
+from core.settings import Settings
+from models.extension import ExtensionCreate, ExtensionPublic
+from models.programme import FeeSplit, ProgrammeYearConfig
+from models.states import ExtensionKind
+from rules.calendar import today
+from services import programme_years
+from services.sessions import actor_for_token
+from tests.enrollment_setup import config_around
+
+YEAR, CLOSED = 2088, 2089
+DISTRICT = "101"
+COVER_DISTRICT = {"admin@SH", "center_reviewer@SH", "reviewer@101"}
+SPLIT = FeeSplit(city=Decimal(40), district=Decimal(40), grassroots=Decimal(20))
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.session() as s:
+        yield s
+
+
+def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
+    return actor_for_token(session, tokens[key])
+
+
+def refused(expected: str, error: AppError) -> None:
+    assert error.code == expected, (error.code, error.message)
+
+
+def test_who_configures_a_year_and_sets_a_fee_split(
+    session: Session, tokens: dict[str, str], settings: Settings
+) -> None:
+    config = ProgrammeYearConfig.model_validate(config_around(today(settings.timezone)))
+    for key in sorted(set(tokens) - {"admin@SH"}):
+        with pytest.raises(Forbidden):
+            programme_years.put_programme_year(session=session, actor=who(session, tokens, key), year=YEAR, data=config)
+    made = programme_years.put_programme_year(
+        session=session, actor=who(session, tokens, "admin@SH"), year=YEAR, data=config
+    )
+    assert made.year == YEAR and made.config == config
+    for key in sorted(tokens):
+        actor = who(session, tokens, key)
+        assert programme_years.read_programme_year(session=session, actor=actor, year=YEAR).config == config
+        assert YEAR in {y.year for y in programme_years.list_programme_years(session=session, actor=actor)}
+        if key in COVER_DISTRICT:
+            split = programme_years.read_fee_split(session=session, actor=actor, code=DISTRICT, year=YEAR)
+            assert split == (config.default_split if key == "admin@SH" else SPLIT)  # the admin sets it first
+        else:
+            with pytest.raises(Forbidden):
+                programme_years.read_fee_split(session=session, actor=actor, code=DISTRICT, year=YEAR)
+        if key in ("admin@SH", "reviewer@101"):  # the district's own reviewer, an admin
+            assert (
+                programme_years.put_fee_split(
+                    session=session, actor=actor, settings=settings, code=DISTRICT, year=YEAR, data=SPLIT
+                )
+                == SPLIT
+            )
+        else:
+            with pytest.raises(Forbidden):
+                programme_years.put_fee_split(
+                    session=session, actor=actor, settings=settings, code=DISTRICT, year=YEAR, data=SPLIT
+                )
+    reviewer = who(session, tokens, "reviewer@101")
+    assert programme_years.read_fee_split(session=session, actor=reviewer, code=DISTRICT, year=YEAR) == SPLIT
+    with pytest.raises(Forbidden) as other:  # another district's split
+        programme_years.put_fee_split(session=session, actor=reviewer, settings=settings, code="104", year=YEAR,
+                                      data=SPLIT)  # fmt: skip
+    refused("outside_scope", other.value)
+
+    closed = ProgrammeYearConfig.model_validate(config_around(today(settings.timezone), split=(-3, -2)))
+    programme_years.put_programme_year(session=session, actor=who(session, tokens, "admin@SH"), year=CLOSED,
+                                       data=closed)  # fmt: skip
+    with pytest.raises(AppError) as late:
+        programme_years.put_fee_split(session=session, actor=reviewer, settings=settings, code=DISTRICT, year=CLOSED,
+                                      data=SPLIT)  # fmt: skip
+    refused("outside_window", late.value)
+    with pytest.raises(AppError) as unknown:
+        programme_years.read_programme_year(session=session, actor=reviewer, year=2090)
+    refused("programme_year_not_found", unknown.value)
+
+
+async def test_who_extends_which_date(
+    session: Session, tokens: dict[str, str], settings: Settings, temporal_client: Client
+) -> None:
+    config = programme_years.read_programme_year(
+        session=session, actor=who(session, tokens, "admin@SH"), year=YEAR
+    ).config
+    later = config.payment_deadline + timedelta(days=2)
+
+    async def extend(key: str, kind: ExtensionKind, district: str | None, new: date) -> ExtensionPublic:
+        return await programme_years.create_extension(
+            session=session, actor=who(session, tokens, key), temporal=temporal_client, settings=settings, year=YEAR,
+            data=ExtensionCreate(kind=kind, district_code=district, new_date=new, reason="测试延期"),
+        )  # fmt: skip
+
+    for key in ("clerk@101-0001", "reviewer@101-S01", "reviewer@101-0001"):
+        with pytest.raises(Forbidden) as no:
+            await extend(key, ExtensionKind.PAYMENT_DEADLINE, DISTRICT, later)
+        refused("extension_not_allowed", no.value)
+    with pytest.raises(Forbidden) as year_wide:  # a district reviewer extends its own district's deadline only
+        await extend("reviewer@101", ExtensionKind.PAYMENT_DEADLINE, None, later)
+    refused("extension_not_allowed", year_wide.value)
+    with pytest.raises(AppError) as not_later:
+        await extend("reviewer@101", ExtensionKind.PAYMENT_DEADLINE, DISTRICT, config.payment_deadline)
+    refused("extension_not_later", not_later.value)
+    made = await extend("reviewer@101", ExtensionKind.PAYMENT_DEADLINE, DISTRICT, later)
+    assert made.reached == 0 and made.old_date == config.payment_deadline
+    center = await extend(
+        "center_reviewer@SH", ExtensionKind.DISTRICT_WINDOW, None, config.district_window.end + timedelta(days=1)
+    )
+    assert center.district_code is None
+    listed = programme_years.list_extensions(session=session, actor=who(session, tokens, "clerk@104-0001"), year=YEAR)
+    assert [e.kind for e in listed] == [ExtensionKind.DISTRICT_WINDOW, ExtensionKind.PAYMENT_DEADLINE]
+    moved = programme_years.read_programme_year(session=session, actor=who(session, tokens, "admin@SH"), year=YEAR)
+    assert moved.config.district_window.end == config.district_window.end + timedelta(days=1)  # year-wide: moved
+    assert moved.config.payment_deadline == config.payment_deadline  # a district's own: a record of its own
