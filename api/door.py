@@ -22,6 +22,7 @@ _ID_PARAMS = {
     "evidence_id": ("evidence_not_found", "材料 {} 不存在"),
     "enrollment_id": ("enrollment_not_found", "参保记录 {} 不存在"),
     "import_id": ("import_not_found", "导入 {} 不存在"),
+    "token_id": ("token_not_found", "访问令牌 {} 不存在"),
 }
 
 _MESSAGES = {

@@ -60,7 +60,7 @@ class ClaimAmend(RequestBody):
     description: Annotated[str, MULTILINE] = Field(min_length=2, max_length=1000)
 
 
-class ReviewBody(RequestBody):
+class ClaimReview(RequestBody):
     decision: str = Field(pattern="^(approve|return|reject)$", max_length=7)
     reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
     step: DecisionStep
@@ -220,7 +220,7 @@ def _projected_view(session: Session, steps: list[Step], claim_id: int, actor: A
 
 
 async def review(
-    *, session: Session, actor: Actor, temporal: Client, settings: Settings, claim_id: int, data: ReviewBody
+    *, session: Session, actor: Actor, temporal: Client, settings: Settings, claim_id: int, data: ClaimReview
 ) -> ClaimView:
     """The level whose turn it is approves (to the next level, or approved for payout), returns
     for more information, or rejects; return and reject need a reason."""

@@ -71,7 +71,7 @@ class SubmitBody(RequestBody):
     step: DecisionStep
 
 
-class ReviewBody(RequestBody):
+class EnrollmentReview(RequestBody):
     approve: bool
     reason: Annotated[str | None, MULTILINE] = Field(None, max_length=300)
     step: DecisionStep
@@ -335,7 +335,7 @@ async def submit_enrollment(
 
 
 async def review_enrollment(
-    *, session: Session, actor: Actor, temporal: Client, settings: Settings, enrollment_id: int, data: ReviewBody
+    *, session: Session, actor: Actor, temporal: Client, settings: Settings, enrollment_id: int, data: EnrollmentReview
 ) -> EnrollmentView:
     """The secondary union (if any), then the district: approve, or return with a reason."""
     arg = Decision(actor_ref(actor), data.approve, data.reason or "", data.step)

@@ -9,7 +9,7 @@ from models.inputs import PAGE_MAX
 from models.states import ClaimStatus
 from services import claims
 from services.claim_views import ClaimView, EvidencePublic
-from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimCreate, ResubmitBody, ReviewBody
+from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimCreate, ClaimReview, ResubmitBody
 
 router = APIRouter(tags=["claims"])
 
@@ -70,7 +70,7 @@ def member_claims(member_no: str, session: SessionDep, actor: CurrentActor) -> l
 @router.post("/claims/{claim_id}/review")
 async def review(
     claim_id: int,
-    data: ReviewBody,
+    data: ClaimReview,
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,

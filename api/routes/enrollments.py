@@ -12,9 +12,9 @@ from services.enrollment_views import EnrollmentView, RosterMember
 from services.enrollments import (
     CancelBody,
     EnrollmentCreate,
+    EnrollmentReview,
     MembersChoice,
     PaymentBody,
-    ReviewBody,
     SubmitBody,
 )
 
@@ -141,7 +141,7 @@ async def submit_enrollment(
 @router.post("/enrollments/{enrollment_id}/review")
 async def review_enrollment(
     enrollment_id: int,
-    data: ReviewBody,
+    data: EnrollmentReview,
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,

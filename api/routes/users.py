@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from api.deps import AccountManager, CurrentActor, SessionDep
 from models.account import PasswordChange, PasswordSetup, TokenCreate, TokenCreated, TokenPublic
-from models.inputs import PAGE_MAX
+from models.inputs import INT4_MAX, PAGE_MAX
 from models.user import AccountPublic, SetupCodeIssued, UserCreate, UserCreated, UserPublic
 from services import accounts
 
@@ -102,7 +102,9 @@ def new_token(data: TokenCreate, session: SessionDep, actor: CurrentActor) -> To
 
 
 @router.delete("/me/tokens/{token_id}")
-def revoke_token(token_id: int, request: Request, session: SessionDep, actor: CurrentActor) -> TokenPublic:
+def revoke_token(
+    request: Request, session: SessionDep, actor: CurrentActor, token_id: int = Path(ge=1, le=INT4_MAX)
+) -> TokenPublic:
     revoked = accounts.revoke_token(session=session, actor=actor, token_id=token_id)
     request.app.state.tokens.forget_user(actor.user_id)
     return revoked
