@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: $(STAMP)
 # database of its own, apart from the years other tests configure with today's dates.
 ISOLATED := tests/workflows/test_registration_timers.py
 
-test: lint
+# Browser tests drive Debian's Chromium: installed here when the machine lacks it.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: lint chromium
 	$(BIN)/pytest $(ISOLATED)
 	$(BIN)/pytest --ignore=$(ISOLATED)
 

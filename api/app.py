@@ -54,6 +54,7 @@ from core.logging import get_logger
 from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
 from services.workflow_calls import accepted_update
+from web.app import install_workbench
 
 log = get_logger("api")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -105,6 +106,7 @@ def create_app(
         app.include_router(module.router, responses=ERROR_RESPONSES)
     install_docs(app)
     _install_error_handlers(app)
+    install_workbench(app)
     app.add_middleware(RequestContext)
     return app
 

@@ -4,8 +4,9 @@ the split window) and the extensions of their dates, which reach the running wor
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -205,3 +206,32 @@ async def signal_extension(temporal: Client, workflow_ids: list[str], ext: DateE
             return 1
 
     return sum(await asyncio.gather(*(one(w) for w in workflow_ids)))
+
+
+class Deadline(BaseModel):
+    """A date of a programme year still ahead: what closes, the day, the days left."""
+
+    year: int
+    what: str
+    day: date
+    days_left: int
+
+
+def upcoming_deadlines(*, session: Session, today: date, within_days: int = 120, limit: int = 5) -> list[Deadline]:
+    """The nearest closes of every configured year (windows' last days, payment deadlines), the
+    district's extensions not included (they only move a date later)."""
+    found: list[Deadline] = []
+    for row in session.exec(select(ProgrammeYear)):
+        config = ProgrammeYearConfig.model_validate(row.config)
+        dates = [
+            ("基层提交截止", config.submission_window.end),
+            ("缴费截止", config.payment_deadline),
+            ("区局提交职保中心截止", config.district_window.end),
+            ("年度注册截止", config.registration(row.year).end),
+            ("区局比例设置截止", config.split_window.end),
+        ]
+        for what, day in dates:
+            left = (day - today).days
+            if 0 <= left <= within_days:
+                found.append(Deadline(year=row.year, what=f"{row.year}年度{what}", day=day, days_left=left))
+    return sorted(found, key=lambda d: (d.day, d.what))[:limit]

@@ -1,0 +1,148 @@
+"""Journeys through the workbench in Chromium, each from sign-in: a claim approved level by level
+from each reviewer's inbox and paid (a second click on an approval changes nothing); sign-in
+lockout, a form without its CSRF token refused, a session ended by deactivation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import expect
+
+from bank_sim.app import Bank, BankConfig
+from core.db import Database
+from tests.api.helpers import call
+from tests.api.test_claims import TODAY, claimant, programme_year
+from tests.browser.conftest import Visit
+from tests.conftest import auth
+from tests.enrollment_setup import ADMIN
+
+__all__ = ["programme_year"]  # the claims' programme year, as the API tests use it
+PASSWORD = "Workbench-2026-ok"
+
+
+async def with_password(api: httpx.AsyncClient, tokens: dict[str, str], org: str, role: str, login: str) -> str:
+    """A new account of ``org`` whose password is set with its setup code: its token."""
+    made = await call(
+        api,
+        tokens[ADMIN],
+        "POST",
+        "/users",
+        201,
+        json={"name": f"{login}用户", "org_code": org, "role": role, "login": login},
+    )
+    r = await api.post("/accounts/setup", json={"login": login, "setup_code": made["setup_code"], "password": PASSWORD})
+    assert r.status_code == 204, r.text
+    return str(made["token"])
+
+
+async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> dict[str, str]:
+    """From the inbox to the claim, approved; the form as it was sent (to send it again)."""
+    page = person.page
+    await page.get_by_role("link", name="待办事项").click()
+    await page.wait_for_load_state()
+    await person.shot("inbox")
+    row = page.locator("tbody tr").filter(has_text=f"会员 {member_no} 的").filter(has_text="给付申请待审核")
+    await row.first.get_by_role("link", name="处理").click()
+    await page.wait_for_load_state()
+    assert page.url.endswith(f"/ui/claims/{claim_id}")
+    await expect(page.locator("svg.machine .current")).to_have_attribute("data-state", "under_review")
+    await person.shot("claim")
+    form = page.locator("form.decision")
+    sent = {
+        name: await form.locator(f"input[name={name}]").get_attribute("value") or "" for name in ("csrf_token", "step")
+    }
+    await page.get_by_label("通过").check()
+    await page.get_by_role("button", name="提交审核决定").click()
+    await page.wait_for_load_state()
+    await expect(page.locator(".flash")).to_have_text("已审核通过")
+    await person.shot("approved")
+    return {**sent, "decision": "approve"}
+
+
+async def test_a_claim_is_approved_from_each_inbox_and_paid(
+    person: Visit,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    demo_users: dict[str, dict[str, str]],
+    db: Database,
+    tmp_path: Path,
+    bank: Bank,
+) -> None:
+    bank.config = BankConfig(delay_seconds=0.1)
+    org, clerk, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6355)
+    await with_password(api, tokens, org, "reviewer", f"grassroots-{org.lower()}")
+    body = {
+        "kind": "accidental_disability",
+        "event_date": (TODAY - timedelta(days=10)).isoformat(),
+        "description": "意外伤害致全残",
+    }
+    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
+    assert claim["status"] == "under_review", claim
+
+    page = person.page
+    await person.sign_in(f"grassroots-{org.lower()}", PASSWORD)
+    sent = await approve_from_inbox(person, claim["id"], member_no)
+    # the same approval sent again (a second click, a browser that resends): refused as stale
+    again = await page.request.post(f"{person.base}/ui/claims/{claim['id']}/review", form=sent)
+    assert again.status == 409 and "该事项已被处理" in await again.text()
+    after = await call(api, tokens[ADMIN], "GET", f"/claims/{claim['id']}", 200)
+    assert [h["action"] for h in after["history"]].count("claim.approve_level") == 1
+    await person.sign_out()
+
+    for who in ("reviewer@101-S01", "reviewer@101", "center_reviewer@SH"):
+        await person.sign_in(demo_users[who]["login"], demo_users[who]["password"])
+        await approve_from_inbox(person, claim["id"], member_no)
+        await person.sign_out()
+    deadline = time.monotonic() + 30
+    while (view := await call(api, clerk, "GET", f"/claims/{claim['id']}", 200))["status"] != "paid":
+        assert time.monotonic() < deadline, view
+        await asyncio.sleep(0.2)
+    await person.sign_in(demo_users["reviewer@101"]["login"], demo_users["reviewer@101"]["password"])
+    await person.go(f"/ui/claims/{claim['id']}", "paid")
+    await expect(page.locator("svg.machine .current")).to_have_attribute("data-state", "paid")
+    await expect(page.locator(".timeline li")).to_have_count(len(view["history"]))
+
+
+async def test_lockout_csrf_and_deactivation(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], live_api: str
+) -> None:
+    page = person.page
+    token = await with_password(api, tokens, "104-0001", "clerk", "browser-lock")
+    await person.go("/", "visitor")
+    await expect(page.get_by_role("heading", name="登录业务工作台")).to_be_visible()
+    for i in range(5):
+        await page.get_by_label("登录名").fill("browser-lock")
+        await page.get_by_label("密码").fill(f"wrong-password-{i}")
+        await page.get_by_role("button", name="登录").click()
+        await page.wait_for_load_state()
+    await expect(page.locator(".error")).to_have_attribute("data-code", "account_locked")
+    await expect(page.locator(".error")).to_contain_text("15 分钟后再试")
+    await person.shot("locked")
+    with_right = await page.request.post(live_api + "/ui/sign-in", form={"login": "browser-lock", "password": PASSWORD})
+    assert with_right.status == 429  # the right password waits too
+
+    await with_password(api, tokens, "104-0001", "clerk", "browser-csrf")
+    await person.sign_in("browser-csrf", PASSWORD)
+    await expect(page.get_by_role("heading", name="首页")).to_be_visible()
+    forged: Any = await page.request.post(live_api + "/ui/tokens", form={"name": "伪造"})  # the cookie, no token
+    assert forged.status == 403 and "CSRF" in await forged.text()
+    await person.go("/ui/tokens", "tokens")
+    await expect(page.locator("table.list tbody tr")).to_have_count(1)  # only the first token: nothing was made
+    await page.get_by_label("新令牌名称").fill("对账脚本")
+    await page.get_by_role("button", name="创建令牌").click()
+    await expect(page.locator("#new-token")).to_contain_text("uc_")
+    await person.shot("token-made")
+
+    login = "browser-csrf"
+    r = await api.post(f"/users/{login}/deactivate", headers=auth(tokens[ADMIN]))
+    assert r.status_code == 200, r.text
+    await page.goto(live_api + "/ui/inbox")
+    await expect(page.get_by_role("heading", name="登录业务工作台")).to_be_visible()  # sent to sign in again
+    assert "/ui/sign-in" in page.url
+    await person.shot("ended")
+    assert (await api.get("/me", headers=auth(token))).status_code == 200  # another account, untouched

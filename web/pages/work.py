@@ -1,0 +1,179 @@
+"""The work itself: the home page (what awaits me, the nearest deadlines), the inbox of tasks,
+and a claim's page with its review."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
+from core.errors import AppError
+from models.inputs import INT4_MAX, PAGE_MAX
+from rules.calendar import today
+from services import claims, programme_years, tasks
+from services.claims import ClaimReview
+from services.tasks import Task
+from web.deps import PREFIX, PageSession
+from web.render import page, refusal
+
+router = APIRouter(include_in_schema=False)
+INBOX_PAGE = 50
+KIND_LABELS = {
+    "claim_review": "给付申请待审核",
+    "claim_returned": "给付申请已退回",
+    "enrollment_review": "集中参保待审核",
+    "enrollment_payment": "集中参保待登记缴费",
+    "enrollment_returned": "集中参保已退回",
+    "voucher_review": "缴费凭证待审核",
+    "voucher_upload": "待上传缴费凭证",
+    "revocation_review": "批次撤销待审批",
+    "retrying": "后台正在重试",
+}
+AWAITING_LABELS = {
+    "clerk": "经办人",
+    "grassroots_reviewer": "基层工会审核人",
+    "secondary_reviewer": "二级工会审核人",
+    "district_reviewer": "区局审核人",
+    "center_reviewer": "职保互助中心",
+}
+
+
+def page_link(task: Task) -> str:
+    """A task's page at the workbench where there is one, else its API address."""
+    return f"{PREFIX}/claims/{task.entity_id}" if task.entity_type == "claim" else task.link
+
+
+async def _tasks(session: SessionDep, current: PageSession, source: TemporalSourceDep, tz: str) -> list[Task]:
+    return await tasks.my_tasks(session=session, actor=current.actor, source=source, tz=tz)
+
+
+async def home(
+    request: Request, session: SessionDep, current: PageSession, source: TemporalSourceDep, settings: SettingsDep
+) -> HTMLResponse:
+    found = await _tasks(session, current, source, settings.timezone)
+    counts = sorted(
+        Counter(t.kind for t in found).items(),
+        key=lambda kv: list(KIND_LABELS).index(kv[0]) if kv[0] in KIND_LABELS else 99,
+    )
+    deadlines = programme_years.upcoming_deadlines(session=session, today=today(settings.timezone))
+    return page(request, "home.html", current, counts=counts, deadlines=deadlines, kind_labels=KIND_LABELS)
+
+
+async def _inbox(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    kind: str | None,
+    page_no: int,
+    template: str,
+) -> HTMLResponse:
+    found = [t for t in await _tasks(session, current, source, settings.timezone) if not kind or t.kind == kind]
+    shown = found[(page_no - 1) * INBOX_PAGE : page_no * INBOX_PAGE]
+    return page(
+        request,
+        template,
+        current,
+        tasks=shown,
+        total=len(found),
+        page=page_no,
+        size=INBOX_PAGE,
+        kind=kind,
+        kind_labels=KIND_LABELS,
+        page_link=page_link,
+    )
+
+
+@router.get(f"{PREFIX}/inbox", response_class=HTMLResponse)
+async def inbox(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    kind: str | None = Query(None, max_length=40),
+    page_no: int = Query(1, alias="page", ge=1, le=PAGE_MAX),
+) -> HTMLResponse:
+    """Everything waiting for me, a page at a time; it refreshes itself."""
+    return await _inbox(request, session, current, source, settings, kind or None, page_no, "inbox.html")
+
+
+@router.get(f"{PREFIX}/inbox/rows", response_class=HTMLResponse)
+async def inbox_rows(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    kind: str | None = Query(None, max_length=40),
+    page_no: int = Query(1, alias="page", ge=1, le=PAGE_MAX),
+) -> HTMLResponse:
+    return await _inbox(request, session, current, source, settings, kind or None, page_no, "inbox_rows.html")
+
+
+async def _claim_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    claim_id: int,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    view = await claims.read_claim(session=session, actor=current.actor, source=source, claim_id=claim_id)
+    return page(
+        request,
+        "claim.html",
+        current,
+        status_code=status_code,
+        claim=view,
+        error=error,
+        awaiting_label=AWAITING_LABELS.get(view.awaiting or ""),
+    )
+
+
+@router.get(f"{PREFIX}/claims/{{claim_id}}", response_class=HTMLResponse)
+async def claim_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    claim_id: int = Path(ge=1, le=INT4_MAX),
+) -> HTMLResponse:
+    """A claim with its context, evidence, state machine and history, and the review form when it is mine."""
+    return await _claim_page(request, session, current, source, claim_id)
+
+
+@router.post(f"{PREFIX}/claims/{{claim_id}}/review")
+async def review_claim(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    decision: Annotated[str, Form(max_length=7)],
+    claim_id: int = Path(ge=1, le=INT4_MAX),
+    step: Annotated[int, Form(ge=0, le=INT4_MAX)] = 0,
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """The review form's decision, for the step the page showed (a second click: refused as stale)."""
+    try:
+        data = ClaimReview(decision=decision, reason=reason.strip() or None, step=step)
+        await claims.review(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, claim_id=claim_id, data=data
+        )
+    except ValidationError:
+        error = {"code": "invalid_decision", "message": "请选择审核决定；退回或不予给付须填写原因"}
+        return await _claim_page(request, session, current, source, claim_id, 422, error)
+    except AppError as exc:
+        return await _claim_page(request, session, current, source, claim_id, exc.status_code, refusal(exc))
+    done = {"approve": "已审核通过", "return": "已退回", "reject": "已决定不予给付"}.get(decision, "已提交")
+    return RedirectResponse(f"{PREFIX}/claims/{claim_id}?done={quote(done)}", status_code=303)

@@ -1,0 +1,29 @@
+"""Rendering a page: the template with who is signed in, the session's CSRF token and a notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from core.errors import AppError
+from services.sessions import CurrentSession
+from web.templating import templates
+
+
+def page(
+    request: Request, name: str, current: CurrentSession | None = None, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    values = {
+        "me": current.actor if current else None,
+        "csrf_token": current.csrf_token if current else None,
+        "flash": request.query_params.get("done"),
+        **context,
+    }
+    return templates.TemplateResponse(request, name, values, status_code=status_code)
+
+
+def refusal(error: AppError) -> dict[str, Any]:
+    """An error as the templates show it: its code, its Chinese message, its details."""
+    return {"code": error.code, "message": error.message, "details": error.details}
