@@ -40,7 +40,7 @@ async def with_password(api: httpx.AsyncClient, tokens: dict[str, str], org: str
     return str(made["token"])
 
 
-async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> dict[str, str]:
+async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> dict[str, str | float | bool]:
     """From the inbox to the claim, approved; the form as it was sent (to send it again)."""
     page = person.page
     await page.get_by_role("link", name="待办事项").click()
