@@ -19,7 +19,7 @@ from tests.api.helpers import call
 from tests.api.test_claims import TODAY, claimant, programme_year
 from tests.browser.conftest import Visit
 from tests.conftest import auth
-from tests.enrollment_setup import ADMIN
+from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 
 __all__ = ["programme_year"]  # the claims' programme year, as the API tests use it
 PASSWORD = "Workbench-2026-ok"
@@ -146,3 +146,71 @@ async def test_lockout_csrf_and_deactivation(
     assert "/ui/sign-in" in page.url
     await person.shot("ended")
     assert (await api.get("/me", headers=auth(token))).status_code == 200  # another account, untouched
+
+
+async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approved_and_paid(
+    person: Visit,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    demo_users: dict[str, dict[str, str]],
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    year = 2065
+    await put_year(api, tokens, year, config_around(TODAY))
+    org, clerk = await fresh_union(api, tokens, "101")
+    nos = await carded_members(api, db, clerk, org, tmp_path, 3, seed=6357)
+    with db.connect() as conn:  # one member without social insurance: awaiting the clerk's confirmation
+        conn.execute("UPDATE members SET social_insured = false WHERE member_no = %s", (nos[0],))
+        conn.commit()
+    login = f"clerk-{org.lower()}"
+    await with_password(api, tokens, org, "clerk", login)
+    e = await call(api, clerk, "POST", f"/orgs/{org}/enrollments", 201, json={"year": year})
+    page, url = person.page, f"/ui/enrollments/{e['id']}"
+
+    await person.sign_in(login, PASSWORD)
+    await person.go(url, "enrollment")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "draft")
+    await page.get_by_role("button", name="全部确认参保").click()
+    await expect(page.locator(".flash")).to_have_text("待确认会员已全部确认参保")
+    await page.get_by_label("保障类型").select_option("A")
+    await page.get_by_role("button", name="提交集中参保").click()
+    await expect(page.locator(".flash")).to_have_text("已提交集中参保")
+    await person.shot("submitted")
+    await person.sign_out()
+
+    district = demo_users["reviewer@101"]
+    await person.sign_in(district["login"], district["password"])
+    await person.go(url, "to-review")
+    await page.get_by_role("radio", name="退回", exact=True).check()
+    await page.get_by_role("button", name="提交审核决定").click()
+    await expect(page.locator(".error")).to_have_attribute("data-code", "reason_required")  # the reason is missing
+    await person.shot("reason-required")
+    await page.get_by_role("radio", name="退回", exact=True).check()
+    await page.get_by_label("退回原因").fill("人数有误，请核对")
+    await page.get_by_role("button", name="提交审核决定").click()
+    await expect(page.locator(".flash")).to_have_text("已退回")
+    await person.sign_out()
+
+    await person.sign_in(login, PASSWORD)
+    await page.get_by_role("link", name="待办事项").click()
+    await page.locator("tbody tr").filter(has_text="集中参保已退回").first.get_by_role("link", name="处理").click()
+    await expect(page.locator("dd").filter(has_text="人数有误，请核对")).to_be_visible()
+    await page.get_by_role("button", name="提交集中参保").click()
+    await expect(page.locator(".flash")).to_have_text("已提交集中参保")
+    await person.sign_out()
+
+    await person.sign_in(district["login"], district["password"])
+    await page.get_by_role("link", name="待办事项").click()
+    await page.locator("tbody tr").filter(has_text=org).first.get_by_role("link", name="处理").click()
+    await page.get_by_role("button", name="提交审核决定").click()
+    await expect(page.locator(".flash")).to_have_text("已审核通过")
+    share = (await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200))["grassroots_share"]
+    await expect(page.get_by_label("收到的基层单位缴费（元）")).to_have_value(share)
+    await page.get_by_label("转账凭证号").fill("网页转账单001")
+    await page.get_by_role("button", name="登记缴费").click()
+    await expect(page.locator(".flash")).to_have_text("缴费已登记")
+    await expect(page.locator("svg.machine .current")).to_have_attribute("data-state", "paid")
+    await person.shot("paid")
+    done = await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200)
+    assert (done["status"], done["enrolled"], done["paid"]) == ("paid", 3, share)

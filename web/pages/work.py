@@ -46,7 +46,9 @@ AWAITING_LABELS = {
 
 def page_link(task: Task) -> str:
     """A task's page at the workbench where there is one, else its API address."""
-    return f"{PREFIX}/claims/{task.entity_id}" if task.entity_type == "claim" else task.link
+    if task.entity_type in ("claim", "enrollment"):
+        return f"{PREFIX}/{task.entity_type}s/{task.entity_id}"
+    return task.link
 
 
 async def _tasks(session: SessionDep, current: PageSession, source: TemporalSourceDep, tz: str) -> list[Task]:
