@@ -16,12 +16,15 @@ from playwright.async_api import expect
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
 from tests.api.helpers import call
+from tests.api.test_card_batches import member_nos, reset, submitted_batch
+from tests.api.test_card_batches import members as members  # the fixture
 from tests.api.test_claims import TODAY, claimant, programme_year
+from tests.api.test_waiting import retrying
 from tests.browser.conftest import Visit
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 
-__all__ = ["programme_year"]  # the claims' programme year, as the API tests use it
+__all__ = ["members", "programme_year"]  # fixtures: the union's members, the claims' programme year
 PASSWORD = "Workbench-2026-ok"
 
 
@@ -214,3 +217,51 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     await person.shot("paid")
     done = await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200)
     assert (done["status"], done["enrolled"], done["paid"]) == ("paid", 3, share)
+
+
+async def test_an_admin_finds_a_batch_the_bank_refuses_and_retries_it(
+    person: Visit,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    demo_users: dict[str, dict[str, str]],
+    db: Database,
+    bank: Bank,
+    members: list[list[str]],
+) -> None:
+    reset(bank, fail_submissions=10_000)  # the bank answers 500 to every submission
+    batch = await submitted_batch(api, tokens["clerk@101-S01-0001"], (await member_nos(db, members))[:2])
+    workflow_id = f"card-batch-{batch['id']}"
+    view = await retrying(api, tokens[ADMIN], batch["id"])
+    assert view["waiting"]["activity"] == "send_batch_to_bank"
+    page = person.page
+    admin = demo_users["admin@SH"]
+    await person.sign_in(admin["login"], admin["password"])
+    await page.get_by_role("link", name="流程运维").click()
+    await page.wait_for_load_state()
+    row = page.locator(f'tr[data-workflow="{workflow_id}"]')
+    await expect(row).to_contain_text("send_batch_to_bank")
+    await person.shot("failing")
+    await row.get_by_role("link", name=workflow_id).click()
+    await expect(page.locator("[data-activity]")).to_contain_text("500")  # the admin sees the failure
+    await person.shot("workflow")
+    reset(bank)  # the bank mended
+    await page.get_by_label("操作").select_option("retry")
+    await page.get_by_role("button", name="执行修复").click()  # without a reason: the browser keeps the form
+    assert await page.evaluate("document.querySelector('#reason').validity.valueMissing") is True
+    await expect(page.locator(".flash")).to_have_count(0)
+    csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    short = await page.request.post(
+        f"{person.base}/ui/admin/workflows/{workflow_id}/repairs",
+        form={"csrf_token": csrf, "action": "retry", "reason": "x"},
+    )
+    assert short.status == 422 and 'data-code="reason_required"' in await short.text()  # and the server says why
+    await page.get_by_label("原因（记入审计日志）").fill("银行系统已恢复")
+    await page.get_by_role("button", name="执行修复").click()
+    await expect(page.locator(".flash")).to_contain_text("立即重试失败的步骤")
+    await person.shot("retried")
+    deadline = time.monotonic() + 60
+    while (seen := await call(api, tokens[ADMIN], "GET", f"/card-batches/{batch['id']}", 200))["waiting"] is not None:
+        assert time.monotonic() < deadline, seen
+        await asyncio.sleep(0.3)
+    detail = await call(api, tokens[ADMIN], "GET", f"/admin/workflows/{workflow_id}", 200)
+    assert any(a["action"] == "workflow.retry" and "银行系统已恢复" in a["summary"] for a in detail["audit"])

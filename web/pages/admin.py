@@ -1,0 +1,160 @@
+"""Admins at the workbench: stuck workflows found with the API's filters, a workflow's page
+(pending activities with attempts and last failure, timers, audit history) and its repairs, each
+with a mandatory reason."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from core.errors import AppError
+from services import admin_repairs
+from services.admin_repairs import RepairBody
+from web.deps import PREFIX, PageSession
+from web.render import page, refusal
+
+router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
+KINDS = {
+    "card_batch": "办卡批次",
+    "enrollment": "集中参保",
+    "district_filing": "区局汇总",
+    "claim": "保障给付",
+    "registration": "年度注册",
+    "card_loss": "挂失补卡",
+    "member_import": "会员导入",
+}
+ACTIONS = {
+    "retry": "立即重试失败的步骤",
+    "pause": "暂停步骤",
+    "unpause": "恢复步骤",
+    "resend": "重新发送给银行（办卡批次）",
+    "cancel": "取消流程",
+    "terminate": "终止流程",
+    "reset": "重置到最后成功的步骤",
+}
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} 秒"
+
+
+@router.get("/workflows", response_class=HTMLResponse)
+async def workflows(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    temporal: TemporalDep,
+    type: str | None = Query(None, max_length=40),
+    org: str | None = Query(None, max_length=32),
+    stale_for: str | None = Query(None, max_length=10),
+    failing: bool = False,
+    overdue: bool = False,
+) -> HTMLResponse:
+    error = None
+    rows: list[dict[str, Any]] = []
+    try:
+        found = await admin_repairs.stuck_workflows(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            type=type or None,
+            status=None,
+            org=org or None,
+            stale_for=stale_for or None,
+            failing=failing,
+            overdue=overdue,
+            include_closed=False,
+            size=100,
+            page_token=None,
+        )
+        rows = found.items
+    except AppError as exc:
+        if exc.code == "role_not_allowed":
+            raise
+        error = refusal(exc)
+    return page(
+        request,
+        "admin_workflows.html",
+        current,
+        rows=rows,
+        kinds=KINDS,
+        type=type,
+        org=org,
+        stale_for=stale_for,
+        failing=failing,
+        overdue=overdue,
+        error=error,
+        age=_age,
+    )
+
+
+async def _workflow_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    temporal: TemporalDep,
+    workflow_id: str,
+    status_code: int = 200,
+    error: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    found = await admin_repairs.workflow_detail(
+        session=session, actor=current.actor, temporal=temporal, workflow_id=workflow_id
+    )
+    return page(
+        request,
+        "admin_workflow.html",
+        current,
+        status_code=status_code,
+        w=found["row"],
+        detail=found,
+        audit=found["audit"],
+        actions=ACTIONS,
+        error=error,
+    )
+
+
+@router.get("/workflows/{workflow_id}", response_class=HTMLResponse)
+async def workflow(
+    request: Request, session: SessionDep, current: PageSession, temporal: TemporalDep, workflow_id: str
+) -> HTMLResponse:
+    return await _workflow_page(request, session, current, temporal, workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/repairs")
+async def repair(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    workflow_id: str,
+    action: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    try:
+        data = RepairBody(action=action, reason=reason.strip())
+        await admin_repairs.repair_workflow(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            workflow_id=workflow_id,
+            data=data,
+        )
+    except ValidationError:
+        error = {"code": "reason_required", "message": "请填写修复原因（至少 2 个字）"}
+        return await _workflow_page(request, session, current, temporal, workflow_id, 422, error)
+    except AppError as exc:
+        return await _workflow_page(request, session, current, temporal, workflow_id, exc.status_code, refusal(exc))
+    done = f"已执行：{ACTIONS.get(action, action)}"
+    return RedirectResponse(f"{PREFIX}/admin/workflows/{workflow_id}?done={quote(done)}", status_code=303)
