@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 from playwright.async_api import expect
 
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
+from documents.fake_members import HEADERS, member_rows, write_xlsx
 from tests.api.helpers import call
 from tests.api.test_card_batches import member_nos, reset, submitted_batch
 from tests.api.test_card_batches import members as members  # the fixture
@@ -265,3 +267,60 @@ async def test_an_admin_finds_a_batch_the_bank_refuses_and_retries_it(
         await asyncio.sleep(0.3)
     detail = await call(api, tokens[ADMIN], "GET", f"/admin/workflows/{workflow_id}", 200)
     assert any(a["action"] == "workflow.retry" and "银行系统已恢复" in a["summary"] for a in detail["audit"])
+
+
+async def test_a_clerk_imports_fixes_the_rejected_rows_and_sends_a_batch_that_is_issued(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], bank: Bank, tmp_path: Path
+) -> None:
+    reset(bank)
+    org, _ = await fresh_union(api, tokens, "101")
+    login = f"cards-{org.lower()}"
+    await with_password(api, tokens, org, "clerk", login)
+    rows = list(member_rows(5, seed=6358, phone_base=15_600_000_000))
+    for row in rows:
+        row[HEADERS.index("在职状态")], row[HEADERS.index("退休日期")] = "在职", ""
+    rows[0][HEADERS.index("在职状态")], rows[0][HEADERS.index("退休日期")] = "退休", "2020-01-31"  # fails validation
+    good_ids = [rows[1][HEADERS.index("证件号码")], rows[2][HEADERS.index("手机号码")]]
+    rows[1][HEADERS.index("证件号码")] = "110101199003071234"  # a wrong check character
+    rows[2][HEADERS.index("手机号码")] = "12345"
+    page = person.page
+    await person.sign_in(login, PASSWORD)
+    await page.get_by_role("link", name="会员管理").click()
+    async with page.expect_download() as template:
+        await page.get_by_role("link", name="下载导入模板").click()
+    assert (await template.value).suggested_filename.endswith(".xlsx")
+    await page.get_by_label("会员文件").set_input_files(str(write_xlsx(tmp_path / "members.xlsx", rows)))
+    await page.get_by_role("button", name="上传导入").click()
+    await expect(page.locator("[data-status]")).to_have_attribute("data-status", "completed", timeout=30_000)
+    await expect(page.locator("#rejected")).to_have_text("2")
+    await expect(page.locator("table.list tbody tr")).to_have_count(2)
+    await person.shot("rejected-rows")
+    async with page.expect_download() as errors:
+        await page.get_by_role("link", name="下载有误的行（errors.xlsx）").click()
+    saved = tmp_path / "errors.xlsx"
+    await (await errors.value).save_as(saved)
+    fixed = load_workbook(saved).worksheets[0]
+    assert fixed.max_row == 3  # the header and the two rows to fix
+    rows[1][HEADERS.index("证件号码")], rows[2][HEADERS.index("手机号码")] = good_ids
+    await page.get_by_label("会员文件").set_input_files(str(write_xlsx(tmp_path / "fixed.xlsx", rows[1:3])))
+    await page.get_by_role("button", name="上传导入").click()
+    await expect(page.locator("[data-status]")).to_have_attribute("data-status", "completed", timeout=30_000)
+    await expect(page.locator("#rejected")).to_have_text("0")
+    await person.shot("fixed")
+
+    await page.get_by_role("link", name="办卡批次管理").click()
+    await page.get_by_label("开户网点").fill("工行人民广场支行")
+    await page.get_by_role("button", name="新建批次").click()
+    await page.get_by_role("button", name="加入全部未办卡会员").click()
+    await expect(page.locator("table.list tbody tr")).to_have_count(5)
+    await page.get_by_role("button", name="系统校验").click()
+    await expect(page.locator('tr[data-check="failed"]')).to_have_count(1)
+    await person.shot("validated")
+    await page.get_by_role("button", name="移除未通过的会员").click()
+    await expect(page.locator("table.list tbody tr")).to_have_count(4)
+    await page.get_by_role("button", name="系统校验").click()
+    await page.get_by_role("button", name="提交银行").click()
+    await expect(page.locator(".flash")).to_have_text("已提交银行")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "issued", timeout=30_000)
+    await expect(page.locator("table.list tbody td").filter(has_text="已制卡")).to_have_count(4)
+    await person.shot("issued")

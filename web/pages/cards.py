@@ -1,0 +1,219 @@
+"""Card work at the workbench: a union's card batches, opening one (the pending list), adding the
+members without a card, system validation, removing the failed, submitting to the bank (the page
+follows the bank's answers), the roster; and member imports with their live progress."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
+from core.errors import AppError
+from models.inputs import INT4_MAX
+from models.states import LABELS, CardChannel
+from services import card_batches, imports
+from services.card_batches import BatchCreate, MembersEdit
+from web.deps import PREFIX, PageSession
+from web.render import page, refusal
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=INT4_MAX)]
+BUTTONS = (
+    ("add_all", "加入全部未办卡会员"),
+    ("validate", "系统校验"),
+    ("remove_failed", "移除未通过的会员"),
+    ("submit", "提交银行"),
+    ("cancel", "取消批次"),
+)
+CHECKS = {"unchecked": "未校验", "passed": "通过", "failed": "未通过"}
+OUTCOMES = {"issued": "已制卡", "rejected": "银行退回"}
+DONE = {
+    "add_all": "已加入全部未办卡会员",
+    "validate": "系统校验完成",
+    "remove_failed": "已移除未通过的会员",
+    "submit": "已提交银行",
+    "cancel": "批次已取消",
+}
+
+
+@router.get("/orgs/{code}/card-batches", response_class=HTMLResponse)
+async def batches(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    code: str,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    found = await card_batches.list_batches(
+        session=session, actor=current.actor, source=source, org_code=code, status=None, overdue=None, page=1, size=100
+    )
+    return page(
+        request,
+        "batches.html",
+        current,
+        status_code=status_code,
+        batches=found,
+        code=code,
+        error=error,
+        channels=list(LABELS[CardChannel].items()),
+    )
+
+
+@router.post("/orgs/{code}/card-batches")
+async def open_batch(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: str,
+    bank_branch: Annotated[str, Form(max_length=100)],
+    channel: Annotated[str, Form(max_length=20)] = "normal",
+) -> Response:
+    try:
+        data = BatchCreate(channel=CardChannel(channel), bank_branch=bank_branch.strip())
+        made = await card_batches.open_batch(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, org_code=code, data=data
+        )
+    except (ValidationError, ValueError):
+        error = {"code": "invalid_request", "message": "请选择制卡渠道并填写开户网点（至少 2 个字）"}
+        return await batches(request, session, current, source, code, 422, error)
+    except AppError as exc:
+        return await batches(request, session, current, source, code, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/card-batches/{made.id}", status_code=303)
+
+
+async def _batch_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    batch_id: int,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    view = await card_batches.read_batch(session=session, actor=current.actor, source=source, batch_id=batch_id)
+    members = card_batches.batch_members(
+        session=session, actor=current.actor, batch_id=batch_id, check=None, page=1, size=500
+    )
+    actions = [*view.actions, *(["add_all"] if "add_members" in view.actions else [])]
+    view = view.model_copy(update={"actions": actions})
+    return page(
+        request,
+        "batch.html",
+        current,
+        status_code=status_code,
+        b=view,
+        members=members,
+        error=error,
+        buttons=BUTTONS,
+        checks=CHECKS,
+        outcomes=OUTCOMES,
+    )
+
+
+@router.get("/card-batches/{batch_id}", response_class=HTMLResponse)
+async def batch_page(
+    request: Request, session: SessionDep, current: PageSession, source: TemporalSourceDep, batch_id: Id
+) -> HTMLResponse:
+    return await _batch_page(request, session, current, source, batch_id)
+
+
+@router.post("/card-batches/{batch_id}/{action}")
+async def batch_action(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    batch_id: Id,
+    action: str,
+) -> Response:
+    kw: dict[str, Any] = {
+        "session": session,
+        "actor": current.actor,
+        "temporal": temporal,
+        "settings": settings,
+        "batch_id": batch_id,
+    }
+    acts: dict[str, Callable[[], Awaitable[Any]]] = {
+        "add_all": lambda: card_batches.add_members(**kw, data=MembersEdit(all_without_card=True)),
+        "validate": lambda: card_batches.validate(**kw),
+        "remove_failed": lambda: card_batches.remove_failed(**kw),
+        "submit": lambda: card_batches.submit(**kw),
+        "cancel": lambda: card_batches.cancel(**kw, data=card_batches.Reason()),
+    }
+    if action not in acts:
+        return await _batch_page(
+            request, session, current, source, batch_id, 404, {"code": "unknown_action", "message": "没有这个操作"}
+        )
+    try:
+        await acts[action]()
+    except AppError as exc:
+        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(DONE[action])}", status_code=303)
+
+
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(1 << 20):
+        yield chunk
+
+
+@router.post("/orgs/{code}/imports")
+async def upload(
+    request: Request,
+    session: SessionDep,
+    db: DatabaseDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: str,
+    file: UploadFile,
+) -> Response:
+    try:
+        made = await imports.create_import(
+            session=session,
+            db=db,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            code=code,
+            upload=_chunks(file),
+            filename=file.filename,
+            wait=False,
+        )
+    except AppError as exc:
+        return page(
+            request,
+            "error.html",
+            current,
+            status_code=exc.status_code,
+            error=refusal(exc),
+            back=f"{PREFIX}/orgs/{code}/members",
+        )
+    return RedirectResponse(f"{PREFIX}/imports/{made.id}", status_code=303)
+
+
+@router.get("/imports/{import_id}", response_class=HTMLResponse)
+async def import_page(
+    request: Request, db: DatabaseDep, current: PageSession, settings: SettingsDep, import_id: Id
+) -> HTMLResponse:
+    view = await imports.read_import(
+        db=db,
+        actor=current.actor,
+        settings=settings,
+        import_id=import_id,
+        wait=False,
+        errors_offset=0,
+        errors_limit=500,
+    )
+    return page(request, "import.html", current, imp=view, code=view.org_code)
