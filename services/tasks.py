@@ -5,19 +5,24 @@ keeps retrying a failed step (a bank that does not accept a batch yet)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
+from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from core.auth import Actor
+from models.audit import AuditEvent
 from models.card_batch import CardBatch
 from models.claim import Claim
 from models.enrollment import DistrictFiling, Enrollment
 from models.org import Organisation
+from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.states import CardBatchStatus, DistrictFilingStatus, Role, label
+from rules.calendar import today
 from rules.money import yuan
 from services.labels import StatusLabelled
 from services.waiting import MAY_WAIT, TASK_ROWS, TemporalSource, Waiting, lookup
@@ -32,6 +37,11 @@ class Task(StatusLabelled):
     status: str
     summary: str
     link: str
+    step: int = Field(0, description="The step a decision on it names (the row's last step).")
+    since: datetime | None = Field(None, description="When it last changed: how long it has waited.")
+    age_seconds: int = Field(0, description="Seconds since it last changed.")
+    deadline: date | None = Field(None, description="The day by which it must be done (payment, window, return).")
+    days_left: int | None = Field(None, description="Days from today to the deadline (0: today; negative: past).")
     waiting: Waiting | None = Field(None, description="For kind retrying: what is retried, the attempt, the next.")
 
 
@@ -41,6 +51,24 @@ _ENROLLMENT_TASKS = {
     "payment": ("enrollment_payment", "待登记基层单位缴费"),
     "clerk": ("enrollment_returned", "已退回，待修改后重新提交"),
 }
+
+
+KIND_ROWS = 10_000  # rows of one kind a list reads at most (then paged)
+
+
+def _payment_deadline(session: Session, year: int) -> date | None:
+    row = session.get(ProgrammeYear, year)  # the session's identity map keeps each year once
+    return ProgrammeYearConfig.model_validate(row.config).payment_deadline if row else None
+
+
+def _batch_step(session: Session, batch_id: int) -> int:
+    """A batch's step: the number of its workflow's last transition (its audit rows carry them)."""
+    found = session.exec(
+        select(func.max(AuditEvent.step_no)).where(
+            AuditEvent.entity_type == "card_batch", AuditEvent.entity_id == str(batch_id)
+        )
+    ).one()
+    return int(found or 0)
 
 
 def _enrollment_tasks(session: Session, actor: Actor) -> list[Task]:
@@ -54,7 +82,7 @@ def _enrollment_tasks(session: Session, actor: Actor) -> list[Task]:
     else:
         return []
     tasks = []
-    for e, org in session.exec(query.order_by(col(Enrollment.updated_at)).limit(500)).all():
+    for e, org in session.exec(query.order_by(col(Enrollment.updated_at)).limit(KIND_ROWS)).all():
         kind, what = _ENROLLMENT_TASKS.get(e.awaiting or "", ("enrollment", label(e.status)))
         summary = f"{e.year}年度集中参保：{what}（{e.enrolled}人）"
         if e.return_reason and kind == "enrollment_returned":
@@ -69,6 +97,9 @@ def _enrollment_tasks(session: Session, actor: Actor) -> list[Task]:
                 status=e.status.value,
                 summary=summary,
                 link=f"/enrollments/{e.id}",
+                step=e.last_step,
+                since=e.updated_at,
+                deadline=_payment_deadline(session, e.year),
             )
         )
     return tasks
@@ -96,6 +127,8 @@ def _filing_tasks(session: Session, actor: Actor) -> list[Task]:
             status=f.status.value,
             summary=f"{f.year}年度集中参保：{f.enrollments}家单位、{f.members}人",
             link=f"/districts/{org.code}/enrollments/{f.year}",
+            step=f.last_step,
+            since=f.updated_at,
         )
         for f, org in session.exec(query).all()
     ]
@@ -121,8 +154,10 @@ def _revocation_tasks(session: Session, actor: Actor) -> list[Task]:
             status=b.status.value,
             summary=f"办卡批次 {b.batch_no} 撤销申请（{b.members}人）",
             link=f"/card-batches/{b.id}",
+            step=_batch_step(session, b.id or 0),
+            since=b.updated_at,
         )
-        for b, org in session.exec(query.limit(500)).all()
+        for b, org in session.exec(query.limit(KIND_ROWS)).all()
     ]
 
 
@@ -150,8 +185,10 @@ def _claim_tasks(session: Session, actor: Actor) -> list[Task]:
             status=c.status.value,
             summary=f"会员 {c.member_no} 的{label(c.kind)}给付申请（{yuan(c.amount_fen)} 元）",
             link=f"/claims/{c.id}",
+            step=c.last_step,
+            since=c.updated_at,
         )
-        for c, org in session.exec(query.order_by(col(Claim.updated_at)).limit(500)).all()
+        for c, org in session.exec(query.order_by(col(Claim.updated_at)).limit(KIND_ROWS)).all()
     ]
 
 
@@ -208,9 +245,19 @@ def _decisions(session: Session, actor: Actor) -> list[Task]:
     )
 
 
-async def my_tasks(*, session: Session, actor: Actor, source: TemporalSource, tz: str) -> list[Task]:
-    """Everything waiting for the caller's decision or action, oldest first within each kind;
-    then, for a clerk (their union's) and for admins (every union's), the batches, enrollments
-    and claims whose workflow keeps retrying something that failed (kind ``retrying``, with
-    ``waiting``: what, the attempt and when the next one is)."""
-    return await run_in_threadpool(_decisions, session, actor) + await _retrying_tasks(source, session, actor, tz)
+async def my_tasks(
+    *, session: Session, actor: Actor, source: TemporalSource, tz: str, page: int = 1, size: int = 10_000
+) -> list[Task]:
+    """Everything waiting for the caller's decision or action, the nearest deadline first, then the
+    longest waiting; then, for a clerk (their union's) and for admins (every union's), the batches,
+    enrollments and claims whose workflow keeps retrying something that failed (kind ``retrying``,
+    with ``waiting``: what, the attempt and when the next one is). A page of ``size`` of them."""
+    found = await run_in_threadpool(_decisions, session, actor) + await _retrying_tasks(source, session, actor, tz)
+    now, day = datetime.now(UTC), today(tz)
+    for task in found:
+        if task.since is not None:
+            task.age_seconds = max(0, int((now - task.since).total_seconds()))
+        if task.deadline is not None:
+            task.days_left = (task.deadline - day).days
+    found.sort(key=lambda t: (t.kind == "retrying", t.deadline or date.max, -t.age_seconds))
+    return found[(page - 1) * size : page * size]

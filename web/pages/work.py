@@ -44,6 +44,13 @@ AWAITING_LABELS = {
 }
 
 
+def age_text(seconds: int) -> str:
+    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "刚刚"
+
+
 def page_link(task: Task) -> str:
     """A task's page at the workbench where there is one, else its API address."""
     if task.entity_type in ("claim", "enrollment"):
@@ -90,6 +97,7 @@ async def _inbox(
         kind=kind,
         kind_labels=KIND_LABELS,
         page_link=page_link,
+        age=age_text,
     )
 
 
