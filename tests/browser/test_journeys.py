@@ -219,6 +219,31 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     await person.shot("paid")
     done = await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200)
     assert (done["status"], done["enrolled"], done["paid"]) == ("paid", 3, share)
+    # the district files with the Mutual Aid Center, uploads its voucher; the center approves
+    filing_url = f"/ui/districts/101/enrollments/{year}"
+    await person.go(filing_url, "filing")
+    await page.get_by_role("button", name="提交职保中心").click()
+    await expect(page.locator(".flash")).to_have_text("已提交职保中心")
+    await expect(page.get_by_role("link", name="区局参保告知书")).to_be_visible()
+    voucher = tmp_path / "voucher.pdf"
+    voucher.write_bytes(b"%PDF-1.4 voucher of the district\n%%EOF\n")
+    await page.get_by_label("缴费凭证（PDF、JPEG 或 PNG）").set_input_files(str(voucher))
+    await page.get_by_role("button", name="上传凭证").click()
+    await expect(page.locator(".flash")).to_have_text("缴费凭证已上传")
+    await person.shot("voucher")
+    await person.sign_out()
+    center = demo_users["center_reviewer@SH"]
+    await person.sign_in(center["login"], center["password"])
+    await page.get_by_role("link", name="待办事项").click()
+    await page.locator("tbody tr").filter(has_text="缴费凭证待审核").first.get_by_role("link", name="处理").click()
+    assert page.url.endswith(filing_url)
+    await page.get_by_role("button", name="提交审核决定").click()
+    await expect(page.locator(".flash")).to_have_text("凭证审核通过，参保完成")
+    await person.shot("voucher-approved")
+    deadline = time.monotonic() + 30
+    while (done := await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200))["status"] != "completed":
+        assert time.monotonic() < deadline, done
+        await asyncio.sleep(0.2)
 
 
 async def test_an_admin_finds_a_batch_the_bank_refuses_and_retries_it(

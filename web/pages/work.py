@@ -53,9 +53,10 @@ def age_text(seconds: int) -> str:
 
 def page_link(task: Task) -> str:
     """A task's page at the workbench where there is one, else its API address."""
-    if task.entity_type in ("claim", "enrollment"):
-        return f"{PREFIX}/{task.entity_type}s/{task.entity_id}"
-    return task.link
+    pages = {"claim": "claims", "enrollment": "enrollments", "card_batch": "card-batches"}
+    if task.entity_type in pages:
+        return f"{PREFIX}/{pages[task.entity_type]}/{task.entity_id}"
+    return PREFIX + task.link if task.entity_type == "district_filing" else task.link
 
 
 async def _tasks(session: SessionDep, current: PageSession, source: TemporalSourceDep, tz: str) -> list[Task]:

@@ -1,0 +1,134 @@
+"""A district's filing with the Mutual Aid Center at the workbench: its unions, submitting it in
+the window, the district's notice, the payment voucher, the center's decision, the statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep, YearPath
+from core.errors import AppError
+from models.inputs import INT4_MAX
+from services import filings
+from services.filings import VOUCHER_MAX_BYTES, VoucherDecision
+from web.deps import PREFIX, PageSession
+from web.render import page, refusal
+
+router = APIRouter(prefix=f"{PREFIX}/districts/{{code}}/enrollments/{{year}}", include_in_schema=False)
+Code = Annotated[str, Path(max_length=3)]
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    year: int,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    view = filings.read_filing(session=session, actor=current.actor, code=code, year=year)
+    return page(request, "filing.html", current, status_code=status_code, f=view, error=error)
+
+
+@router.get("", response_class=HTMLResponse)
+def filing_page(
+    request: Request, session: SessionDep, current: PageSession, code: Code, year: YearPath
+) -> HTMLResponse:
+    return _page(request, session, current, code, year)
+
+
+async def _act(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    year: int,
+    act: Callable[[], Awaitable[Any]],
+    done: str,
+) -> Response:
+    try:
+        await act()
+    except ValidationError:
+        return _page(
+            request, session, current, code, year, 422, {"code": "reason_required", "message": "退回须填写原因"}
+        )
+    except AppError as exc:
+        return _page(request, session, current, code, year, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/districts/{code}/enrollments/{year}?done={quote(done)}", status_code=303)
+
+
+@router.post("/submit")
+async def submit(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: Code,
+    year: YearPath,
+) -> Response:
+    async def act() -> Any:
+        return await filings.submit_filing(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, code=code, year=year
+        )
+
+    return await _act(request, session, current, code, year, act, "已提交职保中心")
+
+
+@router.post("/voucher")
+async def voucher(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: Code,
+    year: YearPath,
+    file: UploadFile,
+) -> Response:
+    body = await file.read(VOUCHER_MAX_BYTES + 1)
+
+    async def act() -> Any:
+        return await filings.upload_voucher(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            code=code,
+            year=year,
+            body=body,
+            filename=file.filename,
+            content_type=file.content_type,
+        )
+
+    return await _act(request, session, current, code, year, act, "缴费凭证已上传")
+
+
+@router.post("/voucher/decision")
+async def decide(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: Code,
+    year: YearPath,
+    decision: Annotated[str, Form(max_length=7)],
+    step: Annotated[int, Form(ge=0, le=INT4_MAX)],
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    async def act() -> Any:
+        data = VoucherDecision(approve=decision == "approve", reason=reason.strip() or None, step=step)
+        return await filings.decide_voucher(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, code=code, year=year, data=data
+        )
+
+    return await _act(
+        request, session, current, code, year, act, "凭证审核通过，参保完成" if decision == "approve" else "凭证已退回"
+    )
