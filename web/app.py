@@ -21,6 +21,7 @@ from web.pages import cards as card_pages
 from web.pages import enrollments as enrollment_pages
 from web.pages import filings as filing_pages
 from web.pages import members as member_pages
+from web.pages import rounds as round_pages
 from web.pages import session as session_pages
 from web.pages import work
 from web.render import page, refusal
@@ -43,6 +44,7 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(admin_pages.router)
     app.include_router(card_pages.router)
     app.include_router(filing_pages.router)
+    app.include_router(round_pages.router)
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
     api_error = app.exception_handlers[AppError]
     invalid = app.exception_handlers[RequestValidationError]

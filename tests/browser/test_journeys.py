@@ -244,6 +244,14 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     while (done := await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200))["status"] != "completed":
         assert time.monotonic() < deadline, done
         await asyncio.sleep(0.2)
+    # the round at a glance for the center: the union among the done, behind its bar
+    await page.goto(person.base + "/")
+    await page.get_by_role("link", name=f"{year}年度集中参保进度").click()
+    done_bar = page.locator('svg.chart a[data-stage="done"]')
+    assert int(await done_bar.get_attribute("data-count") or 0) >= 1
+    await done_bar.click()
+    await expect(page.locator("#done")).to_contain_text(org)
+    await person.shot("round")
 
 
 async def test_an_admin_finds_a_batch_the_bank_refuses_and_retries_it(

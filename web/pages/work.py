@@ -72,7 +72,15 @@ async def home(
         key=lambda kv: list(KIND_LABELS).index(kv[0]) if kv[0] in KIND_LABELS else 99,
     )
     deadlines = programme_years.upcoming_deadlines(session=session, today=today(settings.timezone))
-    return page(request, "home.html", current, counts=counts, deadlines=deadlines, kind_labels=KIND_LABELS)
+    reviewer = current.actor.role.value in ("reviewer", "center_reviewer", "admin")
+    years = (
+        sorted(
+            (y.year for y in programme_years.list_programme_years(session=session, actor=current.actor)), reverse=True
+        )[:3]
+        if reviewer
+        else []
+    )
+    return page(request, "home.html", current, counts=counts, deadlines=deadlines, kind_labels=KIND_LABELS, years=years)
 
 
 async def _inbox(
