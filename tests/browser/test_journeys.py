@@ -81,15 +81,25 @@ async def test_a_claim_is_approved_from_each_inbox_and_paid(
     bank.config = BankConfig(delay_seconds=0.1)
     org, clerk, _, member_no = await claimant(api, tokens, db, tmp_path, bank, seed=6355)
     await with_password(api, tokens, org, "reviewer", f"grassroots-{org.lower()}")
-    body = {
-        "kind": "accidental_disability",
-        "event_date": (TODAY - timedelta(days=10)).isoformat(),
-        "description": "意外伤害致全残",
-    }
-    claim = await call(api, clerk, "POST", f"/members/{member_no}/claims", 201, json=body)
-    assert claim["status"] == "under_review", claim
-
+    await with_password(api, tokens, org, "clerk", f"claims-{org.lower()}")
     page = person.page
+    # the clerk files the claim with a PDF from the member's page
+    await person.sign_in(f"claims-{org.lower()}", PASSWORD)
+    await person.go(f"/ui/members/{member_no}", "member")
+    await page.get_by_label("给付类别").select_option("accidental_disability")
+    await page.get_by_label("事发日期（确诊、意外或身故之日）").fill((TODAY - timedelta(days=10)).isoformat())
+    await page.get_by_label("申请说明").fill("意外伤害致全残")
+    pdf = tmp_path / "diagnosis.pdf"
+    pdf.write_bytes(b"%PDF-1.4 hospital record\n%%EOF\n")
+    await page.get_by_label("证明材料（PDF、JPEG 或 PNG，10MB 以内）").set_input_files(str(pdf))
+    await page.get_by_role("button", name="提交申请").click()
+    await expect(page.locator(".flash")).to_have_text("申请已提交，证明材料已上传")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "under_review")
+    await expect(page.get_by_role("link", name="diagnosis.pdf")).to_be_visible()
+    await person.shot("applied")
+    claim = {"id": int(page.url.split("/ui/claims/")[1].split("?")[0])}
+    await person.sign_out()
+
     await person.sign_in(f"grassroots-{org.lower()}", PASSWORD)
     sent = await approve_from_inbox(person, claim["id"], member_no)
     # the same approval sent again (a second click, a browser that resends): refused as stale

@@ -1,19 +1,28 @@
 """The member registry at the workbench: a union's members (a reviewer's: with the unions below),
-searched and filtered, a page at a time, ID numbers and phones masked."""
+searched and filtered, a page at a time, ID numbers and phones masked; a member's page with their
+claims and the clerk's application for a benefit with its evidence."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
+from core.errors import AppError
 from models.inputs import PAGE_MAX
-from models.states import LABELS, CardStatus
-from services import members
+from models.states import LABELS, CardStatus, ClaimKind, Illness
+from services import claims, members
+from services.claims import EVIDENCE_MAX_BYTES, ClaimCreate
 from web.deps import PREFIX, PageSession
-from web.render import page
+from web.render import page, refusal
+
+MemberNoPath = Annotated[str, Path(pattern=r"^\d{10}$")]
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE_SIZE = 50
@@ -59,3 +68,99 @@ def member_list(
         link=link,
         card_statuses=list(LABELS[CardStatus].items()),
     )
+
+
+async def _member_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    member_no: str,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    member = members.read_member(session=session, actor=current.actor, member_no=member_no, reveal=False)
+    found = claims.member_claims(session=session, actor=current.actor, member_no=member_no)
+    return page(
+        request,
+        "member.html",
+        current,
+        status_code=status_code,
+        m=member,
+        claims=found,
+        error=error,
+        kinds=list(LABELS[ClaimKind].items()),
+        illnesses=list(LABELS[Illness].items()),
+    )
+
+
+@router.get("/members/{member_no}", response_class=HTMLResponse)
+async def member_page(
+    request: Request, session: SessionDep, current: PageSession, member_no: MemberNoPath
+) -> HTMLResponse:
+    """A member (masked), their claims, and the clerk's claim application."""
+    return await _member_page(request, session, current, member_no)
+
+
+@router.post("/members/{member_no}/claims")
+async def apply(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    source: TemporalSourceDep,
+    member_no: MemberNoPath,
+    kind: Annotated[str, Form(max_length=30)],
+    event_date: Annotated[str, Form(max_length=10)],
+    description: Annotated[str, Form(max_length=1000)],
+    illness: Annotated[str, Form(max_length=30)] = "",
+    hospitalised: Annotated[str, Form(max_length=5)] = "",
+    beneficiary_name: Annotated[str, Form(max_length=60)] = "",
+    beneficiary_relation: Annotated[str, Form(max_length=20)] = "",
+    evidence: UploadFile | None = None,
+) -> Response:
+    """The application and its first evidence; the answer is the claim's page (eligible or not, and why)."""
+    try:
+        data = ClaimCreate(
+            kind=ClaimKind(kind),
+            illness=Illness(illness) if illness else None,
+            hospitalised=hospitalised == "true",
+            event_date=date.fromisoformat(event_date),
+            description=description.strip(),
+            beneficiary_name=beneficiary_name.strip() or None,
+            beneficiary_relation=beneficiary_relation.strip() or None,
+        )
+    except (ValidationError, ValueError):
+        error = {
+            "code": "invalid_request",
+            "message": "申请内容不完整：重大疾病须选择疾病，意外身故须填写受益人，日期须有效",
+        }
+        return await _member_page(request, session, current, member_no, 422, error)
+    try:
+        view = await claims.apply(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            source=source,
+            settings=settings,
+            member_no=member_no,
+            data=data,
+        )
+    except AppError as exc:
+        return await _member_page(request, session, current, member_no, exc.status_code, refusal(exc))
+    done = "申请已提交"
+    if evidence is not None and evidence.filename:
+        body = await evidence.read(EVIDENCE_MAX_BYTES + 1)
+        try:
+            await claims.add_evidence(
+                session=session,
+                actor=current.actor,
+                claim_id=view.id,
+                filename=evidence.filename,
+                content_type=evidence.content_type,
+                body=body,
+            )
+            done = "申请已提交，证明材料已上传"
+        except AppError as exc:
+            done = f"申请已提交；证明材料未上传：{exc.message}"
+    return RedirectResponse(f"{PREFIX}/claims/{view.id}?done={quote(done)}", status_code=303)
