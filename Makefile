@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/card_batch.py
 	$(BIN)/python benchmarks/enrollment_district.py
 	$(BIN)/python benchmarks/claims.py
+	$(BIN)/python benchmarks/workbench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
@@ -183,10 +182,12 @@ async def review_claim(
     step: Annotated[int, Form(ge=0, le=INT4_MAX)] = 0,
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    """The review form's decision, for the step the page showed (a second click: refused as stale)."""
+    """The review form's decision, for the step the page showed (a second click: refused as stale).
+    The answer is the claim's page as the decision left it (the service's own view: no second read);
+    the browser's address becomes the claim's again."""
     try:
         data = ClaimReview(decision=decision, reason=reason.strip() or None, step=step)
-        await claims.review(
+        view = await claims.review(
             session=session, actor=current.actor, temporal=temporal, settings=settings, claim_id=claim_id, data=data
         )
     except ValidationError:
@@ -195,4 +196,8 @@ async def review_claim(
     except AppError as exc:
         return await _claim_page(request, session, current, source, claim_id, exc.status_code, refusal(exc))
     done = {"approve": "已审核通过", "return": "已退回", "reject": "已决定不予给付"}.get(decision, "已提交")
-    return RedirectResponse(f"{PREFIX}/claims/{claim_id}?done={quote(done)}", status_code=303)
+    answer = page(
+        request, "claim.html", current, claim=view, flash=done, awaiting_label=AWAITING_LABELS.get(view.awaiting or "")
+    )
+    answer.headers["HX-Push-Url"] = f"{PREFIX}/claims/{claim_id}"
+    return answer
