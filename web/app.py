@@ -16,6 +16,7 @@ from api.deps import SESSION_COOKIE, temporal_source
 from core.errors import AppError, Unauthorized
 from services.sessions import CurrentSession, session_actor
 from web.deps import PREFIX, SignInRequired, sign_in_url
+from web.pages import accounts as account_pages
 from web.pages import admin as admin_pages
 from web.pages import cards as card_pages
 from web.pages import enrollments as enrollment_pages
@@ -45,6 +46,7 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(card_pages.router)
     app.include_router(filing_pages.router)
     app.include_router(round_pages.router)
+    app.include_router(account_pages.router)
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
     api_error = app.exception_handlers[AppError]
     invalid = app.exception_handlers[RequestValidationError]

@@ -367,3 +367,45 @@ async def test_a_clerk_imports_fixes_the_rejected_rows_and_sends_a_batch_that_is
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "issued", timeout=30_000)
     await expect(page.locator("table.list tbody td").filter(has_text="已制卡")).to_have_count(4)
     await person.shot("issued")
+
+
+async def test_a_district_opens_an_account_below_it_and_its_user_sets_a_password(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], demo_users: dict[str, dict[str, str]]
+) -> None:
+    org, _ = await fresh_union(api, tokens, "101")
+    page = person.page
+    district = demo_users["reviewer@101"]
+    await person.sign_in(district["login"], district["password"])
+    await page.get_by_role("link", name="账号管理").click()
+    await page.get_by_label("单位代码").fill("104-0001")  # another district's union: refused
+    await page.get_by_label("姓名").fill("越权账号")
+    await page.get_by_role("button", name="开设账号").click()
+    await expect(page.locator(".error")).to_have_attribute("data-code", "outside_scope")
+    await page.get_by_label("单位代码").fill(org)
+    await page.get_by_label("姓名").fill("新经办人")
+    await page.get_by_label("登录名（小写字母、数字、. _ -；不填则自动生成）").fill(f"new-{org.lower()}")
+    await page.get_by_role("button", name="开设账号").click()
+    code = await page.locator("#setup-code").text_content()
+    assert code
+    await person.shot("account-opened")
+    await person.sign_out()
+    await page.get_by_role("link", name="用设置码设定新密码").click()
+    await page.get_by_label("登录名", exact=True).fill(f"new-{org.lower()}")
+    await page.get_by_label("设置码").fill(code)
+    await page.get_by_label("新密码（至少 10 个字符，不含登录名）").fill("password123")
+    await page.get_by_role("button", name="设定密码").click()
+    await expect(page.locator(".error")).to_have_attribute("data-code", "weak_password")  # a common password
+    await page.get_by_label("设置码").fill(code)
+    await page.get_by_label("新密码（至少 10 个字符，不含登录名）").fill(PASSWORD)
+    await page.get_by_role("button", name="设定密码").click()
+    await expect(page.locator(".flash")).to_have_text("密码已设定，请登录")
+    await person.sign_in(f"new-{org.lower()}", PASSWORD)
+    await expect(page.get_by_role("heading", name="首页")).to_be_visible()
+    await person.shot("new-user-home")
+    await person.sign_out()
+    await person.sign_in(district["login"], district["password"])
+    await person.go("/ui/accounts", "accounts")
+    row = page.locator(f'tr[data-login="new-{org.lower()}"]')
+    await expect(row).to_contain_text("正常")
+    await row.get_by_role("button", name="停用").click()
+    await expect(page.locator(f'tr[data-login="new-{org.lower()}"]')).to_contain_text("已停用")

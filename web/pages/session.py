@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.attempts import client_address
 from api.deps import SESSION_COOKIE, SessionDep
 from core.errors import AppError
-from models.account import PasswordChange, TokenCreate
+from models.account import PasswordChange, PasswordSetup, TokenCreate
 from services import accounts, sessions
 from services.sessions import ABSOLUTE
 from web.deps import PREFIX, PageSession
@@ -116,3 +116,25 @@ def revoke_token(request: Request, session: SessionDep, current: PageSession, to
     accounts.revoke_token(session=session, actor=current.actor, token_id=token_id)
     request.app.state.tokens.forget_user(current.actor.user_id)
     return RedirectResponse(f"{PREFIX}/tokens?done={quote('令牌已撤销')}", status_code=303)
+
+
+@router.get("/setup", response_class=HTMLResponse)
+def setup_page(request: Request) -> HTMLResponse:
+    return page(request, "setup.html")
+
+
+@router.post("/setup")
+async def setup(
+    request: Request,
+    session: SessionDep,
+    login: Annotated[str, Form(max_length=40)],
+    setup_code: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """A new password with the setup code (no session needed: the user has none yet)."""
+    try:
+        data = PasswordSetup(login=login, setup_code=setup_code, password=password)
+        await run_in_threadpool(accounts.set_password_with_code, session=session, data=data)
+    except AppError as exc:
+        return page(request, "setup.html", status_code=exc.status_code, error=refusal(exc), login=login)
+    return RedirectResponse(f"{PREFIX}/sign-in?done={quote('密码已设定，请登录')}", status_code=303)

@@ -1,0 +1,94 @@
+"""Accounts at the workbench (seed 002: the superior union recovers or resets a union's account):
+the accounts one may manage, opening one, resets and deactivations, each setup code shown once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep
+from core.errors import AppError
+from models.states import Role
+from models.user import SetupCodeIssued, UserCreate
+from services import accounts
+from web.deps import PREFIX, PageSession
+from web.render import page, refusal
+
+router = APIRouter(prefix=f"{PREFIX}/accounts", include_in_schema=False)
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    org: str | None = None,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+    issued: SetupCodeIssued | None = None,
+) -> HTMLResponse:
+    found = accounts.list_accounts(session=session, actor=current.actor, org_code=org, page=1, size=500)
+    return page(
+        request, "accounts.html", current, status_code=status_code, accounts=found, org=org, error=error, issued=issued
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def accounts_page(
+    request: Request, session: SessionDep, current: PageSession, org: str | None = Query(None, max_length=32)
+) -> HTMLResponse:
+    return _page(request, session, current, org or None)
+
+
+@router.post("")
+def open_account(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    org_code: Annotated[str, Form(max_length=32)],
+    name: Annotated[str, Form(max_length=100)],
+    role: Annotated[str, Form(max_length=20)],
+    login: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    try:
+        data = UserCreate(org_code=org_code.strip(), name=name.strip(), role=Role(role), login=login.strip() or None)
+        made = accounts.create_account(session=session, actor=current.actor, data=data)
+    except (ValidationError, ValueError):
+        error = {
+            "code": "invalid_request",
+            "message": "请填写单位代码和姓名；登录名只能含小写字母、数字和 . _ -（3 到 40 个字符）",
+        }
+        return _page(request, session, current, status_code=422, error=error)
+    except AppError as exc:
+        return _page(request, session, current, status_code=exc.status_code, error=refusal(exc))
+    issued = SetupCodeIssued(login=made.login, setup_code=made.setup_code, setup_expires_at=made.setup_expires_at)
+    return _page(request, session, current, status_code=201, issued=issued)
+
+
+def _act(request: Request, session: SessionDep, current: PageSession, call: Any, login: str) -> Response:
+    try:
+        result = call(session=session, actor=current.actor, login=login)
+    except AppError as exc:
+        return _page(request, session, current, status_code=exc.status_code, error=refusal(exc))
+    if isinstance(result, SetupCodeIssued):
+        return _page(request, session, current, issued=result)
+    request.app.state.tokens.forget_user(result.id)  # a deactivation reaches this process at once
+    return _page(request, session, current)
+
+
+@router.post("/{login}/reset")
+def reset(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return _act(request, session, current, accounts.reset, login)
+
+
+@router.post("/{login}/deactivate")
+def deactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return _act(request, session, current, accounts.deactivate, login)
+
+
+@router.post("/{login}/reactivate")
+def reactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return _act(request, session, current, accounts.reactivate, login)
