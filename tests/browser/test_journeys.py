@@ -109,7 +109,32 @@ async def test_a_claim_is_approved_from_each_inbox_and_paid(
     assert [h["action"] for h in after["history"]].count("claim.approve_level") == 1
     await person.sign_out()
 
-    for who in ("reviewer@101-S01", "reviewer@101", "center_reviewer@SH"):
+    secondary, district = demo_users["reviewer@101-S01"], demo_users["reviewer@101"]
+    await person.sign_in(secondary["login"], secondary["password"])
+    await approve_from_inbox(person, claim["id"], member_no)
+    await person.sign_out()
+    # the district returns it for more evidence; the clerk amends, adds a PDF and resubmits
+    await person.sign_in(district["login"], district["password"])
+    await person.go(f"/ui/claims/{claim['id']}", "to-return")
+    await page.get_by_role("radio", name="退回补充材料").check()
+    await page.get_by_label("原因（退回或不予给付时必填）").fill("请补充伤残鉴定书")
+    await page.get_by_role("button", name="提交审核决定").click()
+    await expect(page.locator(".flash")).to_have_text("已退回")
+    await person.sign_out()
+    await person.sign_in(f"claims-{org.lower()}", PASSWORD)
+    await page.get_by_role("link", name="待办事项").click()
+    await page.locator("tbody tr").filter(has_text="给付申请已退回").first.get_by_role("link", name="处理").click()
+    await expect(page.locator("dd").filter(has_text="请补充伤残鉴定书")).to_be_visible()
+    await page.get_by_label("申请说明").fill("意外伤害致全残，补充伤残鉴定书")
+    more = tmp_path / "disability.pdf"
+    more.write_bytes(b"%PDF-1.4 disability assessment\n%%EOF\n")
+    await page.get_by_label("补充证明材料（PDF、JPEG 或 PNG）").set_input_files(str(more))
+    await page.get_by_role("button", name="修改并重新提交").click()
+    await expect(page.locator(".flash")).to_have_text("已重新提交")
+    await expect(page.get_by_role("link", name="disability.pdf")).to_be_visible()
+    await person.shot("resubmitted")
+    await person.sign_out()
+    for who in ("reviewer@101", "center_reviewer@SH"):  # back to the level that returned it, then the center
         await person.sign_in(demo_users[who]["login"], demo_users[who]["password"])
         await approve_from_inbox(person, claim["id"], member_no)
         await person.sign_out()

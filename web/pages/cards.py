@@ -17,7 +17,7 @@ from core.errors import AppError
 from models.inputs import INT4_MAX
 from models.states import LABELS, CardChannel
 from services import card_batches, imports
-from services.card_batches import BatchCreate, MembersEdit
+from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, RevocationRequest
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
 
@@ -161,6 +161,61 @@ async def batch_action(
     except AppError as exc:
         return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
     return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(DONE[action])}", status_code=303)
+
+
+@router.post("/card-batches/{batch_id}/revocation")
+async def request_revocation(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    batch_id: Id,
+    applicant_name: Annotated[str, Form(max_length=60)],
+    applicant_phone: Annotated[str, Form(max_length=11)],
+    reason: Annotated[str, Form(max_length=300)],
+) -> Response:
+    try:
+        data = RevocationRequest(
+            applicant_name=applicant_name.strip(), applicant_phone=applicant_phone.strip(), reason=reason.strip()
+        )
+        await card_batches.request_revocation(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
+        )
+    except ValidationError:
+        error = {"code": "invalid_request", "message": "请填写申请人姓名、11 位手机号码和撤销原因"}
+        return await _batch_page(request, session, current, source, batch_id, 422, error)
+    except AppError as exc:
+        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote('已申请撤销，待区局审批')}", status_code=303)
+
+
+@router.post("/card-batches/{batch_id}/revocation/decision")
+async def decide_revocation(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    batch_id: Id,
+    decision: Annotated[str, Form(max_length=7)],
+    step: Annotated[int, Form(ge=0, le=INT4_MAX)],
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    try:
+        data = RevocationDecision(approve=decision == "approve", reason=reason.strip(), step=step)
+        await card_batches.decide_revocation(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
+        )
+    except ValidationError:
+        error = {"code": "reason_required", "message": "请填写审批意见"}
+        return await _batch_page(request, session, current, source, batch_id, 422, error)
+    except AppError as exc:
+        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+    done = "已同意撤销" if decision == "approve" else "已驳回撤销申请"
+    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(done)}", status_code=303)
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:

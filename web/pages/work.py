@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
@@ -16,7 +17,7 @@ from core.errors import AppError
 from models.inputs import INT4_MAX, PAGE_MAX
 from rules.calendar import today
 from services import claims, programme_years, tasks
-from services.claims import ClaimReview
+from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimReview, ResubmitBody
 from services.tasks import Task
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
@@ -201,3 +202,56 @@ async def review_claim(
     )
     answer.headers["HX-Push-Url"] = f"{PREFIX}/claims/{claim_id}"
     return answer
+
+
+@router.post(f"{PREFIX}/claims/{{claim_id}}/resubmit")
+async def resubmit_claim(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    description: Annotated[str, Form(max_length=1000)],
+    claim_id: int = Path(ge=1, le=INT4_MAX),
+    step: Annotated[int, Form(ge=0, le=INT4_MAX)] = 0,
+    evidence: UploadFile | None = None,
+) -> Response:
+    """A returned claim amended, with more evidence, and sent back through eligibility."""
+    try:
+        if (
+            description.strip()
+            != (
+                await claims.read_claim(session=session, actor=current.actor, source=source, claim_id=claim_id)
+            ).description
+        ):
+            claims.amend(
+                session=session,
+                actor=current.actor,
+                claim_id=claim_id,
+                data=ClaimAmend(description=description.strip()),
+            )
+        if evidence is not None and evidence.filename:
+            body = await evidence.read(EVIDENCE_MAX_BYTES + 1)
+            await claims.add_evidence(
+                session=session,
+                actor=current.actor,
+                claim_id=claim_id,
+                filename=evidence.filename,
+                content_type=evidence.content_type,
+                body=body,
+            )
+        await claims.resubmit(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            claim_id=claim_id,
+            data=ResubmitBody(step=step),
+        )
+    except ValidationError:
+        error = {"code": "invalid_request", "message": "申请说明至少 2 个字"}
+        return await _claim_page(request, session, current, source, claim_id, 422, error)
+    except AppError as exc:
+        return await _claim_page(request, session, current, source, claim_id, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/claims/{claim_id}?done={quote('已重新提交')}", status_code=303)
