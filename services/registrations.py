@@ -163,3 +163,11 @@ async def open_registrations(*, actor: Actor, temporal: Client, settings: Settin
     except WorkflowAlreadyStartedError:
         return OpenerStarted(year=year, workflow_id=workflow_id, status="already_running")
     return OpenerStarted(year=year, workflow_id=workflow_id, status="started")
+
+
+def registration_years(*, session: Session, actor: Actor, org_code: str) -> list[int]:
+    """The years a union has a registration for, the latest first."""
+    org = get_org(session, org_code)
+    require(actor, org)
+    rows = session.exec(select(Registration.year).where(Registration.org_id == org.id)).all()
+    return sorted(rows, reverse=True)

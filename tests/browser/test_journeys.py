@@ -434,3 +434,31 @@ async def test_a_district_opens_an_account_below_it_and_its_user_sets_a_password
     await expect(row).to_contain_text("正常")
     await row.get_by_role("button", name="停用").click()
     await expect(page.locator(f'tr[data-login="new-{org.lower()}"]')).to_contain_text("已停用")
+
+
+async def test_a_clerk_registers_every_card_for_the_year(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    year = 2068
+    window = {"start": (TODAY - timedelta(days=1)).isoformat(), "end": (TODAY + timedelta(days=1)).isoformat()}
+    await put_year(api, tokens, year, {**config_around(TODAY), "registration_window": window})
+    org, clerk = await fresh_union(api, tokens, "101")
+    await carded_members(api, db, clerk, org, tmp_path, 3, seed=6361)
+    login = f"reg-{org.lower()}"
+    await with_password(api, tokens, org, "clerk", login)
+    await call(api, tokens[ADMIN], "POST", f"/programme-years/{year}/registration/open", 202)
+    deadline = time.monotonic() + 30
+    while (await api.get(f"/orgs/{org}/registrations/{year}", headers=auth(clerk))).status_code != 200 or (
+        await call(api, clerk, "GET", f"/orgs/{org}/registrations/{year}", 200)
+    )["status"] != "open":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    page = person.page
+    await person.sign_in(login, PASSWORD)
+    await page.get_by_role("link", name="办卡批次管理").click()
+    await page.get_by_role("link", name=f"{year}年度").click()
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "open")
+    await page.get_by_role("button", name="全部注册").click()
+    await expect(page.locator(".flash")).to_have_text("本次注册 3 张卡")
+    await expect(page.locator("#registered")).to_have_text("3")
+    await person.shot("registered")

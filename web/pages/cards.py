@@ -12,12 +12,13 @@ from fastapi import APIRouter, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, TemporalSourceDep, YearPath
 from core.errors import AppError
 from models.inputs import INT4_MAX
 from models.states import LABELS, CardChannel
-from services import card_batches, imports
+from services import card_batches, imports, registrations
 from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, RevocationRequest
+from services.registrations import RegisterRequest
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
 
@@ -43,6 +44,13 @@ DONE = {
 
 @router.get("/orgs/{code}/card-batches", response_class=HTMLResponse)
 async def batches(
+    request: Request, session: SessionDep, current: PageSession, source: TemporalSourceDep, code: str
+) -> HTMLResponse:
+    """A union's card batches and the form that opens one."""
+    return await _batches_page(request, session, current, source, code)
+
+
+async def _batches_page(
     request: Request,
     session: SessionDep,
     current: PageSession,
@@ -54,6 +62,7 @@ async def batches(
     found = await card_batches.list_batches(
         session=session, actor=current.actor, source=source, org_code=code, status=None, overdue=None, page=1, size=100
     )
+    years = registrations.registration_years(session=session, actor=current.actor, org_code=code)
     return page(
         request,
         "batches.html",
@@ -63,6 +72,7 @@ async def batches(
         code=code,
         error=error,
         channels=list(LABELS[CardChannel].items()),
+        years=years[:5],
     )
 
 
@@ -85,9 +95,9 @@ async def open_batch(
         )
     except (ValidationError, ValueError):
         error = {"code": "invalid_request", "message": "请选择制卡渠道并填写开户网点（至少 2 个字）"}
-        return await batches(request, session, current, source, code, 422, error)
+        return await _batches_page(request, session, current, source, code, 422, error)
     except AppError as exc:
-        return await batches(request, session, current, source, code, exc.status_code, refusal(exc))
+        return await _batches_page(request, session, current, source, code, exc.status_code, refusal(exc))
     return RedirectResponse(f"{PREFIX}/card-batches/{made.id}", status_code=303)
 
 
@@ -272,3 +282,50 @@ async def import_page(
         errors_limit=500,
     )
     return page(request, "import.html", current, imp=view, code=view.org_code)
+
+
+async def _registration_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    year: int,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    view = registrations.read_registration(session=session, actor=current.actor, org_code=code, year=year)
+    return page(request, "registration.html", current, status_code=status_code, r=view, error=error)
+
+
+@router.get("/orgs/{code}/registrations/{year}", response_class=HTMLResponse)
+async def registration_page(
+    request: Request, session: SessionDep, current: PageSession, code: str, year: YearPath
+) -> HTMLResponse:
+    """A union's card registration for a year: its window, counts, the clerk's registration of every card."""
+    return await _registration_page(request, session, current, code, year)
+
+
+@router.post("/orgs/{code}/registrations/{year}")
+async def register_all(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    code: str,
+    year: YearPath,
+) -> Response:
+    try:
+        done = await registrations.register_cards(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            org_code=code,
+            year=year,
+            data=RegisterRequest(all_cards=True),
+        )
+    except AppError as exc:
+        return await _registration_page(request, session, current, code, year, exc.status_code, refusal(exc))
+    text = f"本次注册 {done.registered_now} 张卡"
+    return RedirectResponse(f"{PREFIX}/orgs/{code}/registrations/{year}?done={quote(text)}", status_code=303)
