@@ -462,3 +462,35 @@ async def test_a_clerk_registers_every_card_for_the_year(
     await expect(page.locator(".flash")).to_have_text("本次注册 3 张卡")
     await expect(page.locator("#registered")).to_have_text("3")
     await person.shot("registered")
+
+
+async def test_pages_fit_a_phone_and_work_by_keyboard(
+    browser: Any,
+    live_api: str,
+    shots: Path,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    demo_users: dict[str, dict[str, str]],
+) -> None:
+    context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN", is_mobile=True)
+    page = await context.new_page()
+    person = Visit(page, live_api, shots, "phone")
+    await person.go("/", "sign-in")
+    # by keyboard alone: the login field has the focus, Tab to the password, Enter submits
+    district = demo_users["reviewer@101"]
+    await page.keyboard.type(district["login"])
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(district["password"])
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+    await expect(page.get_by_role("heading", name="首页")).to_be_visible()
+    for path in ("/", "/ui/inbox", "/ui/orgs/101/members?subtree=1", "/ui/accounts", "/ui/tokens", "/ui/password"):
+        await person.go(path, path.strip("/").replace("/", "-") or "home")
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (path, overflow)  # nothing wider than the phone
+        unlabelled = await page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
+        )
+        assert unlabelled == [], (path, unlabelled)  # every control has its label
+    await context.close()
