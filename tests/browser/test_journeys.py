@@ -375,6 +375,17 @@ async def test_a_clerk_imports_fixes_the_rejected_rows_and_sends_a_batch_that_is
     await expect(page.locator("[data-status]")).to_have_attribute("data-status", "completed", timeout=30_000)
     await expect(page.locator("#rejected")).to_have_text("0")
     await person.shot("fixed")
+    # a correction from a member's page: a bad phone refused with the import's rule, an address saved
+    await page.get_by_role("link", name="会员管理").click()
+    await page.locator("tbody tr").first.get_by_role("link").click()
+    await page.get_by_label("手机号码").fill("12345678901")
+    await page.get_by_role("button", name="保存修改").click()
+    await expect(page.locator(".error")).to_be_visible()
+    await page.get_by_label("工作单位详细地址").fill("上海市黄浦区人民大道二百号十二楼")
+    await page.get_by_role("button", name="保存修改").click()
+    await expect(page.locator(".flash")).to_have_text("已保存修改")
+    await expect(page.locator("dd").filter(has_text="上海市黄浦区人民大道二百号十二楼")).to_be_visible()
+    await person.shot("corrected")
 
     await page.get_by_role("link", name="办卡批次管理").click()
     await page.get_by_label("开户网点").fill("工行人民广场支行")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
 from core.errors import AppError
 from models.inputs import PAGE_MAX
+from models.member import MemberUpdate
 from models.states import LABELS, CardStatus, ClaimKind, Illness
 from services import claims, members
 from services.claims import EVIDENCE_MAX_BYTES, ClaimCreate
@@ -164,3 +165,43 @@ async def apply(
         except AppError as exc:
             done = f"申请已提交；证明材料未上传：{exc.message}"
     return RedirectResponse(f"{PREFIX}/claims/{view.id}?done={quote(done)}", status_code=303)
+
+
+@router.post("/members/{member_no}/corrections")
+async def correct(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    member_no: MemberNoPath,
+    id_expiry: Annotated[str, Form(max_length=20)] = "",
+    phone: Annotated[str, Form(max_length=11)] = "",
+    work_address: Annotated[str, Form(max_length=200)] = "",
+    employment_status: Annotated[str, Form(max_length=20)] = "",
+    retirement_date: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The clerk's corrections (only the fields filled in), by the import's rules."""
+    given = {
+        "id_expiry": id_expiry,
+        "phone": phone,
+        "work_address": work_address,
+        "employment_status": employment_status,
+        "retirement_date": retirement_date,
+    }
+    try:
+        update = MemberUpdate.model_validate({k: v.strip() for k, v in given.items() if v.strip()})
+        await members.correct_member(
+            session=session,
+            actor=current.actor,
+            temporal=temporal,
+            settings=settings,
+            member_no=member_no,
+            update=update,
+        )
+    except ValidationError:
+        error = {"code": "invalid_request", "message": "填写的内容不正确：手机号码 11 位，在职状态须从列表中选择"}
+        return await _member_page(request, session, current, member_no, 422, error)
+    except AppError as exc:
+        return await _member_page(request, session, current, member_no, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/members/{member_no}?done={quote('已保存修改')}", status_code=303)
