@@ -45,6 +45,7 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(admin_pages.router)
     app.include_router(card_pages.router)
     app.include_router(filing_pages.router)
+    app.include_router(filing_pages.split_router)
     app.include_router(round_pages.router)
     app.include_router(account_pages.router)
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)

@@ -505,3 +505,26 @@ async def test_pages_fit_a_phone_and_work_by_keyboard(
         )
         assert unlabelled == [], (path, unlabelled)  # every control has its label
     await context.close()
+
+
+async def test_a_district_sets_its_fee_split_inside_the_window(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], demo_users: dict[str, dict[str, str]]
+) -> None:
+    year = 2069
+    await put_year(api, tokens, year, config_around(TODAY))
+    page = person.page
+    district = demo_users["reviewer@101"]
+    await person.sign_in(district["login"], district["password"])
+    await person.go(f"/ui/districts/101/fee-split/{year}", "fee-split")
+    await page.get_by_label("市总（%）").fill("40")
+    await page.get_by_label("区局（%）").fill("40")
+    await page.get_by_label("基层（%）").fill("30")
+    await page.get_by_role("button", name="保存比例").click()
+    await expect(page.locator(".error")).to_have_attribute("data-code", "invalid_split")  # 110 in all
+    await expect(page.get_by_label("市总（%）")).to_have_value("40")  # what was entered, kept
+    await page.get_by_label("基层（%）").fill("20")
+    await page.get_by_role("button", name="保存比例").click()
+    await expect(page.locator(".flash")).to_have_text("比例已保存")
+    split = await call(api, tokens["reviewer@101"], "GET", f"/districts/101/fee-split/{year}", 200)
+    assert (split["city"], split["district"], split["grassroots"]) == ("40.00", "40.00", "20.00")
+    await person.shot("split-saved")

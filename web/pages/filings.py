@@ -4,6 +4,7 @@ the window, the district's notice, the payment voucher, the center's decision, t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,8 +14,10 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, YearPath
 from core.errors import AppError
+from core.programme import get_config
 from models.inputs import INT4_MAX
-from services import filings
+from models.programme import FeeSplit
+from services import filings, programme_years
 from services.filings import VOUCHER_MAX_BYTES, VoucherDecision
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
@@ -132,3 +135,67 @@ async def decide(
     return await _act(
         request, session, current, code, year, act, "凭证审核通过，参保完成" if decision == "approve" else "凭证已退回"
     )
+
+
+split_router = APIRouter(prefix=f"{PREFIX}/districts/{{code}}/fee-split/{{year}}", include_in_schema=False)
+
+
+def _split_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    year: int,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+    entered: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    split: Any = entered or programme_years.read_fee_split(session=session, actor=current.actor, code=code, year=year)
+    window = get_config(session, year).split_window.label()
+    return page(
+        request,
+        "fee_split.html",
+        current,
+        status_code=status_code,
+        split=split,
+        window=window,
+        code=code,
+        year=year,
+        error=error,
+    )
+
+
+@split_router.get("", response_class=HTMLResponse)
+def fee_split_page(
+    request: Request, session: SessionDep, current: PageSession, code: Code, year: YearPath
+) -> HTMLResponse:
+    """The district's split of the fee for the year, and its form inside the split window."""
+    return _split_page(request, session, current, code, year)
+
+
+@split_router.post("")
+def set_fee_split(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    code: Code,
+    year: YearPath,
+    city: Annotated[str, Form(max_length=10)],
+    district: Annotated[str, Form(max_length=10)],
+    grassroots: Annotated[str, Form(max_length=10)],
+) -> Response:
+    try:
+        data = FeeSplit(
+            city=Decimal(city.strip()), district=Decimal(district.strip()), grassroots=Decimal(grassroots.strip())
+        )
+        programme_years.put_fee_split(
+            session=session, actor=current.actor, settings=settings, code=code, year=year, data=data
+        )
+    except (ValidationError, InvalidOperation):
+        error = {"code": "invalid_split", "message": "比例须为 0 到 100 的数字，三方之和为 100"}
+        entered = {"city": city, "district": district, "grassroots": grassroots}
+        return _split_page(request, session, current, code, year, 422, error, entered)
+    except AppError as exc:
+        return _split_page(request, session, current, code, year, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/districts/{code}/fee-split/{year}?done={quote('比例已保存')}", status_code=303)
