@@ -403,6 +403,20 @@ async def test_a_clerk_imports_fixes_the_rejected_rows_and_sends_a_batch_that_is
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "issued", timeout=30_000)
     await expect(page.locator("table.list tbody td").filter(has_text="已制卡")).to_have_count(4)
     await person.shot("issued")
+    # a card lost: reported with a replacement, the bank's new card arrives
+    await page.get_by_role("link", name="办卡批次管理").click()
+    await page.get_by_role("link", name="卡片信息管理（挂失、补卡）").click()
+    first = page.locator("tbody tr[data-card]").first
+    card_no = await first.get_attribute("data-card")
+    await first.get_by_role("button", name="挂失并补卡").click()
+    await expect(page.locator(".flash")).to_have_text("已挂失，已申请补卡")
+    lost = page.locator(f'tr[data-card="{card_no}"]')
+    deadline = time.monotonic() + 30
+    while "新卡" not in (await lost.inner_text()):
+        assert time.monotonic() < deadline, await lost.inner_text()
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await person.shot("replaced")
 
 
 async def test_a_district_opens_an_account_below_it_and_its_user_sets_a_password(

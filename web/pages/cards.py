@@ -16,8 +16,9 @@ from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, Temporal
 from core.errors import AppError
 from models.inputs import INT4_MAX
 from models.states import LABELS, CardChannel
-from services import card_batches, imports, registrations
+from services import card_batches, cards, imports, registrations
 from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, RevocationRequest
+from services.cards import LossReport, ReplacementRequest
 from services.registrations import RegisterRequest
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
@@ -329,3 +330,63 @@ async def register_all(
         return await _registration_page(request, session, current, code, year, exc.status_code, refusal(exc))
     text = f"本次注册 {done.registered_now} 张卡"
     return RedirectResponse(f"{PREFIX}/orgs/{code}/registrations/{year}?done={quote(text)}", status_code=303)
+
+
+async def _cards_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    status_code: int = 200,
+    error: Mapping[str, object] | None = None,
+) -> HTMLResponse:
+    found = cards.list_cards(session=session, actor=current.actor, org_code=code, status=None, page=1, size=500)
+    return page(request, "cards.html", current, status_code=status_code, cards=found, code=code, error=error)
+
+
+@router.get("/orgs/{code}/cards", response_class=HTMLResponse)
+async def cards_page(request: Request, session: SessionDep, current: PageSession, code: str) -> HTMLResponse:
+    """A union's cards with their loss and replacement."""
+    return await _cards_page(request, session, current, code)
+
+
+@router.post("/cards/{card_no}/{action}")
+async def card_action(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    card_no: Annotated[str, Path(pattern=r"^\d{16,19}$")],
+    action: str,
+) -> Response:
+    """Report a card lost (and ask for a new one at once), or ask for the new card of a lost one."""
+    code = current.actor.org_code
+    try:
+        if action == "loss":
+            await cards.report_loss(
+                session=session,
+                actor=current.actor,
+                temporal=temporal,
+                settings=settings,
+                card_no=card_no,
+                data=LossReport(replace=True),
+            )
+            done = "已挂失，已申请补卡"
+        elif action == "replacement":
+            await cards.request_replacement(
+                session=session,
+                actor=current.actor,
+                temporal=temporal,
+                settings=settings,
+                card_no=card_no,
+                data=ReplacementRequest(),
+            )
+            done = "已申请补卡"
+        else:
+            return await _cards_page(
+                request, session, current, code, 404, {"code": "unknown_action", "message": "没有这个操作"}
+            )
+    except AppError as exc:
+        return await _cards_page(request, session, current, code, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/orgs/{code}/cards?done={quote(done)}", status_code=303)
