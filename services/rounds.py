@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import BaseModel
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from core.auth import Actor, require
 from core.programme import get_config
+from models.card_lifecycle import Registration
 from models.enrollment import Enrollment
+from models.member import Member
 from models.org import Organisation
 from models.states import EnrollmentKind, EnrollmentStatus, OrgLevel, Role
 from services.orgs import card_work_supported, get_org
@@ -99,3 +102,71 @@ def round_overview(*, session: Session, actor: Actor, code: str, year: int, toda
     return RoundOverview(
         code=org.code, name=org.name, year=year, unions=len(unions), stages=list(stages.values()), deadlines=deadlines
     )
+
+
+def registration_overview(*, session: Session, actor: Actor, code: str, year: int, today: date) -> RoundOverview:
+    """The same for card registration: a district's (or the city's) grassroots unions by how far
+    their registration for ``year`` has come (cards held against cards registered), with the days
+    left in the window."""
+    org = get_org(session, code)
+    require(actor, org, Role.REVIEWER, Role.CENTER_REVIEWER)
+    unions = [
+        u
+        for u in session.exec(
+            select(Organisation)
+            .where(col(Organisation.path).startswith(org.path), Organisation.level == OrgLevel.GRASSROOTS)
+            .order_by(col(Organisation.code))
+        ).all()
+        if card_work_supported(u)
+    ]
+    found = {r.org_id: r for r in session.exec(select(Registration).where(Registration.year == year)).all()}
+    held = dict(
+        session.exec(
+            select(Member.org_id, func.count())
+            .where(col(Member.card_no).is_not(None), col(Member.card_status).in_(VALID_HOLDINGS))
+            .group_by(col(Member.org_id))
+        ).all()
+    )
+    stages = {key: RoundStage(key=key, label=text, unions=[]) for key, text in REGISTRATION_STAGES}
+    window = None
+    for union in unions:
+        r = found.get(union.id or 0)
+        holders = int(held.get(union.id or 0, 0))
+        if r is None:
+            key = "not_opened"
+        elif r.status.value == "closed":
+            key = "closed"
+        elif r.registered == 0:
+            key = "none"
+        elif r.registered < holders:
+            key = "some"
+        else:
+            key = "all"
+        if r is not None:
+            window = window or (r.opens_on, r.closes_on)
+        stages[key].unions.append(
+            RoundUnion(
+                code=union.code,
+                name=f"{union.name}（已注册 {r.registered if r else 0}/{holders}）",
+                status=r.status.value if r else None,
+                enrollment_id=None,
+            )
+        )
+    deadlines = []
+    if window is not None:
+        closes = date.fromisoformat(window[1])
+        if closes >= today:
+            deadlines.append(RoundDeadline(what="年度注册截止", day=closes, days_left=(closes - today).days))
+    return RoundOverview(
+        code=org.code, name=org.name, year=year, unions=len(unions), stages=list(stages.values()), deadlines=deadlines
+    )
+
+
+REGISTRATION_STAGES = (
+    ("not_opened", "未开启"),
+    ("none", "尚未注册"),
+    ("some", "部分注册"),
+    ("all", "已全部注册"),
+    ("closed", "已结束"),
+)
+VALID_HOLDINGS = ("issued", "activated", "registered", "lapsed")

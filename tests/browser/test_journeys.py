@@ -462,7 +462,12 @@ async def test_a_district_opens_an_account_below_it_and_its_user_sets_a_password
 
 
 async def test_a_clerk_registers_every_card_for_the_year(
-    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+    person: Visit,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    db: Database,
+    tmp_path: Path,
+    demo_users: dict[str, dict[str, str]],
 ) -> None:
     year = 2068
     window = {"start": (TODAY - timedelta(days=1)).isoformat(), "end": (TODAY + timedelta(days=1)).isoformat()}
@@ -487,6 +492,13 @@ async def test_a_clerk_registers_every_card_for_the_year(
     await expect(page.locator(".flash")).to_have_text("本次注册 3 张卡")
     await expect(page.locator("#registered")).to_have_text("3")
     await person.shot("registered")
+    await person.sign_out()
+    district = demo_users["reviewer@101"]
+    await person.sign_in(district["login"], district["password"])
+    await person.go(f"/ui/rounds/101/{year}/registration", "registration-round")
+    assert int(await page.locator('svg.chart a[data-stage="all"]').get_attribute("data-count") or 0) >= 1
+    await expect(page.locator("#all")).to_contain_text(f"{org}")
+    await expect(page.locator("#all")).to_contain_text("已注册 3/3")
 
 
 async def test_pages_fit_a_phone_and_work_by_keyboard(

@@ -32,3 +32,21 @@ def round_page(
     bars = [(s.key, s.label, len(s.unions)) for s in overview.stages]
     chart = Markup(bar_chart(bars, f"{overview.year}年度集中参保进度"))  # noqa: S704  (drawn by us, labels escaped)
     return page(request, "round.html", current, r=overview, chart=chart)
+
+
+@router.get("/rounds/{code}/{year}/registration", response_class=HTMLResponse)
+def registration_round_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    settings: SettingsDep,
+    year: YearPath,
+    code: str = Path(max_length=32),
+) -> HTMLResponse:
+    """The year's card registration at a glance: unions by how far they have registered their cards."""
+    overview = rounds.registration_overview(
+        session=session, actor=current.actor, code=code, year=year, today=today(settings.timezone)
+    )
+    bars = [(s.key, s.label, len(s.unions)) for s in overview.stages]
+    chart = Markup(bar_chart(bars, f"{overview.year}年度卡注册进度"))  # noqa: S704  (drawn by us, labels escaped)
+    return page(request, "round.html", current, r=overview, chart=chart, what="卡注册")
