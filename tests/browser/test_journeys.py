@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -554,3 +555,24 @@ async def test_a_district_sets_its_fee_split_inside_the_window(
     split = await call(api, tokens["reviewer@101"], "GET", f"/districts/101/fee-split/{year}", 200)
     assert (split["city"], split["district"], split["grassroots"]) == ("40.00", "40.00", "20.00")
     await person.shot("split-saved")
+
+
+async def test_an_admin_adds_a_union_below_a_district(
+    person: Visit, api: httpx.AsyncClient, tokens: dict[str, str], demo_users: dict[str, dict[str, str]]
+) -> None:
+    code = f"104-W{uuid.uuid4().hex[:5]}"
+    page = person.page
+    admin = demo_users["admin@SH"]
+    await person.sign_in(admin["login"], admin["password"])
+    await page.get_by_role("link", name="组织与年度").click()
+    await page.locator('tr[data-org="104"]').get_by_role("link", name="104").click()
+    await page.get_by_label("代码（区局为 3 位数字）").fill(code)
+    await page.get_by_label("名称", exact=True).fill("徐汇网页测试工会委员会")
+    await page.get_by_label("层级").select_option("grassroots")
+    await page.get_by_label("基层工会类型（基层时）").select_option("committee")
+    await page.get_by_role("button", name="新建").click()
+    await expect(page.locator(".flash")).to_have_text(f"已新建 {code}")
+    await expect(page.locator(f'tr[data-org="{code}"]')).to_contain_text("可办卡")
+    await person.shot("org-added")
+    made = await call(api, tokens[ADMIN], "GET", f"/orgs/{code}", 200)
+    assert (made["level"], made["parent_code"]) == ("grassroots", "104")

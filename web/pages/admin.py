@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from core.errors import AppError
-from services import admin_repairs
+from models.org import OrgCreate
+from models.states import LABELS, GrassrootsType, OrgLevel
+from services import admin_repairs, orgs, programme_years
 from services.admin_repairs import RepairBody
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
@@ -158,3 +160,64 @@ async def repair(
         return await _workflow_page(request, session, current, temporal, workflow_id, exc.status_code, refusal(exc))
     done = f"已执行：{ACTIONS.get(action, action)}"
     return RedirectResponse(f"{PREFIX}/admin/workflows/{workflow_id}?done={quote(done)}", status_code=303)
+
+
+def _orgs_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    code: str,
+    status_code: int = 200,
+    error: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    org = orgs.read_org(session=session, actor=current.actor, code=code)
+    below = orgs.children(session=session, actor=current.actor, code=code)
+    years = programme_years.list_programme_years(session=session, actor=current.actor)
+    return page(
+        request,
+        "orgs.html",
+        current,
+        status_code=status_code,
+        org=org,
+        children=below,
+        error=error,
+        levels=list(LABELS[OrgLevel].items()),
+        types=list(LABELS[GrassrootsType].items()),
+        years=sorted(years, key=lambda y: -y.year)[:10],
+    )
+
+
+@router.get("/orgs/{code}", response_class=HTMLResponse)
+def orgs_page(request: Request, session: SessionDep, current: PageSession, code: str) -> HTMLResponse:
+    """An organisation, the ones below it with their accounts, a form for a new one, the programme years."""
+    return _orgs_page(request, session, current, code)
+
+
+@router.post("/orgs")
+def new_org(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    parent_code: Annotated[str, Form(max_length=32)],
+    code: Annotated[str, Form(max_length=32)],
+    name: Annotated[str, Form(max_length=100)],
+    level: Annotated[str, Form(max_length=20)],
+    grassroots_type: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        data = OrgCreate(
+            code=code.strip(),
+            name=name.strip(),
+            level=OrgLevel(level),
+            parent_code=parent_code,
+            grassroots_type=GrassrootsType(grassroots_type) if grassroots_type else None,
+        )
+        orgs.add_org(session=session, actor=current.actor, data=data)
+    except (ValidationError, ValueError):
+        error = {"code": "invalid_request", "message": "请填写代码和名称，并选择层级"}
+        return _orgs_page(request, session, current, parent_code, 422, error)
+    except AppError as exc:
+        if exc.code == "role_not_allowed":
+            raise
+        return _orgs_page(request, session, current, parent_code, exc.status_code, refusal(exc))
+    return RedirectResponse(f"{PREFIX}/admin/orgs/{parent_code}?done={quote('已新建 ' + code)}", status_code=303)
