@@ -100,6 +100,7 @@ class MemberUpdate(SQLModel, RequestBody):
     phone: str | None = Field(default=None, max_length=11)
     contact_address: str | None = Field(default=None, max_length=200)
     work_address: str | None = Field(default=None, max_length=200)
+    nationality: str | None = Field(default=None, max_length=40, description="国籍, which the special channel needs.")
     employment_status: EmploymentStatus | None = None
     retirement_date: str | None = Field(default=None, max_length=20)
     deceased_date: str | None = Field(default=None, max_length=20)

@@ -67,8 +67,13 @@ def apply_correction(session: Session, member: Member, update: MemberUpdate, tod
             changes["work_address"] = check_work_address(str(clean(given["work_address"]) or ""))
         if "contact_address" in given:
             changes["contact_address"] = clean(given["contact_address"])
+        if given.get("nationality") is not None:
+            nationality = clean(given["nationality"])
+            if not isinstance(nationality, str) or not nationality:
+                raise FieldError("required", "国籍不能为空")
+            changes["nationality"] = nationality
     except FieldError as exc:
-        field = next(k for k in ("id_expiry", "phone", "work_address") if k in given)
+        field = next(k for k in ("id_expiry", "phone", "work_address", "nationality") if k in given)
         raise _field_error(field, exc) from None
     changes.update(_employment_changes(member, update, given, today))
     if "phone" in changes and changes["phone"] != member.phone:

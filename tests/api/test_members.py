@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 
+from core.db import Database
 from documents.fake_members import HEADERS, member_rows, write_csv
 from tests.api.helpers import imported
 from tests.conftest import auth
+from tests.enrollment_setup import carded_members, fresh_union
 
 CLERK = "clerk@101-S01-0001"
 ORG = "101-S01-0001"
@@ -146,3 +148,19 @@ async def test_a_filled_in_template_imports(api: httpx.AsyncClient, tokens: dict
     wb.save(tmp_path / "filled.xlsx")
     body = await imported(api, tokens[CLERK], ORG, tmp_path / "filled.xlsx")
     assert body["accepted"] == 3
+
+
+async def test_a_special_channel_member_gets_the_nationality_the_special_channel_needs(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    org, clerk = await fresh_union(api, tokens, "101")
+    (member_no,) = await carded_members(api, db, clerk, org, tmp_path, 1, seed=6363)
+    with db.connect() as conn:
+        conn.execute("UPDATE members SET nationality = NULL WHERE member_no = %s", (member_no,))
+        conn.commit()
+    empty = await api.patch(f"/members/{member_no}", json={"nationality": "  "}, headers=auth(clerk))
+    assert empty.status_code == 422 and empty.json()["error"]["details"]["field"] == "nationality", empty.text
+    done = await api.patch(f"/members/{member_no}", json={"nationality": "中国"}, headers=auth(clerk))
+    assert done.status_code == 200 and done.json()["nationality"] == "中国", done.text
+    audit = await api.get("/audit", params={"entity": f"member:{member_no}"}, headers=auth(tokens["reviewer@101"]))
+    assert any("国籍" in row["summary"] for row in audit.json())

@@ -17,7 +17,7 @@ from playwright.async_api import expect
 
 from bank_sim.app import Bank, BankConfig
 from core.db import Database
-from documents.fake_members import HEADERS, member_rows, write_xlsx
+from documents.fake_members import HEADERS, member_rows, write_csv, write_xlsx
 from tests.api.helpers import call
 from tests.api.test_card_batches import member_nos, reset, submitted_batch
 from tests.api.test_card_batches import members as members  # the fixture
@@ -576,3 +576,68 @@ async def test_an_admin_adds_a_union_below_a_district(
     await person.shot("org-added")
     made = await call(api, tokens[ADMIN], "GET", f"/orgs/{code}", 200)
     assert (made["level"], made["parent_code"]) == ("grassroots", "104")
+
+
+async def test_chosen_members_form_a_batch_whose_revocation_the_district_approves(
+    person: Visit,
+    api: httpx.AsyncClient,
+    tokens: dict[str, str],
+    demo_users: dict[str, dict[str, str]],
+    bank: Bank,
+    tmp_path: Path,
+) -> None:
+    reset(bank, hold=True)  # the bank keeps what it receives: the batch stays submitted
+    org, clerk = await fresh_union(api, tokens, "101")
+    rows = list(member_rows(3, seed=6362, phone_base=15_700_000_000))
+    for row in rows:
+        row[HEADERS.index("在职状态")], row[HEADERS.index("退休日期")] = "在职", ""
+    r = await api.post(
+        f"/orgs/{org}/members/imports?wait=true",
+        headers=auth(clerk),
+        files={"file": ("m.csv", write_csv(tmp_path / "m.csv", rows).read_bytes(), "text/csv")},
+    )
+    assert r.status_code == 202 and r.json()["accepted"] == 3, r.text
+    login = f"revoke-{org.lower()}"
+    await with_password(api, tokens, org, "clerk", login)
+    page = person.page
+    await person.sign_in(login, PASSWORD)
+    await page.get_by_role("link", name="办卡批次管理").click()
+    await page.get_by_label("开户网点").fill("工行外滩支行")
+    await page.get_by_role("button", name="新建批次").click()
+    await page.get_by_text("选择未办卡会员加入").click()
+    boxes = page.locator('input[name="member_nos"]')
+    await expect(boxes).to_have_count(3)
+    await boxes.nth(0).check()
+    await boxes.nth(1).check()
+    await page.get_by_role("button", name="加入所选会员").click()
+    await expect(page.locator(".flash")).to_have_text("已加入 2 名会员")
+    await expect(page.locator("table.list tbody tr[data-check]")).to_have_count(2)
+    await page.get_by_role("button", name="系统校验").click()
+    await page.get_by_role("button", name="提交银行").click()
+    await expect(page.locator(".flash")).to_have_text("已提交银行")
+    await page.get_by_label("申请人姓名").fill("王经办")
+    await page.get_by_label("申请人手机号码").fill("13912345678")
+    await page.get_by_label("撤销原因").fill("网点选错")
+    await page.get_by_role("button", name="申请撤销").click()
+    await expect(page.locator(".flash")).to_have_text("已申请撤销，待区局审批")
+    url = page.url.split("?")[0]
+    await person.shot("revocation-requested")
+    await person.sign_out()
+    district = demo_users["reviewer@101"]
+    await person.sign_in(district["login"], district["password"])
+    await page.get_by_role("link", name="待办事项").click()
+    await (
+        page.locator("tbody tr")
+        .filter(has_text="批次撤销待审批")
+        .filter(has_text=org)
+        .first.get_by_role("link", name="处理")
+        .click()
+    )
+    assert page.url.split("?")[0] == url
+    await expect(page.get_by_text("申请人：王经办（139****5678）")).to_be_visible()  # the phone masked
+    await page.get_by_label("意见").fill("同意撤销")
+    await page.get_by_role("button", name="提交审批").click()
+    await expect(page.locator(".flash")).to_have_text("已同意撤销")
+    await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "revoked")
+    await person.shot("revoked")
+    reset(bank)

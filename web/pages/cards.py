@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, TemporalSourceDep, YearPath
 from core.errors import AppError
 from models.inputs import INT4_MAX
-from models.states import LABELS, CardChannel
+from models.states import LABELS, CardChannel, CardStatus
 from services import card_batches, cards, imports, registrations
+from services import members as members_service
 from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, RevocationRequest
 from services.cards import LossReport, ReplacementRequest
 from services.registrations import RegisterRequest
@@ -117,6 +118,21 @@ async def _batch_page(
     )
     actions = [*view.actions, *(["add_all"] if "add_members" in view.actions else [])]
     view = view.model_copy(update={"actions": actions})
+    in_batch = {m.member_no for m in members}
+    without_card = []
+    if "add_members" in view.actions:
+        found = members_service.list_members(
+            session=session,
+            actor=current.actor,
+            code=view.org_code,
+            card_status=CardStatus.NONE,
+            employment_status=None,
+            q=None,
+            subtree=False,
+            page=1,
+            size=200,
+        )
+        without_card = [m for m in found.items if m.member_no not in in_batch]
     return page(
         request,
         "batch.html",
@@ -126,6 +142,7 @@ async def _batch_page(
         members=members,
         error=error,
         buttons=BUTTONS,
+        without_card=without_card,
         checks=CHECKS,
         outcomes=OUTCOMES,
     )
@@ -138,7 +155,7 @@ async def batch_page(
     return await _batch_page(request, session, current, source, batch_id)
 
 
-@router.post("/card-batches/{batch_id}/{action}")
+@router.post("/card-batches/{batch_id}/do/{action}")
 async def batch_action(
     request: Request,
     session: SessionDep,
@@ -226,6 +243,32 @@ async def decide_revocation(
     except AppError as exc:
         return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
     done = "已同意撤销" if decision == "approve" else "已驳回撤销申请"
+    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(done)}", status_code=303)
+
+
+@router.post("/card-batches/{batch_id}/add-selected")
+async def add_selected(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    source: TemporalSourceDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    batch_id: Id,
+    member_nos: Annotated[list[str], Form(max_length=500)],
+) -> Response:
+    """The members ticked on the batch's page join its pending list (all or nothing)."""
+    try:
+        data = MembersEdit(member_nos=member_nos)
+        await card_batches.add_members(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
+        )
+    except ValidationError:
+        error = {"code": "invalid_request", "message": "请勾选要加入的会员"}
+        return await _batch_page(request, session, current, source, batch_id, 422, error)
+    except AppError as exc:
+        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+    done = f"已加入 {len(member_nos)} 名会员"
     return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(done)}", status_code=303)
 
 

@@ -179,6 +179,7 @@ async def correct(
     phone: Annotated[str, Form(max_length=11)] = "",
     work_address: Annotated[str, Form(max_length=200)] = "",
     employment_status: Annotated[str, Form(max_length=20)] = "",
+    nationality: Annotated[str, Form(max_length=40)] = "",
     retirement_date: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """The clerk's corrections (only the fields filled in), by the import's rules."""
@@ -187,6 +188,7 @@ async def correct(
         "phone": phone,
         "work_address": work_address,
         "employment_status": employment_status,
+        "nationality": nationality,
         "retirement_date": retirement_date,
     }
     try:
