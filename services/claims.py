@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import psycopg
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -19,11 +19,12 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.settings import Settings
 from documents.file_types import checked_type
 from models.claim import Claim, ClaimEvidence
+from models.enrollment import Enrollment, EnrollmentMember
 from models.inputs import MULTILINE, YEAR_MIN, RequestBody
 from models.member import Member
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
-from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role
+from models.states import ClaimKind, ClaimStatus, Illness, OrgLevel, Role, RosterCategory, label
 from rules.calendar import today
 from services.claim_views import ClaimView, EvidencePublic, claim_view, claim_views, fresh_claim_view, load_claim
 from services.orgs import get_org
@@ -76,18 +77,30 @@ def _return_timeout(session: Session, year: int) -> int:
 
 
 async def apply(
-    *, session: Session, actor: Actor, temporal: Client, source: TemporalSource, settings: Settings,
-    member_no: str, data: ClaimCreate,
-) -> ClaimView:  # fmt: skip
+    *,
+    session: Session,
+    actor: Actor,
+    temporal: Client,
+    source: TemporalSource,
+    settings: Settings,
+    member_no: str,
+    data: ClaimCreate,
+) -> ClaimView:
     """A clerk of the member's union applies; the answer waits for the eligibility check and
     names every reason a claim is not eligible (a check that cannot be made in time is answered
     with the claim as it is and ``waiting``: the workflow retries it)."""
     inp = await run_in_threadpool(_create, session, member_no, data, actor, settings)
     try:
         await start_with_update(
-            temporal, ClaimWorkflow.run, inp, ClaimWorkflow.checked, id=claim_workflow_id(inp.claim_id),
-            task_queue=settings.task_queue, rpc_seconds=settings.update_timeout_seconds, result_type=ClaimSummary,
-        )  # fmt: skip
+            temporal,
+            ClaimWorkflow.run,
+            inp,
+            ClaimWorkflow.checked,
+            id=claim_workflow_id(inp.claim_id),
+            task_queue=settings.task_queue,
+            rpc_seconds=settings.update_timeout_seconds,
+            result_type=ClaimSummary,
+        )
     except Unavailable:
         await run_in_threadpool(_withdraw, session, inp.claim_id)  # no workflow: keep no half-made claim
         raise Unavailable("temporal_unavailable", "流程服务暂不可用，申请未提交，请稍后再试") from None
@@ -150,9 +163,15 @@ def _read_claim(session: Session, claim_id: int, actor: Actor) -> tuple[ClaimVie
 
 
 async def org_claims(
-    *, session: Session, actor: Actor, source: TemporalSource, code: str, status: ClaimStatus | None, page: int,
+    *,
+    session: Session,
+    actor: Actor,
+    source: TemporalSource,
+    code: str,
+    status: ClaimStatus | None,
+    page: int,
     size: int,
-) -> list[ClaimView]:  # fmt: skip
+) -> list[ClaimView]:
     """Claims of a union, or of every union below the organisation, each with what its workflow
     keeps retrying (``waiting``)."""
     rows = await run_in_threadpool(_org_claims, session, actor, code, status, page, size)
@@ -193,9 +212,13 @@ async def _update(
     (nothing is read first); the answer is the claim as the update left it."""
     try:
         summary: ClaimSummary = await run_update(
-            temporal, claim_workflow_id(claim_id), update, arg, rpc_seconds=settings.update_timeout_seconds,
+            temporal,
+            claim_workflow_id(claim_id),
+            update,
+            arg,
+            rpc_seconds=settings.update_timeout_seconds,
             result_type=ClaimSummary,
-        )  # fmt: skip
+        )
     except Conflict as exc:
         if exc.code in ("workflow_closed", "stale_decision"):  # no such workflow: does the claim exist at all?
             await run_in_threadpool(load_claim, session, claim_id, actor)
@@ -270,9 +293,12 @@ async def add_evidence(
     )
     await run_in_threadpool(_store_evidence, session, evidence, org, actor)
     return EvidencePublic(
-        id=evidence.id or 0, filename=evidence.filename, content_type=evidence.content_type, size=evidence.size,
+        id=evidence.id or 0,
+        filename=evidence.filename,
+        content_type=evidence.content_type,
+        size=evidence.size,
         uploaded_at=evidence.uploaded_at.isoformat(),
-    )  # fmt: skip
+    )
 
 
 def _evidence_welcome(session: Session, claim_id: int, actor: Actor) -> Organisation:
@@ -288,9 +314,13 @@ def _store_evidence(session: Session, evidence: ClaimEvidence, org: Organisation
     """Store the file (up to 10 MB: written in a worker thread, not on the event loop) and audit it."""
     session.add(evidence)
     audit_action(
-        session, actor, "claim.evidence_added", ("claim", evidence.claim_id), f"上传材料 {evidence.filename}",
+        session,
+        actor,
+        "claim.evidence_added",
+        ("claim", evidence.claim_id),
+        f"上传材料 {evidence.filename}",
         org_id=org.id,
-    )  # fmt: skip
+    )
     session.commit()
     session.refresh(evidence)
 
@@ -305,3 +335,46 @@ def evidence_file(*, session: Session, actor: Actor, claim_id: int, evidence_id:
     if actor.role is Role.ADMIN:
         raise Forbidden("role_not_allowed", "证明材料仅供经办人和审核人查看")
     return evidence
+
+
+class CoveragePeriod(BaseModel):
+    year: int
+    start: date | None
+    end: date | None
+    status: str
+
+
+class ClaimContext(BaseModel):
+    """What a reviewer weighs beside the application: the member's card and their coverage."""
+
+    card_no: str | None
+    card_status: str
+    card_status_label: str
+    coverage: list[CoveragePeriod]
+
+
+def claim_context(*, session: Session, actor: Actor, claim_id: int) -> ClaimContext:
+    claim, _ = load_claim(session, claim_id, actor)
+    member = session.get(Member, claim.member_no)
+    assert member is not None
+    rows = session.exec(
+        select(Enrollment, EnrollmentMember)
+        .join(EnrollmentMember, col(EnrollmentMember.enrollment_id) == col(Enrollment.id))
+        .where(EnrollmentMember.member_no == claim.member_no, EnrollmentMember.category == RosterCategory.ENROLLED)
+        .order_by(col(Enrollment.year).desc())
+    ).all()
+    periods = [
+        CoveragePeriod(
+            year=e.year,
+            start=x.coverage_start or e.coverage_start,
+            end=x.coverage_end or e.coverage_end,
+            status=e.status.value,
+        )
+        for e, x in rows
+    ]
+    return ClaimContext(
+        card_no=member.card_no,
+        card_status=member.card_status.value,
+        card_status_label=label(member.card_status),
+        coverage=periods[:5],
+    )

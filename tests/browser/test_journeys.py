@@ -57,6 +57,7 @@ async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> di
     await page.wait_for_load_state()
     assert page.url.endswith(f"/ui/claims/{claim_id}")
     await expect(page.locator("svg.machine .current")).to_have_attribute("data-state", "under_review")
+    await expect(page.locator("dd").filter(has_text="参保完成")).to_be_visible()  # the member's coverage beside it
     await person.shot("claim")
     form = page.locator("form.decision")
     sent = {
@@ -212,8 +213,11 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     await person.sign_in(login, PASSWORD)
     await person.go(url, "enrollment")
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "draft")
-    await page.get_by_role("button", name="全部确认参保").click()
-    await expect(page.locator(".flash")).to_have_text("待确认会员已全部确认参保")
+    await page.get_by_role("button", name="确认所选会员").click()  # nobody ticked: refused
+    await expect(page.locator(".error")).to_be_visible()
+    await page.locator(f'input[name="member_nos"][value="{nos[0]}"]').check()
+    await page.get_by_role("button", name="确认所选会员").click()
+    await expect(page.locator(".flash")).to_have_text("已确认 1 名会员参保")
     await page.get_by_label("保障类型").select_option("A")
     await page.get_by_role("button", name="提交集中参保").click()
     await expect(page.locator(".flash")).to_have_text("已提交集中参保")

@@ -92,7 +92,7 @@ async def _act(
 
 
 @router.post("/enrollments/{enrollment_id}/confirm")
-async def confirm_all(
+async def confirm(
     request: Request,
     session: SessionDep,
     current: PageSession,
@@ -100,18 +100,25 @@ async def confirm_all(
     settings: SettingsDep,
     temporal: TemporalDep,
     enrollment_id: EnrollmentId,
+    all: Annotated[str, Form(max_length=5)] = "true",
+    member_nos: Annotated[list[str] | None, Form(max_length=1000)] = None,
 ) -> Response:
+    """Confirm the ticked members awaiting confirmation, or all of them."""
+    everyone = all == "true"
+
     async def act() -> Any:
+        data = MembersChoice(all=True) if everyone else MembersChoice(member_nos=member_nos or [])
         return await enrollments.confirm_members(
             session=session,
             actor=current.actor,
             temporal=temporal,
             settings=settings,
             enrollment_id=enrollment_id,
-            data=MembersChoice(all=True),
+            data=data,
         )
 
-    return await _act(request, session, current, source, enrollment_id, act, "待确认会员已全部确认参保")
+    done = "待确认会员已全部确认参保" if everyone else f"已确认 {len(member_nos or [])} 名会员参保"
+    return await _act(request, session, current, source, enrollment_id, act, done)
 
 
 @router.post("/enrollments/{enrollment_id}/submit")

@@ -147,12 +147,14 @@ async def _claim_page(
     error: Mapping[str, object] | None = None,
 ) -> HTMLResponse:
     view = await claims.read_claim(session=session, actor=current.actor, source=source, claim_id=claim_id)
+    context = claims.claim_context(session=session, actor=current.actor, claim_id=claim_id)
     return page(
         request,
         "claim.html",
         current,
         status_code=status_code,
         claim=view,
+        context=context,
         error=error,
         awaiting_label=AWAITING_LABELS.get(view.awaiting or ""),
     )
