@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from core.errors import AppError
+from models.inputs import PAGE_MAX
 from services.sessions import CurrentSession
 from web.templating import templates
 
@@ -27,3 +28,9 @@ def page(
 def refusal(error: AppError) -> dict[str, Any]:
     """An error as the templates show it: its code, its Chinese message, its details."""
     return {"code": error.code, "message": error.message, "details": error.details}
+
+
+def page_number(request: Request) -> int:
+    """The ``page`` of a list's address (1 when missing or not a page number)."""
+    given = request.query_params.get("page", "1")
+    return min(max(int(given), 1), PAGE_MAX) if given.isdigit() and len(given) < 7 else 1

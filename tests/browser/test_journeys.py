@@ -46,15 +46,29 @@ async def with_password(api: httpx.AsyncClient, tokens: dict[str, str], org: str
     return str(made["token"])
 
 
-async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> dict[str, str | float | bool]:
-    """From the inbox to the claim, approved; the form as it was sent (to send it again)."""
+async def open_from_inbox(person: Visit, *texts: str) -> None:
+    """From the inbox, the task whose row holds every one of ``texts``, page after page."""
     page = person.page
     await page.get_by_role("link", name="待办事项").click()
     await page.wait_for_load_state()
-    await person.shot("inbox")
-    row = page.locator("tbody tr").filter(has_text=f"会员 {member_no} 的").filter(has_text="给付申请待审核")
-    await row.first.get_by_role("link", name="处理").click()
-    await page.wait_for_load_state()
+    while True:
+        rows = page.locator("tbody tr")
+        for text in texts:
+            rows = rows.filter(has_text=text)
+        if await rows.count():
+            await rows.first.get_by_role("link", name="处理").click()
+            await page.wait_for_load_state()
+            return
+        following = page.get_by_role("link", name="下一页")
+        assert await following.count(), f"no task with {texts} in the inbox"
+        await following.first.click()
+        await page.wait_for_load_state()
+
+
+async def approve_from_inbox(person: Visit, claim_id: int, member_no: str) -> dict[str, str | float | bool]:
+    """From the inbox to the claim, approved; the form as it was sent (to send it again)."""
+    page = person.page
+    await open_from_inbox(person, f"会员 {member_no} 的", "给付申请待审核")
     assert page.url.endswith(f"/ui/claims/{claim_id}")
     await expect(page.locator("svg.machine .current")).to_have_attribute("data-state", "under_review")
     await expect(page.locator("dd").filter(has_text="参保完成")).to_be_visible()  # the member's coverage beside it
@@ -124,8 +138,7 @@ async def test_a_claim_is_approved_from_each_inbox_and_paid(
     await expect(page.locator(".flash")).to_have_text("已退回")
     await person.sign_out()
     await person.sign_in(f"claims-{org.lower()}", PASSWORD)
-    await page.get_by_role("link", name="待办事项").click()
-    await page.locator("tbody tr").filter(has_text="给付申请已退回").first.get_by_role("link", name="处理").click()
+    await open_from_inbox(person, f"会员 {member_no} 的", "给付申请已退回")
     await expect(page.locator("dd").filter(has_text="请补充伤残鉴定书")).to_be_visible()
     await page.get_by_label("申请说明").fill("意外伤害致全残，补充伤残鉴定书")
     more = tmp_path / "disability.pdf"
@@ -238,16 +251,14 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     await person.sign_out()
 
     await person.sign_in(login, PASSWORD)
-    await page.get_by_role("link", name="待办事项").click()
-    await page.locator("tbody tr").filter(has_text="集中参保已退回").first.get_by_role("link", name="处理").click()
+    await open_from_inbox(person, "集中参保已退回", f"{year}年度")
     await expect(page.locator("dd").filter(has_text="人数有误，请核对")).to_be_visible()
     await page.get_by_role("button", name="提交集中参保").click()
     await expect(page.locator(".flash")).to_have_text("已提交集中参保")
     await person.sign_out()
 
     await person.sign_in(district["login"], district["password"])
-    await page.get_by_role("link", name="待办事项").click()
-    await page.locator("tbody tr").filter(has_text=org).first.get_by_role("link", name="处理").click()
+    await open_from_inbox(person, org, "集中参保待审核")
     await page.get_by_role("button", name="提交审核决定").click()
     await expect(page.locator(".flash")).to_have_text("已审核通过")
     share = (await call(api, clerk, "GET", f"/enrollments/{e['id']}", 200))["grassroots_share"]
@@ -274,8 +285,7 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
     await person.sign_out()
     center = demo_users["center_reviewer@SH"]
     await person.sign_in(center["login"], center["password"])
-    await page.get_by_role("link", name="待办事项").click()
-    await page.locator("tbody tr").filter(has_text="缴费凭证待审核").first.get_by_role("link", name="处理").click()
+    await open_from_inbox(person, "缴费凭证待审核", f"{year}年度集中参保")
     assert page.url.endswith(filing_url)
     await page.get_by_role("button", name="提交审核决定").click()
     await expect(page.locator(".flash")).to_have_text("凭证审核通过，参保完成")
@@ -285,8 +295,7 @@ async def test_an_enrollment_is_confirmed_submitted_returned_resubmitted_approve
         assert time.monotonic() < deadline, done
         await asyncio.sleep(0.2)
     # the round at a glance for the center: the union among the done, behind its bar
-    await page.goto(person.base + "/")
-    await page.get_by_role("link", name=f"{year}年度集中参保进度").click()
+    await person.go(f"/ui/rounds/SH/{year}", "round")  # (the home page links the rounds under way)
     done_bar = page.locator('svg.chart a[data-stage="done"]')
     assert int(await done_bar.get_attribute("data-count") or 0) >= 1
     await done_bar.click()
@@ -629,14 +638,7 @@ async def test_chosen_members_form_a_batch_whose_revocation_the_district_approve
     await person.sign_out()
     district = demo_users["reviewer@101"]
     await person.sign_in(district["login"], district["password"])
-    await page.get_by_role("link", name="待办事项").click()
-    await (
-        page.locator("tbody tr")
-        .filter(has_text="批次撤销待审批")
-        .filter(has_text=org)
-        .first.get_by_role("link", name="处理")
-        .click()
-    )
+    await open_from_inbox(person, "批次撤销待审批", org)
     assert page.url.split("?")[0] == url
     await expect(page.get_by_text("申请人：王经办（139****5678）")).to_be_visible()  # the phone masked
     await page.get_by_label("意见").fill("同意撤销")

@@ -84,3 +84,13 @@ async def test_member_lists_mask_ids_and_phones(
         assert m["id_number"][:6] in listed.text  # masked, not left out
     searched = await api.get(f"/ui/orgs/{org}/members", params={"q": full[0]["id_number"]})
     assert "共 1 人" in searched.text and full[0]["name"] in searched.text
+
+
+async def test_lists_page_on_the_server(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    await signed_in(api, tokens, "101-0001", "pages-lists")
+    first = await api.get("/ui/orgs/101-0001/card-batches")
+    assert first.status_code == 200 and "第 1 页" in first.text
+    second = await api.get("/ui/orgs/101-0001/card-batches", params={"page": "2"})
+    assert second.status_code == 200 and "第 2 页" in second.text and 'href="?page=1"' in second.text
+    odd = await api.get("/ui/orgs/101-0001/cards", params={"page": "not-a-page"})
+    assert odd.status_code == 200 and "第 1 页" in odd.text  # an odd page is the first

@@ -16,7 +16,9 @@ from models.states import Role
 from models.user import SetupCodeIssued, UserCreate
 from services import accounts
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import page, page_number, refusal
+
+LIST_SIZE = 100
 
 router = APIRouter(prefix=f"{PREFIX}/accounts", include_in_schema=False)
 
@@ -30,9 +32,19 @@ def _page(
     error: Mapping[str, object] | None = None,
     issued: SetupCodeIssued | None = None,
 ) -> HTMLResponse:
-    found = accounts.list_accounts(session=session, actor=current.actor, org_code=org, page=1, size=500)
+    page_no = page_number(request)
+    found = accounts.list_accounts(session=session, actor=current.actor, org_code=org, page=page_no, size=LIST_SIZE)
     return page(
-        request, "accounts.html", current, status_code=status_code, accounts=found, org=org, error=error, issued=issued
+        request,
+        "accounts.html",
+        current,
+        page_no=page_no,
+        more=len(found) == LIST_SIZE,
+        status_code=status_code,
+        accounts=found,
+        org=org,
+        error=error,
+        issued=issued,
     )
 
 

@@ -22,9 +22,10 @@ from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, 
 from services.cards import LossReport, ReplacementRequest
 from services.registrations import RegisterRequest
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import page, page_number, refusal
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+LIST_SIZE = 100  # rows of a list page
 Id = Annotated[int, Path(ge=1, le=INT4_MAX)]
 BUTTONS = (
     ("add_all", "加入全部未办卡会员"),
@@ -62,7 +63,14 @@ async def _batches_page(
     error: Mapping[str, object] | None = None,
 ) -> HTMLResponse:
     found = await card_batches.list_batches(
-        session=session, actor=current.actor, source=source, org_code=code, status=None, overdue=None, page=1, size=100
+        session=session,
+        actor=current.actor,
+        source=source,
+        org_code=code,
+        status=None,
+        overdue=None,
+        page=page_number(request),
+        size=LIST_SIZE,
     )
     years = registrations.registration_years(session=session, actor=current.actor, org_code=code)
     return page(
@@ -75,6 +83,8 @@ async def _batches_page(
         error=error,
         channels=list(LABELS[CardChannel].items()),
         years=years[:5],
+        page_no=page_number(request),
+        more=len(found) == LIST_SIZE,
     )
 
 
@@ -383,8 +393,20 @@ async def _cards_page(
     status_code: int = 200,
     error: Mapping[str, object] | None = None,
 ) -> HTMLResponse:
-    found = cards.list_cards(session=session, actor=current.actor, org_code=code, status=None, page=1, size=500)
-    return page(request, "cards.html", current, status_code=status_code, cards=found, code=code, error=error)
+    found = cards.list_cards(
+        session=session, actor=current.actor, org_code=code, status=None, page=page_number(request), size=LIST_SIZE
+    )
+    return page(
+        request,
+        "cards.html",
+        current,
+        status_code=status_code,
+        cards=found,
+        code=code,
+        error=error,
+        page_no=page_number(request),
+        more=len(found) == LIST_SIZE,
+    )
 
 
 @router.get("/orgs/{code}/cards", response_class=HTMLResponse)

@@ -73,10 +73,15 @@ async def home(
     )
     deadlines = programme_years.upcoming_deadlines(session=session, today=today(settings.timezone))
     reviewer = current.actor.role.value in ("reviewer", "center_reviewer", "admin")
+    day = today(settings.timezone)
     years = (
-        sorted(
-            (y.year for y in programme_years.list_programme_years(session=session, actor=current.actor)), reverse=True
-        )[:3]
+        [  # the rounds under way: from the split window's opening to the end of coverage
+            y.year
+            for y in sorted(
+                programme_years.list_programme_years(session=session, actor=current.actor), key=lambda y: -y.year
+            )
+            if y.config.split_window.start <= day <= y.config.coverage.end
+        ][:12]
         if reviewer
         else []
     )
