@@ -1,5 +1,5 @@
 """Bar charts drawn as SVG by us (no chart library, no CDN): one bar per stage with its count, each
-bar a link to the list behind it."""
+bar's whole column a link to the list behind it (a bar of one among hundreds is still easy to hit)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def bar_chart(bars: list[tuple[str, str, int]], label: str) -> str:
         parts.append(
             f'<a href="#{escape(anchor)}" data-stage="{escape(anchor)}" data-count="{n}">'
             f"<title>{escape(text)}：{n}</title>"
-            f'<rect x="{x}" y="{y}" width="{BAR_W}" height="{max(h, 1)}" rx="3"/>'
+            f'<rect class="hit" x="{x}" y="0" width="{BAR_W}" height="{HEIGHT + TOP + BOTTOM}"/>'
+            f'<rect class="bar" x="{x}" y="{y}" width="{BAR_W}" height="{max(h, 1)}" rx="3"/>'
             f'<text x="{x + BAR_W / 2:.0f}" y="{y - 4}" text-anchor="middle" class="count">{n}</text>'
             f'<text x="{x + BAR_W / 2:.0f}" y="{TOP + HEIGHT + 18}" text-anchor="middle">{escape(text)}</text></a>'
         )
