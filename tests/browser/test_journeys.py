@@ -468,7 +468,7 @@ async def test_a_district_opens_an_account_below_it_and_its_user_sets_a_password
     await person.shot("new-user-home")
     await person.sign_out()
     await person.sign_in(district["login"], district["password"])
-    await person.go("/ui/accounts", "accounts")
+    await person.go(f"/ui/accounts?org={org}", "accounts")  # the union's accounts (the district has many)
     row = page.locator(f'tr[data-login="new-{org.lower()}"]')
     await expect(row).to_contain_text("正常")
     await row.get_by_role("button", name="停用").click()
