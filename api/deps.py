@@ -120,7 +120,14 @@ async def get_actor(
 
 
 async def _session_actor(request: Request, db: Database, cookie: str) -> Actor:
-    current = await run_in_threadpool(_look_up_session, db, cookie)
+    return (await live_session(request, db, cookie)).actor
+
+
+async def live_session(request: Request, db: Database, cookie: str) -> CurrentSession:
+    """The live session of a cookie (401 ``session_expired`` otherwise), kept on the request; a
+    request that changes something carries the session's CSRF token (``X-CSRF-Token`` or a
+    ``csrf_token`` form field), or is refused 403 ``csrf``. The API and the workbench both ask this."""
+    current = await run_in_threadpool(look_up_session, db, cookie)
     request.state.web_session = current
     if request.method not in _SAFE_METHODS:
         given = request.headers.get(CSRF_HEADER)
@@ -132,10 +139,10 @@ async def _session_actor(request: Request, db: Database, cookie: str) -> Actor:
             given = field if isinstance(field, str) else None
         if not csrf_matches(current.csrf_token, given):
             raise Forbidden("csrf", "请求缺少有效的 CSRF 令牌，请刷新页面后重试")
-    return current.actor
+    return current
 
 
-def _look_up_session(db: Database, cookie: str) -> CurrentSession:
+def look_up_session(db: Database, cookie: str) -> CurrentSession:
     with db.session() as session:
         return session_actor(session, cookie)
 

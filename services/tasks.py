@@ -61,14 +61,17 @@ def _payment_deadline(session: Session, year: int) -> date | None:
     return ProgrammeYearConfig.model_validate(row.config).payment_deadline if row else None
 
 
-def _batch_step(session: Session, batch_id: int) -> int:
-    """A batch's step: the number of its workflow's last transition (its audit rows carry them)."""
-    found = session.exec(
-        select(func.max(AuditEvent.step_no)).where(
-            AuditEvent.entity_type == "card_batch", AuditEvent.entity_id == str(batch_id)
-        )
-    ).one()
-    return int(found or 0)
+def _batch_steps(session: Session, batch_ids: list[int]) -> dict[str, int]:
+    """Each batch's step, the number of its workflow's last transition (its audit rows carry them),
+    by batch id as the audit keys it: one query for all of them."""
+    if not batch_ids:
+        return {}
+    rows = session.exec(
+        select(AuditEvent.entity_id, func.max(AuditEvent.step_no))
+        .where(AuditEvent.entity_type == "card_batch", col(AuditEvent.entity_id).in_([str(i) for i in batch_ids]))
+        .group_by(col(AuditEvent.entity_id))
+    ).all()
+    return {entity_id: int(step or 0) for entity_id, step in rows}
 
 
 def _enrollment_tasks(session: Session, actor: Actor) -> list[Task]:
@@ -144,6 +147,8 @@ def _revocation_tasks(session: Session, actor: Actor) -> list[Task]:
     )
     if not actor.is_admin:
         query = query.where(col(Organisation.path).startswith(actor.org_path))
+    rows = session.exec(query.limit(KIND_ROWS)).all()
+    steps = _batch_steps(session, [b.id or 0 for b, _ in rows])
     return [
         Task(
             kind="revocation_review",
@@ -154,10 +159,10 @@ def _revocation_tasks(session: Session, actor: Actor) -> list[Task]:
             status=b.status.value,
             summary=f"办卡批次 {b.batch_no} 撤销申请（{b.members}人）",
             link=f"/card-batches/{b.id}",
-            step=_batch_step(session, b.id or 0),
+            step=steps.get(str(b.id), 0),
             since=b.updated_at,
         )
-        for b, org in session.exec(query.limit(KIND_ROWS)).all()
+        for b, org in rows
     ]
 
 

@@ -12,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import SESSION_COOKIE, temporal_source
+from api.deps import SESSION_COOKIE, look_up_session, temporal_source
 from core.errors import AppError, Unauthorized
-from services.sessions import CurrentSession, session_actor
+from services.sessions import CurrentSession
 from web.deps import PREFIX, SignInRequired, sign_in_url
 from web.pages import accounts as account_pages
 from web.pages import admin as admin_pages
@@ -101,7 +101,7 @@ async def _root(request: Request) -> Response:
     current: CurrentSession | None = None
     if cookie:
         try:
-            current = await run_in_threadpool(_look_up, request, cookie)
+            current = await run_in_threadpool(look_up_session, request.app.state.db, cookie)
         except Unauthorized:
             current = None
     if current is None:
@@ -111,8 +111,3 @@ async def _root(request: Request) -> Response:
     with db.session() as session:
         result: Any = await work.home(request, session, current, temporal_source(request), request.app.state.settings)
     return result  # type: ignore[no-any-return]
-
-
-def _look_up(request: Request, cookie: str) -> CurrentSession:
-    with request.app.state.db.session() as session:
-        return session_actor(session, cookie)

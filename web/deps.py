@@ -7,15 +7,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 
-from api.deps import SESSION_COOKIE, get_db
+from api.deps import SESSION_COOKIE, get_db, live_session
 from core.db import Database
-from core.errors import Forbidden, Unauthorized
-from services.sessions import CurrentSession, csrf_matches, session_actor
+from core.errors import Unauthorized
+from services.sessions import CurrentSession
 
 PREFIX = "/ui"
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SignInRequired(Exception):
@@ -23,31 +21,16 @@ class SignInRequired(Exception):
         self.next_url = next_url
 
 
-def _look_up(db: Database, cookie: str) -> CurrentSession:
-    with db.session() as session:
-        return session_actor(session, cookie)
-
-
 async def current_session(request: Request, db: Annotated[Database, Depends(get_db)]) -> CurrentSession:
-    """The session of the request's cookie; a visitor (or an ended session) goes to sign in. A
-    request that changes something carries the session's CSRF token (form field or header)."""
+    """The session of the request's cookie, its CSRF token checked as the API checks it; a visitor
+    (or an ended session) goes to sign in."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise SignInRequired(request.url.path)
     try:
-        current = await run_in_threadpool(_look_up, db, cookie)
+        return await live_session(request, db, cookie)
     except Unauthorized:
         raise SignInRequired(request.url.path) from None
-    request.state.web_session = current
-    if request.method not in _SAFE:
-        given = request.headers.get("x-csrf-token")
-        if not given:
-            form = await request.form()
-            field = form.get("csrf_token")
-            given = field if isinstance(field, str) else None
-        if not csrf_matches(current.csrf_token, given):
-            raise Forbidden("csrf", "请求缺少有效的 CSRF 令牌，请刷新页面后重试")
-    return current
 
 
 PageSession = Annotated[CurrentSession, Depends(current_session)]

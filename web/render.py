@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from core.errors import AppError
 from models.inputs import PAGE_MAX
@@ -34,3 +38,23 @@ def page_number(request: Request) -> int:
     """The ``page`` of a list's address (1 when missing or not a page number)."""
     given = request.query_params.get("page", "1")
     return min(max(int(given), 1), PAGE_MAX) if given.isdigit() and len(given) < 7 else 1
+
+
+Again = Callable[[int, Mapping[str, object]], Awaitable[Response] | Response]
+
+
+async def decided(
+    act: Callable[[], Awaitable[object]], *, again: Again, then: str, done: str, invalid: Mapping[str, object]
+) -> Response:
+    """A form's action as every page runs it: done, the browser goes to ``then`` with ``done`` as
+    its notice; refused, the page is shown ``again`` with the refusal (``invalid`` when the form's
+    own values do not make a request), its status the refusal's."""
+    try:
+        await act()
+    except ValidationError:
+        shown = again(422, invalid)
+    except AppError as exc:
+        shown = again(exc.status_code, refusal(exc))
+    else:
+        return RedirectResponse(f"{then}?done={quote(done)}", status_code=303)
+    return await shown if inspect.isawaitable(shown) else shown

@@ -40,6 +40,16 @@ def _machine(machine: str, current: str | None) -> Markup:
     return Markup(machine_svg(machine, current))  # noqa: S704  (drawn by us from the declared machine, labels escaped)
 
 
+def age(seconds: int | None) -> str:
+    """How long something has waited, as a person says it: 3 天, 5 小时, 12 分钟, 刚刚."""
+    if seconds is None:
+        return ""
+    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "刚刚"
+
+
 def use_time_zone(name: str) -> None:
     global TZ
     TZ = ZoneInfo(name)
@@ -47,5 +57,11 @@ def use_time_zone(name: str) -> None:
 
 env: Any = templates.env
 env.globals.update(
-    status_label=_status, when=_when, day=_day, machine=_machine, role_label=LABELS[Role].get, value_label=label
+    status_label=_status,
+    when=_when,
+    day=_day,
+    machine=_machine,
+    role_label=LABELS[Role].get,
+    value_label=label,
+    age=age,
 )

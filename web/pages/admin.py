@@ -41,15 +41,6 @@ ACTIONS = {
 }
 
 
-def _age(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} 秒"
-
-
 @router.get("/workflows", response_class=HTMLResponse)
 async def workflows(
     request: Request,
@@ -96,7 +87,6 @@ async def workflows(
         failing=failing,
         overdue=overdue,
         error=error,
-        age=_age,
     )
 
 

@@ -22,7 +22,7 @@ from services.card_batches import BatchCreate, MembersEdit, RevocationDecision, 
 from services.cards import LossReport, ReplacementRequest
 from services.registrations import RegisterRequest
 from web.deps import PREFIX, PageSession
-from web.render import page, page_number, refusal
+from web.render import decided, page, page_number, refusal
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LIST_SIZE = 100  # rows of a list page
@@ -111,6 +111,13 @@ async def open_batch(
     except AppError as exc:
         return await _batches_page(request, session, current, source, code, exc.status_code, refusal(exc))
     return RedirectResponse(f"{PREFIX}/card-batches/{made.id}", status_code=303)
+
+
+def _again(
+    request: Request, session: SessionDep, current: PageSession, source: TemporalSourceDep, batch_id: int
+) -> Any:
+    """The batch's page again, with a refusal."""
+    return lambda status, error: _batch_page(request, session, current, source, batch_id, status, error)
 
 
 async def _batch_page(
@@ -214,19 +221,21 @@ async def request_revocation(
     applicant_phone: Annotated[str, Form(max_length=11)],
     reason: Annotated[str, Form(max_length=300)],
 ) -> Response:
-    try:
+    async def act() -> object:
         data = RevocationRequest(
             applicant_name=applicant_name.strip(), applicant_phone=applicant_phone.strip(), reason=reason.strip()
         )
-        await card_batches.request_revocation(
+        return await card_batches.request_revocation(
             session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
         )
-    except ValidationError:
-        error = {"code": "invalid_request", "message": "请填写申请人姓名、11 位手机号码和撤销原因"}
-        return await _batch_page(request, session, current, source, batch_id, 422, error)
-    except AppError as exc:
-        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote('已申请撤销，待区局审批')}", status_code=303)
+
+    return await decided(
+        act,
+        again=_again(request, session, current, source, batch_id),
+        then=f"{PREFIX}/card-batches/{batch_id}",
+        done="已申请撤销，待区局审批",
+        invalid={"code": "invalid_request", "message": "请填写申请人姓名、11 位手机号码和撤销原因"},
+    )
 
 
 @router.post("/card-batches/{batch_id}/revocation/decision")
@@ -242,18 +251,20 @@ async def decide_revocation(
     step: Annotated[int, Form(ge=0, le=INT4_MAX)],
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    try:
+    async def act() -> object:
         data = RevocationDecision(approve=decision == "approve", reason=reason.strip(), step=step)
-        await card_batches.decide_revocation(
+        return await card_batches.decide_revocation(
             session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
         )
-    except ValidationError:
-        error = {"code": "reason_required", "message": "请填写审批意见"}
-        return await _batch_page(request, session, current, source, batch_id, 422, error)
-    except AppError as exc:
-        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+
     done = "已同意撤销" if decision == "approve" else "已驳回撤销申请"
-    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(done)}", status_code=303)
+    return await decided(
+        act,
+        again=_again(request, session, current, source, batch_id),
+        then=f"{PREFIX}/card-batches/{batch_id}",
+        done=done,
+        invalid={"code": "reason_required", "message": "请填写审批意见"},
+    )
 
 
 @router.post("/card-batches/{batch_id}/add-selected")
@@ -268,18 +279,21 @@ async def add_selected(
     member_nos: Annotated[list[str], Form(max_length=500)],
 ) -> Response:
     """The members ticked on the batch's page join its pending list (all or nothing)."""
-    try:
+
+    async def act() -> object:
         data = MembersEdit(member_nos=member_nos)
-        await card_batches.add_members(
+        return await card_batches.add_members(
             session=session, actor=current.actor, temporal=temporal, settings=settings, batch_id=batch_id, data=data
         )
-    except ValidationError:
-        error = {"code": "invalid_request", "message": "请勾选要加入的会员"}
-        return await _batch_page(request, session, current, source, batch_id, 422, error)
-    except AppError as exc:
-        return await _batch_page(request, session, current, source, batch_id, exc.status_code, refusal(exc))
+
     done = f"已加入 {len(member_nos)} 名会员"
-    return RedirectResponse(f"{PREFIX}/card-batches/{batch_id}?done={quote(done)}", status_code=303)
+    return await decided(
+        act,
+        again=_again(request, session, current, source, batch_id),
+        then=f"{PREFIX}/card-batches/{batch_id}",
+        done=done,
+        invalid={"code": "invalid_request", "message": "请勾选要加入的会员"},
+    )
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:

@@ -7,21 +7,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
-from core.errors import AppError
 from core.programme import get_config
 from models.inputs import INT4_MAX
 from models.states import RosterCategory
 from services import enrollments
 from services.enrollments import EnrollmentReview, MembersChoice, PaymentBody, SubmitBody
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import decided, page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 EnrollmentId = Annotated[int, Path(ge=1, le=INT4_MAX)]
@@ -81,14 +78,12 @@ async def _act(
     done: str,
 ) -> Response:
     """Run a decision; its refusal is shown on the enrollment's page, its success as a notice."""
-    try:
-        await act()
-    except ValidationError:
-        error = {"code": "invalid_request", "message": "填写的内容不正确：退回须填写原因，金额须为数字"}
-        return await _page(request, session, current, source, enrollment_id, 422, error)
-    except AppError as exc:
-        return await _page(request, session, current, source, enrollment_id, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/enrollments/{enrollment_id}?done={quote(done)}", status_code=303)
+
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return _page(request, session, current, source, enrollment_id, status, error)
+
+    invalid = {"code": "invalid_request", "message": "填写的内容不正确：退回须填写原因，金额须为数字"}
+    return await decided(act, again=again, then=f"{PREFIX}/enrollments/{enrollment_id}", done=done, invalid=invalid)
 
 
 @router.post("/enrollments/{enrollment_id}/confirm")

@@ -20,7 +20,7 @@ from models.programme import FeeSplit
 from services import filings, programme_years
 from services.filings import VOUCHER_MAX_BYTES, VoucherDecision
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import decided, page, refusal
 
 router = APIRouter(prefix=f"{PREFIX}/districts/{{code}}/enrollments/{{year}}", include_in_schema=False)
 Code = Annotated[str, Path(max_length=3)]
@@ -55,15 +55,13 @@ async def _act(
     act: Callable[[], Awaitable[Any]],
     done: str,
 ) -> Response:
-    try:
-        await act()
-    except ValidationError:
-        return _page(
-            request, session, current, code, year, 422, {"code": "reason_required", "message": "退回须填写原因"}
-        )
-    except AppError as exc:
-        return _page(request, session, current, code, year, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/districts/{code}/enrollments/{year}?done={quote(done)}", status_code=303)
+    def again(status: int, error: Mapping[str, object]) -> HTMLResponse:
+        return _page(request, session, current, code, year, status, error)
+
+    invalid = {"code": "reason_required", "message": "退回须填写原因"}
+    return await decided(
+        act, again=again, then=f"{PREFIX}/districts/{code}/enrollments/{year}", done=done, invalid=invalid
+    )
 
 
 @router.post("/submit")

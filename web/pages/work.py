@@ -17,6 +17,7 @@ from core.errors import AppError
 from models.inputs import INT4_MAX, PAGE_MAX
 from rules.calendar import today
 from services import claims, programme_years, tasks
+from services.claim_views import load_claim
 from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimReview, ResubmitBody
 from services.tasks import Task
 from web.deps import PREFIX, PageSession
@@ -42,13 +43,6 @@ AWAITING_LABELS = {
     "district_reviewer": "区局审核人",
     "center_reviewer": "职保互助中心",
 }
-
-
-def age_text(seconds: int) -> str:
-    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return "刚刚"
 
 
 def page_link(task: Task) -> str:
@@ -111,7 +105,6 @@ async def _inbox(
         kind=kind,
         kind_labels=KIND_LABELS,
         page_link=page_link,
-        age=age_text,
     )
 
 
@@ -226,12 +219,8 @@ async def resubmit_claim(
 ) -> Response:
     """A returned claim amended, with more evidence, and sent back through eligibility."""
     try:
-        if (
-            description.strip()
-            != (
-                await claims.read_claim(session=session, actor=current.actor, source=source, claim_id=claim_id)
-            ).description
-        ):
+        claim, _ = load_claim(session, claim_id, current.actor)  # the row only: no workflow to ask
+        if description.strip() != claim.description:
             claims.amend(
                 session=session,
                 actor=current.actor,
