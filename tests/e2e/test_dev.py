@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,15 +23,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from documents.fake_members import HEADERS, member_rows, write_csv
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 _CTRL_C = "Ctrl-C stops everything; data is kept for the next run."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Dev:

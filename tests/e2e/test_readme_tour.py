@@ -37,7 +37,8 @@ from cli.dev import DB_NAME
 from core.db import ensure_database, start_embedded_postgres
 from models.programme import ProgrammeYearConfig
 from rules.calendar import today
-from tests.e2e.test_dev import Dev, free_port
+from tests.conftest import free_port
+from tests.e2e.test_dev import Dev
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
