@@ -109,4 +109,5 @@ LABELS: dict[str, str] = {
     "types_by_card": "按办卡时间确定的保障类型", "cards_until": "办卡截止日", "login": "登录名", "password": "密码",
     "setup_code": "设置码", "current_password": "当前密码", "new_password": "新密码", "expires_at": "失效时间",
     "token_id": "令牌编号", "nationality": "国籍",
+    "id_type": "证件类型", "id_number": "证件号码",
 }  # fmt: skip

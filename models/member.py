@@ -94,6 +94,10 @@ class MemberPublic(MemberFields):
 class MemberUpdate(SQLModel, RequestBody):
     """Corrections a clerk may make (PATCH); the same rules as the import apply."""
 
+    id_type: IdType | None = Field(
+        default=None, description="证件类型: a new type re-checks the number (id_number, or the member's)."
+    )
+    id_number: str | None = Field(default=None, max_length=32, description="证件号码, by its type's rules.")
     id_expiry: str | None = Field(
         default=None, max_length=20, description="A date (2030-01-31, 2030/1/31, 2030年1月31日) or 长期."
     )

@@ -82,8 +82,9 @@ ID_TYPE_LABELS: dict[IdType, str] = {t: LABELS[IdType][t.value] for t in IdType}
 
 
 def mask_id(number: str) -> str:
-    """``310101********123X``: first 6 and last 4 characters kept."""
-    if len(number) <= 8:
+    """``310101********123X``: an 18-character number keeps its first 6 and last 4; a shorter
+    document number (a passport's 9, a permit's 11 or 15) only its first 2 and last 2."""
+    if len(number) < 18:
         return number[:2] + "*" * max(len(number) - 4, 0) + number[-2:]
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 

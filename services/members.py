@@ -15,13 +15,15 @@ from core.audit import audit_action
 from core.auth import Actor, require
 from core.errors import Conflict, Invalid, NotFound
 from core.settings import Settings
+from models.card_batch import CardBatch, CardBatchMember
 from models.inputs import LABELS
 from models.member import Member, MemberPage, MemberPublic, MemberUpdate
 from models.org import Organisation
-from models.states import CardStatus, EmploymentStatus, IdType, Role
+from models.states import LABELS as STATE_LABELS
+from models.states import CardBatchStatus, CardStatus, EmploymentStatus, IdType, Role
 from rules.calendar import today
 from rules.fields import FieldError, clean
-from rules.idnumbers import mask_id, mask_phone
+from rules.idnumbers import IdNumberError, check_other_document, mask_id, mask_phone, parse_resident_id
 from rules.member_rows import check_id_expiry, check_past_date, check_phone, check_work_address
 from services.card_batches import recheck_open_batch
 from services.orgs import get_org
@@ -52,11 +54,12 @@ def _field_error(field: str, exc: FieldError) -> Invalid:
 
 def apply_correction(session: Session, member: Member, update: MemberUpdate, today: date) -> list[str]:
     """Apply a correction with the import's rules; returns the names of the fields changed."""
-    changes: dict[str, Any] = {}
     given = update.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = _identity_changes(session, member, given, today)
     try:
         if given.get("id_expiry") is not None:
-            birth = member.birth_date if member.id_type is IdType.RESIDENT_ID else None
+            resident = changes.get("id_type", member.id_type) is IdType.RESIDENT_ID
+            birth = changes.get("birth_date", member.birth_date) if resident else None
             value = clean(given["id_expiry"])
             if not isinstance(value, str):
                 raise FieldError("required", "证件有效期至不能为空")
@@ -91,6 +94,77 @@ def apply_correction(session: Session, member: Member, update: MemberUpdate, tod
     return changed
 
 
+# A member at the bank (a submitted batch without the bank's answer) or holding a card: the bank
+# opened the account on this document, so its type and number are not corrected here.
+_AT_BANK = (CardBatchStatus.SUBMITTED, CardBatchStatus.REVOCATION_REQUESTED, CardBatchStatus.BANK_FEEDBACK)
+_IDENTITY_OPEN = (CardStatus.NONE, CardStatus.PENDING, CardStatus.LAPSED)
+NON_MAINLAND = "non_mainland_id"  # the special channel's reason, as the import gives it
+
+
+def _identity_changes(session: Session, member: Member, given: dict[str, Any], today: date) -> dict[str, Any]:
+    """证件类型 and 证件号码 by the import's rules: a new type re-checks the number (the given one or
+    the member's); a mainland ID gives the birth date and gender, another document sends the member
+    to the special channel (and needs a nationality)."""
+    if given.get("id_type") is None and given.get("id_number") is None:
+        return {}
+    id_type = IdType(given.get("id_type") or member.id_type)
+    number = member.id_number
+    if given.get("id_number") is not None:
+        number = "".join(str(clean(given["id_number"]) or "").split()).upper()
+    if not number:
+        raise Invalid("required", "证件号码不能为空", details={"field": "id_number"})
+    if id_type == member.id_type and number == member.id_number:
+        return {}
+    _identity_may_change(session, member)
+    changes: dict[str, Any] = {"id_type": id_type, "id_number": number}
+    reasons = [r for r in (member.special_reasons or "").split(",") if r and r != NON_MAINLAND]
+    try:
+        if id_type is IdType.RESIDENT_ID:
+            changes["birth_date"], changes["gender"] = parse_resident_id(number, today)
+        else:
+            reasons.append(NON_MAINLAND)
+            birth = check_other_document(id_type, number, today)
+            if birth is not None:
+                changes["birth_date"] = birth
+    except IdNumberError as exc:
+        label = STATE_LABELS[IdType][id_type.value]
+        raise Invalid(exc.code, f"证件号码（{label}）：{exc.message}", details={"field": "id_number"}) from None
+    if id_type is not IdType.RESIDENT_ID and not (given.get("nationality") or member.nationality):
+        raise Invalid("required", "非居民身份证人员须填写国籍", details={"field": "nationality"})
+    if member.id_long_term and id_type is IdType.RESIDENT_ID and "id_expiry" not in given:
+        try:
+            check_id_expiry("长期", today, changes["birth_date"])
+        except FieldError as exc:
+            raise _field_error("id_expiry", exc) from None
+    changes["special_reasons"] = ",".join(reasons) or None
+    changes["special_channel"] = bool(reasons)
+    taken = session.exec(
+        select(Member.member_no).where(Member.id_number == number, Member.member_no != member.member_no)
+    ).first()
+    if taken is not None:
+        raise Conflict("id_number_taken", "该证件号码已被其他会员使用", details={"field": "id_number"})
+    return changes
+
+
+def _identity_may_change(session: Session, member: Member) -> None:
+    at_bank = session.exec(
+        select(CardBatch.id)
+        .join(CardBatchMember, col(CardBatchMember.batch_id) == col(CardBatch.id))
+        .where(
+            CardBatchMember.member_no == member.member_no,
+            col(CardBatchMember.outcome).is_(None),
+            col(CardBatch.status).in_(_AT_BANK),
+        )
+    ).first()
+    if member.card_status not in _IDENTITY_OPEN or at_bank is not None:
+        state = "已报送银行办卡" if at_bank is not None else STATE_LABELS[CardStatus][member.card_status.value]
+        raise Conflict(
+            "identity_locked",
+            f"会员{state}，证件类型和证件号码须与银行开户信息一致，不能修改",
+            details={"field": "id_number", "card_status": member.card_status.value},
+        )
+
+
 def _employment_changes(member: Member, update: MemberUpdate, given: dict[str, Any], today: date) -> dict[str, Any]:
     status = update.employment_status or member.employment_status
     changes: dict[str, Any] = {}
@@ -113,7 +187,10 @@ def _employment_changes(member: Member, update: MemberUpdate, given: dict[str, A
     return changes
 
 
-FIELD_LABELS = {**LABELS, "id_long_term": "证件长期有效"}  # how the audit names the fields corrected
+FIELD_LABELS = {
+    **LABELS, "id_long_term": "证件长期有效", "birth_date": "出生日期", "gender": "性别",
+    "special_channel": "特殊办卡通道", "special_reasons": "特殊通道原因",
+}  # fmt: skip  # how the audit names the fields corrected
 
 
 def list_members(

@@ -108,3 +108,5 @@ def test_masks_keep_only_the_ends() -> None:
     assert mask_id("11010519491231002X") == "110105********002X"
     assert mask_phone("13812345678") == "138****5678"
     assert "1949" not in mask_id("11010519491231002X")
+    assert mask_id("E12345678") == "E1*****78"  # a passport: never more than its ends
+    assert mask_id("H1234567890") == "H1*******90"

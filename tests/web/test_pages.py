@@ -4,12 +4,14 @@ API beside it unchanged, and member lists that never show a full ID number or ph
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import httpx
 
 from core.db import Database
 from tests.api.helpers import call
+from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, carded_members, fresh_union
 
 PASSWORD = "Pages-test-2026-ok"
@@ -94,3 +96,38 @@ async def test_lists_page_on_the_server(api: httpx.AsyncClient, tokens: dict[str
     assert second.status_code == 200 and "第 2 页" in second.text and 'href="?page=1"' in second.text
     odd = await api.get("/ui/orgs/101-0001/cards", params={"page": "not-a-page"})
     assert odd.status_code == 200 and "第 1 页" in odd.text  # an odd page is the first
+
+
+async def test_a_clerk_changes_a_members_id_type_with_its_number(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    org, clerk = await fresh_union(api, tokens, "101")
+    first, second = await carded_members(api, db, clerk, org, tmp_path, 2, seed=6371)
+    with db.connect() as conn:  # the first has no card yet: its document may still change
+        conn.execute("UPDATE members SET card_status = 'none', card_no = NULL WHERE member_no = %s", (first,))
+        conn.commit()
+    csrf = await signed_in(api, tokens, org, f"pages-id-{org.lower()}")
+    url = f"/ui/members/{first}/corrections"
+    shown = await api.get(f"/ui/members/{first}")
+    assert '<label for="id_type">证件类型' in shown.text and '<option value="passport">护照</option>' in shown.text
+    bad = await api.post(url, data={"csrf_token": csrf, "id_type": "passport", "id_number": "E-12"})
+    assert bad.status_code == 422 and 'id="id_number-error"' in bad.text and 'data-code="id_number_format"' in bad.text
+    assert "证件号码（护照）：护照号码格式不正确" in bad.text and 'value="E-12"' in bad.text
+    assert '<option value="passport" selected>' in bad.text  # what the clerk typed comes back
+    odd = await api.post(url, data={"csrf_token": csrf, "id_type": "driving_licence"})
+    assert odd.status_code == 422 and 'data-code="invalid_request"' in odd.text
+    number = "E" + str(uuid.uuid4().int)[:8]
+    done = await api.post(url, data={"csrf_token": csrf, "id_type": "passport", "id_number": number.lower()})
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/ui/members/{first}?done=")
+    page = await api.get(done.headers["location"])
+    assert "护照 " + number[:2] + "*****" + number[-2:] in page.text and number not in page.text
+    member = await call(api, clerk, "GET", f"/members/{first}", 200, params={"reveal": "true"})
+    assert (member["id_type"], member["id_number"], member["special_channel"]) == ("passport", number, True)
+    audit = await call(api, tokens[ADMIN], "GET", "/audit", 200, params={"entity": f"member:{first}"})
+    assert any("证件类型" in a["summary"] for a in audit) and number not in str(audit)
+    locked = await api.post(
+        f"/ui/members/{second}/corrections", data={"csrf_token": csrf, "id_type": "passport", "id_number": number}
+    )
+    assert locked.status_code == 409 and 'data-code="identity_locked"' in locked.text and "已发卡" in locked.text
+    api_door = await api.patch(f"/members/{second}", json={"id_type": "passport"}, headers=auth(clerk))
+    assert api_door.status_code == 409 and api_door.json()["error"]["code"] == "identity_locked"  # both doors alike

@@ -4,7 +4,7 @@ claims and the clerk's application for a benefit with its evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -17,11 +17,11 @@ from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
 from core.errors import AppError
 from models.inputs import PAGE_MAX
 from models.member import MemberUpdate
-from models.states import LABELS, CardStatus, ClaimKind, Illness
+from models.states import LABELS, CardStatus, ClaimKind, EmploymentStatus, IdType, Illness
 from services import claims, members
 from services.claims import EVIDENCE_MAX_BYTES, ClaimCreate
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import decided, page, refusal
 
 MemberNoPath = Annotated[str, Path(pattern=r"^\d{10}$")]
 
@@ -78,6 +78,8 @@ async def _member_page(
     member_no: str,
     status_code: int = 200,
     error: Mapping[str, object] | None = None,
+    correction: Mapping[str, object] | None = None,
+    given: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     member = members.read_member(session=session, actor=current.actor, member_no=member_no, reveal=False)
     found = claims.member_claims(session=session, actor=current.actor, member_no=member_no)
@@ -89,8 +91,12 @@ async def _member_page(
         m=member,
         claims=found,
         error=error,
+        correction=correction,
+        given=given or {},
         kinds=list(LABELS[ClaimKind].items()),
         illnesses=list(LABELS[Illness].items()),
+        id_types=list(LABELS[IdType].items()),
+        employment=list(LABELS[EmploymentStatus].items()),
     )
 
 
@@ -175,6 +181,8 @@ async def correct(
     settings: SettingsDep,
     temporal: TemporalDep,
     member_no: MemberNoPath,
+    id_type: Annotated[str, Form(max_length=30)] = "",
+    id_number: Annotated[str, Form(max_length=32)] = "",
     id_expiry: Annotated[str, Form(max_length=20)] = "",
     phone: Annotated[str, Form(max_length=11)] = "",
     work_address: Annotated[str, Form(max_length=200)] = "",
@@ -182,8 +190,11 @@ async def correct(
     nationality: Annotated[str, Form(max_length=40)] = "",
     retirement_date: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """The clerk's corrections (only the fields filled in), by the import's rules."""
+    """The clerk's corrections (only the fields filled in), by the import's rules; refused, the
+    form comes back with what was typed and the refusal beside its field."""
     given = {
+        "id_type": id_type,
+        "id_number": id_number,
         "id_expiry": id_expiry,
         "phone": phone,
         "work_address": work_address,
@@ -191,19 +202,20 @@ async def correct(
         "nationality": nationality,
         "retirement_date": retirement_date,
     }
-    try:
-        update = MemberUpdate.model_validate({k: v.strip() for k, v in given.items() if v.strip()})
-        await members.correct_member(
-            session=session,
-            actor=current.actor,
-            temporal=temporal,
-            settings=settings,
-            member_no=member_no,
+    filled = {k: v.strip() for k, v in given.items() if v.strip()}
+
+    async def act() -> object:
+        update = MemberUpdate.model_validate(filled)
+        return await members.correct_member(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, member_no=member_no,
             update=update,
-        )
-    except ValidationError:
-        error = {"code": "invalid_request", "message": "填写的内容不正确：手机号码 11 位，在职状态须从列表中选择"}
-        return await _member_page(request, session, current, member_no, 422, error)
-    except AppError as exc:
-        return await _member_page(request, session, current, member_no, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/members/{member_no}?done={quote('已保存修改')}", status_code=303)
+        )  # fmt: skip
+
+    def again(status: int, refused: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return _member_page(request, session, current, member_no, status, correction=refused, given=filled)
+
+    invalid = {
+        "code": "invalid_request",
+        "message": "填写的内容不正确：证件类型和在职状态须从列表中选择，手机号码 11 位",
+    }
+    return await decided(act, again=again, then=f"{PREFIX}/members/{member_no}", done="已保存修改", invalid=invalid)
