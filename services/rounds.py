@@ -1,6 +1,7 @@
 """The round at a glance, for a district or the city: how many of its unions have not started their
 enrollment, have it in draft, under review, returned, approved, paid, filed or completed, or failed,
-with the unions behind each count and the days left to each of the year's deadlines."""
+with the unions behind each count and the days left to each of the year's deadlines; and the
+Mutual Aid Center's city-wide figures, district by district."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from core.auth import Actor, require
+from core.errors import NotFound
 from core.programme import get_config
 from models.card_lifecycle import Registration
-from models.enrollment import Enrollment
+from models.enrollment import DistrictFiling, Enrollment
 from models.member import Member
 from models.org import Organisation
-from models.states import EnrollmentKind, EnrollmentStatus, OrgLevel, Role
+from models.states import CARD_WORK_UNSUPPORTED, EnrollmentKind, EnrollmentStatus, OrgLevel, Role
+from rules.money import amount
 from services.orgs import card_work_supported, get_org
 
 # The stages a person follows a round by, in order, and the statuses each holds.
@@ -170,3 +173,111 @@ REGISTRATION_STAGES = (
     ("closed", "已结束"),
 )
 VALID_HOLDINGS = ("issued", "activated", "registered", "lapsed")
+
+
+class DistrictFigures(BaseModel):
+    """One district's round (or the city's, summed): its unions by stage, its members and money."""
+
+    code: str
+    name: str
+    unions: int
+    stages: dict[str, int]  # stage key -> unions
+    members: int  # enrolled members of the enrollments submitted so far
+    total: str  # their fee (元)
+    paid: str  # the fee paid so far (元)
+    filing_status: str | None = None  # the district's filing with the center
+
+
+class CityStatistics(BaseModel):
+    code: str
+    name: str
+    year: int
+    stages: list[tuple[str, str]]  # (key, Chinese label) in the round's order
+    districts: list[DistrictFigures]
+    total: DistrictFigures
+
+
+_UNCOUNTED = (EnrollmentStatus.CANCELLED, EnrollmentStatus.DRAFT)  # no roster submitted: no members nor fee
+_STAGE_OF = {status: key for key, _, statuses in STAGES for status in statuses}
+
+
+def city_statistics(*, session: Session, actor: Actor, year: int) -> CityStatistics:
+    """The Mutual Aid Center's (and admins') city-wide figures of ``year``'s round: per district
+    and for the city, its grassroots unions doing card work by stage (as the round at a glance
+    counts them), the members enrolled and the fee due and paid; counted in the database."""
+    city = session.exec(select(Organisation).where(Organisation.level == OrgLevel.CITY)).first()
+    if city is None:
+        raise NotFound("org_not_found", "尚未设立市总工会", details={"level": "city"})
+    require(actor, city, Role.CENTER_REVIEWER)
+    districts = session.exec(
+        select(Organisation).where(Organisation.level == OrgLevel.DISTRICT).order_by(col(Organisation.code))
+    ).all()
+    card_work = col(Organisation.grassroots_type).is_(None) | col(Organisation.grassroots_type).not_in(
+        CARD_WORK_UNSUPPORTED
+    )
+    unions: dict[str | None, int] = dict(
+        session.exec(
+            select(Organisation.district_code, func.count())
+            .where(Organisation.level == OrgLevel.GRASSROOTS, card_work)
+            .group_by(col(Organisation.district_code))
+        ).all()
+    )
+    filings = {
+        f.district_code: f.status.value
+        for f in session.exec(select(DistrictFiling).where(DistrictFiling.year == year)).all()
+    }
+    counts, sums = _enrollment_sums(session, year)
+    rows, fen = [], [0, 0, 0]
+    for d in districts:
+        stages = counts.get(d.code, {})
+        members, total, paid = sums.get(d.code, (0, 0, 0))
+        fen = [fen[0] + members, fen[1] + total, fen[2] + paid]
+        n = int(unions.get(d.code, 0))
+        rows.append(
+            DistrictFigures(
+                code=d.code, name=d.name, unions=n,
+                stages={key: stages.get(key, 0) for key, _, _ in STAGES}
+                | {"not_started": max(n - sum(stages.values()), 0)},
+                members=members, total=amount(total), paid=amount(paid), filing_status=filings.get(d.code),
+            )
+        )  # fmt: skip
+    city_total = DistrictFigures(
+        code=city.code, name=f"{city.name}合计", unions=sum(r.unions for r in rows),
+        stages={key: sum(r.stages[key] for r in rows) for key, _, _ in STAGES},
+        members=fen[0], total=amount(fen[1]), paid=amount(fen[2]),
+    )  # fmt: skip
+    stage_labels = [(key, text) for key, text, _ in STAGES]
+    return CityStatistics(
+        code=city.code, name=city.name, year=year, stages=stage_labels, districts=rows, total=city_total
+    )
+
+
+def _enrollment_sums(session: Session, year: int) -> tuple[dict[str, dict[str, int]], dict[str, tuple[int, int, int]]]:
+    """Per district: its regular enrollments of ``year`` by stage, and the members, fee and paid
+    fee (fen) of those submitted."""
+    grouped = session.exec(
+        select(  # type: ignore[call-overload]  # six columns: more than sqlmodel's overloads type
+            Enrollment.district_code,
+            Enrollment.status,
+            func.count(),
+            func.coalesce(func.sum(Enrollment.enrolled), 0),
+            func.coalesce(func.sum(Enrollment.total_fen), 0),
+            func.coalesce(func.sum(Enrollment.paid_fen), 0),
+        )
+        .where(
+            Enrollment.year == year,
+            Enrollment.kind == EnrollmentKind.REGULAR,
+            col(Enrollment.status) != EnrollmentStatus.CANCELLED,
+        )
+        .group_by(col(Enrollment.district_code), col(Enrollment.status))
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    sums: dict[str, tuple[int, int, int]] = {}
+    for code, status, n, members, total, paid in grouped:
+        stages = counts.setdefault(code, {})
+        key = _STAGE_OF[EnrollmentStatus(status).value]
+        stages[key] = stages.get(key, 0) + int(n)
+        if EnrollmentStatus(status) not in _UNCOUNTED:
+            m, t, p = sums.get(code, (0, 0, 0))
+            sums[code] = (m + int(members), t + int(total), p + int(paid))
+    return counts, sums

@@ -536,15 +536,27 @@ async def test_pages_fit_a_phone_and_work_by_keyboard(
     await page.wait_for_load_state()
     await expect(page.get_by_role("heading", name="首页")).to_be_visible()
     for path in ("/", "/ui/inbox", "/ui/orgs/101/members?subtree=1", "/ui/accounts", "/ui/tokens", "/ui/password"):
-        await person.go(path, path.strip("/").replace("/", "-") or "home")
-        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, (path, overflow)  # nothing wider than the phone
-        unlabelled = await page.evaluate(
-            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
-        )
-        assert unlabelled == [], (path, unlabelled)  # every control has its label
+        await fits_a_phone(person, path)
+    await person.sign_out()
+    admin = demo_users["admin@SH"]  # the center's and admins' pages
+    await person.sign_in(admin["login"], admin["password"])
+    for path in ("/ui/statistics/2065",):
+        await fits_a_phone(person, path)
     await context.close()
+
+
+async def fits_a_phone(person: Visit, path: str) -> None:
+    """The page at ``path`` is no wider than the phone and every control has its label."""
+    page = person.page
+    await person.go(path, path.strip("/").replace("/", "-") or "home")
+    assert (await page.evaluate("document.readyState")) == "complete"
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, (path, overflow)  # nothing wider than the phone
+    unlabelled = await page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
+    )
+    assert unlabelled == [], (path, unlabelled)  # every control has its label
 
 
 async def test_a_district_sets_its_fee_split_inside_the_window(

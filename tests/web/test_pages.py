@@ -8,8 +8,12 @@ import uuid
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
 
 from core.db import Database
+from models.enrollment import Enrollment
+from models.org import Organisation
+from models.states import EnrollmentStatus
 from tests.api.helpers import call
 from tests.conftest import auth
 from tests.enrollment_setup import ADMIN, carded_members, fresh_union
@@ -17,7 +21,7 @@ from tests.enrollment_setup import ADMIN, carded_members, fresh_union
 PASSWORD = "Pages-test-2026-ok"
 
 
-async def signed_in(api: httpx.AsyncClient, tokens: dict[str, str], org: str, login: str) -> str:
+async def signed_in(api: httpx.AsyncClient, tokens: dict[str, str], org: str, login: str, role: str = "clerk") -> str:
     """An account of ``org`` with its password set, signed in through the sign-in form: its CSRF token."""
     made = await call(
         api,
@@ -25,7 +29,7 @@ async def signed_in(api: httpx.AsyncClient, tokens: dict[str, str], org: str, lo
         "POST",
         "/users",
         201,
-        json={"name": "页面测试", "org_code": org, "role": "clerk", "login": login},
+        json={"name": "页面测试", "org_code": org, "role": role, "login": login},
     )
     await api.post("/accounts/setup", json={"login": login, "setup_code": made["setup_code"], "password": PASSWORD})
     r = await api.post("/ui/sign-in", data={"login": login, "password": PASSWORD, "next": "/ui/inbox"})
@@ -131,3 +135,52 @@ async def test_a_clerk_changes_a_members_id_type_with_its_number(
     assert locked.status_code == 409 and 'data-code="identity_locked"' in locked.text and "已发卡" in locked.text
     api_door = await api.patch(f"/members/{second}", json={"id_type": "passport"}, headers=auth(clerk))
     assert api_door.status_code == 409 and api_door.json()["error"]["code"] == "identity_locked"  # both doors alike
+
+
+async def test_the_center_sees_the_city_wide_statistics_by_district(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database
+) -> None:
+    year = 2079  # no other test has an enrollment of this year
+    union, _ = await fresh_union(api, tokens, "101")
+    returned, _ = await fresh_union(api, tokens, "104")
+    with db.session() as session:  # two enrollments as their workflows leave them: one paid, one returned
+        for code, status, enrolled, fee, paid in (
+            (union, "paid", 3, 54000, 54000),
+            (returned, "returned", 2, 36000, None),
+        ):
+            org = session.exec(select(Organisation).where(Organisation.code == code)).one()
+            session.add(
+                Enrollment(
+                    org_id=org.id or 0, year=year, status=EnrollmentStatus(status),
+                    district_code=org.district_code or "", enrolled=enrolled, members_total=enrolled,
+                    total_fen=fee, paid_fen=paid, workflow_id=f"stats-test-{code}", created_by=1,
+                )
+            )  # fmt: skip
+        session.commit()
+    await signed_in(api, tokens, "SH", f"pages-center-{union.lower()}", role="center_reviewer")
+    home = await api.get("/")
+    assert '<a href="/ui/statistics">全市统计</a>' in home.text
+    picked = await api.get("/ui/statistics", params={"year": str(year)})
+    assert (picked.status_code, picked.headers["location"]) == (303, f"/ui/statistics/{year}")
+    shown = await api.get(f"/ui/statistics/{year}")
+    assert shown.status_code == 200 and '<label for="year">年度</label>' in shown.text
+    row_101 = re.search(r'<tr data-district="101">(.*?)</tr>', shown.text, re.S)
+    row_104 = re.search(r'<tr data-district="104">(.*?)</tr>', shown.text, re.S)
+    assert row_101 and row_104
+    assert f'href="/ui/rounds/101/{year}#paid"' in row_101.group(1) and "540.00" in row_101.group(1)
+    assert f'href="/ui/rounds/104/{year}#returned"' in row_104.group(1) and "<td>2</td>" in row_104.group(1)
+    assert f'href="/districts/101/enrollments/{year}/statistics.xlsx"' in row_101.group(1)
+    total = re.search(r'<dl class="figures" id="city-total">(.*?)</dl>', shown.text, re.S)
+    assert (
+        total and 'data-figure="members">5 人' in total.group(1) and 'data-figure="total">900.00 元' in total.group(1)
+    )
+    assert 'data-figure="paid">540.00 元' in total.group(1)
+    assert '<dd data-stage="returned">1 家</dd>' in total.group(1) and '<dd data-stage="paid">1 家</dd>' in total.group(
+        1
+    )
+    sheet = await api.get(f"/districts/101/enrollments/{year}/statistics.xlsx")
+    assert sheet.status_code == 200 and sheet.headers["content-disposition"].startswith("attachment")
+    await signed_in(api, tokens, "101", f"pages-district-{union.lower()}", role="reviewer")
+    refused = await api.get(f"/ui/statistics/{year}")
+    assert refused.status_code == 403 and "<html" in refused.text
+    assert '<a href="/ui/statistics">' not in (await api.get("/")).text
