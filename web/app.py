@@ -22,6 +22,7 @@ from web.pages import cards as card_pages
 from web.pages import enrollments as enrollment_pages
 from web.pages import filings as filing_pages
 from web.pages import members as member_pages
+from web.pages import programme_years as year_pages
 from web.pages import rounds as round_pages
 from web.pages import session as session_pages
 from web.pages import work
@@ -48,6 +49,7 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(filing_pages.split_router)
     app.include_router(round_pages.router)
     app.include_router(account_pages.router)
+    app.include_router(year_pages.router)
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
     api_error = app.exception_handlers[AppError]
     invalid = app.exception_handlers[RequestValidationError]

@@ -539,8 +539,9 @@ async def test_pages_fit_a_phone_and_work_by_keyboard(
         await fits_a_phone(person, path)
     await person.sign_out()
     admin = demo_users["admin@SH"]  # the center's and admins' pages
+    await put_year(api, tokens, 2094, config_around(TODAY))
     await person.sign_in(admin["login"], admin["password"])
-    for path in ("/ui/statistics/2065",):
+    for path in ("/ui/statistics/2094", "/ui/programme-years", "/ui/programme-years/2094"):
         await fits_a_phone(person, path)
     await context.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,10 @@ from core.db import Database
 from models.enrollment import Enrollment
 from models.org import Organisation
 from models.states import EnrollmentStatus
+from rules.calendar import today
 from tests.api.helpers import call
 from tests.conftest import auth
-from tests.enrollment_setup import ADMIN, carded_members, fresh_union
+from tests.enrollment_setup import ADMIN, carded_members, config_around, fresh_union, put_year
 
 PASSWORD = "Pages-test-2026-ok"
 
@@ -184,3 +186,63 @@ async def test_the_center_sees_the_city_wide_statistics_by_district(
     refused = await api.get(f"/ui/statistics/{year}")
     assert refused.status_code == 403 and "<html" in refused.text
     assert '<a href="/ui/statistics">' not in (await api.get("/")).text
+
+
+async def test_an_admin_edits_a_programme_year_and_extends_a_date_in_force(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database
+) -> None:
+    year, day = 2091, today("Asia/Shanghai")
+    config = config_around(day)
+    await put_year(api, tokens, year, config)
+    csrf = await signed_in(api, tokens, "SH", f"pages-years-{uuid.uuid4().hex[:6]}", role="admin")
+    assert '<a href="/ui/programme-years">保障年度</a>' in (await api.get("/")).text
+    listed = [(await api.get("/ui/programme-years", params={"page": n})).text for n in range(1, 6)]
+    assert "第 1 页" in listed[0] and any(f'href="/ui/programme-years/{year}"' in text for text in listed)
+    url = f"/ui/programme-years/{year}"
+    shown = await api.get(url)
+    assert shown.status_code == 200 and '<label for="payment_deadline">缴费截止日</label>' in shown.text
+    assert f'name="payment_deadline" type="date" value="{config["payment_deadline"]}"' in shown.text
+    form = {"csrf_token": csrf, "protection_types.0.price": "30", "district_window.end": "2091-13-01"}
+    bad = await api.post(url, data=form)
+    assert bad.status_code == 422 and 'id="district_window-end-error"' in bad.text and "应为日期" in bad.text
+    assert 'name="protection_types.0.price" type="text" value="30"' in bad.text  # what was typed comes back
+    early = (day - timedelta(days=30)).isoformat()  # before the submission window opens
+    odd = await api.post(url, data={"csrf_token": csrf, "payment_deadline": early})
+    assert odd.status_code == 422 and "缴费截止日早于基层提交窗口的开始日" in odd.text
+    done = await api.post(url, data={"csrf_token": csrf, "protection_types.0.price": "30", "default_split.city": "50"})
+    assert done.status_code == 303 and done.headers["location"].startswith(f"{url}?done=")
+    saved = await call(api, tokens[ADMIN], "GET", f"/programme-years/{year}", 200)
+    assert saved["config"]["protection_types"][0]["price"] == "30.00"
+    assert saved["config"]["payment_deadline"] == config["payment_deadline"]  # the rest as it was
+
+    union, _ = await fresh_union(api, tokens, "101")  # an enrollment of the year: its dates are in force
+    with db.session() as session:
+        org = session.exec(select(Organisation).where(Organisation.code == union)).one()
+        session.add(
+            Enrollment(
+                org_id=org.id or 0, year=year, district_code="101", workflow_id=f"years-test-{union}", created_by=1
+            )
+        )
+        session.commit()
+    later = (day + timedelta(days=7)).isoformat()
+    in_force = await api.post(url, data={"csrf_token": csrf, "payment_deadline": later})
+    assert in_force.status_code == 409 and 'data-code="dates_in_force"' in in_force.text
+    assert 'id="payment_deadline-error"' in in_force.text and 'href="#extension"' in in_force.text
+    ext = {"csrf_token": csrf, "kind": "payment_deadline", "reason": "区局申请延长缴费期限"}
+    not_later = await api.post(f"{url}/extensions", data={**ext, "new_date": day.isoformat()})
+    assert not_later.status_code == 409 and 'data-code="extension_not_later"' in not_later.text
+    assert "须晚于当前的" in not_later.text and "区局申请延长缴费期限" in not_later.text  # the reason kept
+    made = await api.post(f"{url}/extensions", data={**ext, "new_date": later})
+    assert made.status_code == 303
+    page = await api.get(made.headers["location"])
+    assert 'data-extension="payment_deadline"' in page.text and f"延至 {later}" in page.text
+    extended = await call(api, tokens[ADMIN], "GET", f"/programme-years/{year}", 200)
+    assert extended["config"]["payment_deadline"] == later
+
+    await signed_in(api, tokens, "SH", f"pages-years-c-{uuid.uuid4().hex[:6]}", role="center_reviewer")
+    center = await api.get(url)
+    assert f'action="/ui/programme-years/{year}/extensions"' in center.text
+    assert f'action="{url}"' not in center.text  # the configuration is the admins'
+    token = re.search(r'csrf_token" value="([^"]+)"', center.text)
+    refused = await api.post(url, data={"csrf_token": token.group(1) if token else ""})
+    assert refused.status_code == 403 and 'data-code="role_not_allowed"' in refused.text
