@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, computed_field
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 from starlette.concurrency import run_in_threadpool
@@ -27,9 +27,22 @@ from rules.money import yuan
 from services.labels import StatusLabelled
 from services.waiting import MAY_WAIT, TASK_ROWS, TemporalSource, Waiting, lookup
 
+# What each kind of task is, as the inbox and the home page name it (and GET /tasks gives as kind_label).
+KIND_LABELS = {
+    "claim_review": "给付申请待审核",
+    "claim_returned": "给付申请已退回",
+    "enrollment_review": "集中参保待审核",
+    "enrollment_payment": "集中参保待登记缴费",
+    "enrollment_returned": "集中参保已退回",
+    "voucher_review": "缴费凭证待审核",
+    "voucher_upload": "待上传缴费凭证",
+    "revocation_review": "批次撤销待审批",
+    "retrying": "后台正在重试",
+}
+
 
 class Task(StatusLabelled):
-    kind: str  # enrollment_review, enrollment_payment, enrollment_returned, voucher_review, revocation_review, retrying
+    kind: str  # one of KIND_LABELS
     entity_type: str
     entity_id: int
     org_code: str
@@ -43,6 +56,11 @@ class Task(StatusLabelled):
     deadline: date | None = Field(None, description="The day by which it must be done (payment, window, return).")
     days_left: int | None = Field(None, description="Days from today to the deadline (0: today; negative: past).")
     waiting: Waiting | None = Field(None, description="For kind retrying: what is retried, the attempt, the next.")
+
+    @computed_field(description="The kind as a person reads it, e.g. 集中参保待审核")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
 
 
 _ENROLLMENT_TASKS = {

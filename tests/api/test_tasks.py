@@ -38,6 +38,7 @@ async def test_tasks_carry_their_deadline_age_and_step_and_page(
     for task in mine:
         view = next(e for e in made if e["id"] == task["entity_id"])
         assert task["step"] == view["step"] and task["kind"] == "enrollment_review"
+        assert task["kind_label"] == "集中参保待审核"  # as the workbench's inbox names it
         assert date.fromisoformat(task["deadline"]) == TODAY + timedelta(days=6) and task["days_left"] == 6
         assert task["age_seconds"] >= 0 and task["since"]
     everything = await call(api, tokens[DISTRICT], "GET", "/tasks", 200)

@@ -19,23 +19,12 @@ from rules.calendar import today
 from services import claims, programme_years, tasks
 from services.claim_views import load_claim
 from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimReview, ResubmitBody
-from services.tasks import Task
+from services.tasks import KIND_LABELS, Task
 from web.deps import PREFIX, PageSession
 from web.render import page, refusal
 
 router = APIRouter(include_in_schema=False)
 INBOX_PAGE = 50
-KIND_LABELS = {
-    "claim_review": "给付申请待审核",
-    "claim_returned": "给付申请已退回",
-    "enrollment_review": "集中参保待审核",
-    "enrollment_payment": "集中参保待登记缴费",
-    "enrollment_returned": "集中参保已退回",
-    "voucher_review": "缴费凭证待审核",
-    "voucher_upload": "待上传缴费凭证",
-    "revocation_review": "批次撤销待审批",
-    "retrying": "后台正在重试",
-}
 AWAITING_LABELS = {
     "clerk": "经办人",
     "grassroots_reviewer": "基层工会审核人",
