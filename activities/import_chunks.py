@@ -1,5 +1,6 @@
-"""One chunk of an import file, checked in a separate process: read its byte range, parse,
-validate, and format each valid row as a PostgreSQL COPY line (all but the member number).
+"""One chunk of an import file, checked in a separate process: read its byte range, parse it
+into columns, apply the member rules as column expressions (``rules.member_frame``), and format
+each valid row as a PostgreSQL COPY line (all but the member number).
 
 The committing side (``activities/member_import.py``) stays in file order and owns the
 database; this side only burns CPU, so several chunks are checked at once on several cores.
@@ -7,7 +8,6 @@ database; this side only burns CPU, so several chunks are checked at once on sev
 
 from __future__ import annotations
 
-import resource
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,8 +18,8 @@ from core.errors import AppError
 from documents.tabular import MalformedRecord, parse_records, xlsx_to_csv
 from documents.xlsx_scan import XlsxLimits
 from models.states import CardStatus
+from rules.member_frame import FrameChecker
 from rules.member_rows import RECORD_FIELDS, Problem
-from rules.row_validator import RowValidator
 
 # Members COPY columns: the line a chunk formats, then the member number the committer appends.
 LINE_COLUMNS = (
@@ -81,56 +81,94 @@ MALFORMED = Problem(
 )
 
 
-_validators: dict[tuple[Any, ...], RowValidator] = {}
+_checkers: dict[tuple[Any, ...], FrameChecker] = {}
 
 
-def _validator(job: ChunkJob) -> RowValidator:
+def _checker(job: ChunkJob) -> FrameChecker:
     key = (tuple(sorted(job.positions.items())), job.today)
-    found = _validators.get(key)
+    found = _checkers.get(key)
     if found is None:
-        if len(_validators) > 32:
-            _validators.clear()
-        found = _validators[key] = RowValidator(job.positions, job.today)
+        if len(_checkers) > 32:
+            _checkers.clear()
+        found = _checkers[key] = FrameChecker(job.positions, job.today)
     return found
 
 
+MAX_FIELD = 1 << 20  # the csv module's field limit (documents.tabular): a longer line is read by it
+
+
+def _plain_lines(text: str, count: int) -> list[str] | None:
+    """The chunk's lines when each line is one record (no quote, NUL or bare carriage return, no
+    line past the field limit) and there are ``count`` of them; otherwise None."""
+    if '"' in text or "\x00" in text or text.count("\r") != text.count("\r\n") or len(text) > MAX_FIELD * count:
+        return None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) != count or (len(text) > MAX_FIELD and max(map(len, lines)) > MAX_FIELD):
+        return None
+    return lines
+
+
 def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
-    """Parse and validate one chunk; runs in a pool process (arguments and result are pickled)."""
-    records = read_records(job, spec)
-    malformed = {i for i, record in enumerate(records) if isinstance(record, MalformedRecord)}
-    checked = _validator(job).check([[] if i in malformed else r for i, r in enumerate(records)])
+    """Parse and check one chunk; runs in a pool process (arguments and result are pickled). A
+    chunk of plain lines is split into columns by polars; one with quotes (a field may hold a
+    newline or a delimiter) or a malformed line is read by the csv module first."""
+    checker = _checker(job)
+    text = _chunk_text(job, spec)
+    lines = _plain_lines(text, spec.count)
+    records: list[list[str]] | None = None
+    malformed: set[int] = set()
+    if lines is not None:
+        frame, blank = checker.frame_of_lines(lines, job.delimiter)
+    else:
+        records = parse_records(text, job.delimiter)
+        malformed = {i for i, record in enumerate(records) if isinstance(record, MalformedRecord)}
+        frame, blank = checker.frame_of_rows([[] if i in malformed else r for i, r in enumerate(records)])
+    checked = checker.check_frame(frame, blank)
     tail = f"\t{job.org_id}\t{job.district_code}\t{CardStatus.NONE.value}\t{job.import_id}\t"
     stamps = f"\t{job.stamp}\t{job.stamp}\t"
     out = CheckedChunk(spec)
-    ids, phones = checked.values["id_number"], checked.values["phone"]
-    for i, line in enumerate(checked.copy_lines()):
-        row_no = spec.first_row + i
-        if checked.good(i):
-            out.rows.append((row_no, ids[i], phones[i], f"{line}{tail}{row_no}{stamps}".encode()))
-        elif i in malformed:
-            out.problems.append((row_no, MALFORMED))
-            out.raw[row_no] = list(records[i])
-        elif not checked.blank[i]:
-            out.problems.extend((row_no, p) for p in checked.problems[i])
-            out.raw[row_no] = records[i]
+    ids, phones, copy_lines = checked.id_numbers, checked.phones, checked.lines
+    good = [i for i in range(len(checked)) if not checked.blank[i] and i not in checked.problems]
+    first = spec.first_row
+    out.rows = [
+        (first + i, ids[i] or "", phones[i] or "", f"{copy_lines[i]}{tail}{first + i}{stamps}".encode()) for i in good
+    ]
+    bad = sorted(set(checked.problems) | malformed)
+    if bad:
+        if records is None:
+            records = [_cells(lines[i] if lines else "", job.delimiter) for i in range(len(checked))]
+        for i in bad:
+            if i in malformed:
+                out.problems.append((first + i, MALFORMED))
+                out.raw[first + i] = list(records[i])
+            elif not checked.blank[i]:
+                out.problems.extend((first + i, p) for p in checked.problems[i])
+                out.raw[first + i] = records[i]
     return out
+
+
+def _chunk_text(job: ChunkJob, spec: ChunkSpec) -> str:
+    with open(job.data_path, "rb") as f:
+        f.seek(spec.start)
+        data = f.read(spec.end - spec.start)
+    return data.decode("utf-8" if job.encoding == "utf-8-sig" else job.encoding)
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    """A plain line's cells as the csv module gives them (its line end dropped)."""
+    return line.removesuffix("\r").split(delimiter)
 
 
 OUT_OF_MEMORY = "文件过大或结构异常，读取时超出了导入进程的内存上限，请拆分成几个较小的文件后重新上传"
 
 
 def start_import_process(megabytes: int) -> None:
-    """A pool process's initializer: it ends with the worker, and its memory is capped."""
+    """A pool process's initializer: it ends with the worker. Its memory is held to ``megabytes``
+    of resident memory by the worker's watchdog (``activities.import_memory``): an address-space
+    limit cannot be used, the readers' thread pools reserve more address space than they use."""
     end_with_parent()
-    limit_memory(megabytes)
-
-
-def limit_memory(megabytes: int) -> None:
-    """A pool process's initializer: cap its address space, so that a file needing more than the
-    limit fails there with a MemoryError instead of taking the worker's machine."""
-    if megabytes > 0:
-        limit = megabytes << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 @dataclass(frozen=True)

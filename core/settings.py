@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stdout is a terminal.")
-    import_chunk_rows: int = Field(2000, description="Rows committed per transaction by a member import.")
+    import_chunk_rows: int = Field(10_000, description="Rows committed per transaction by a member import.")
     import_slice_chunks: int = Field(50, description="Chunks one import activity processes before reporting back.")
     import_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 2,

@@ -43,7 +43,7 @@ def copy_text(value: Any) -> str:
     if value is None:
         return NULL
     if value.__class__ is str:
-        return value.replace("\\", "\\\\") if "\\" in value else value
+        return _escaped(value)
     if value is True:
         return "t"
     if value is False:
@@ -51,6 +51,19 @@ def copy_text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(value: str) -> str:
+    """A text in COPY's text format: a tab or newline inside a value must not end the field."""
+    return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value) if _SPECIAL.search(value) else value
+
+
+def _plain(value: str) -> bool:
+    return _SPECIAL.search(value) is None
 
 
 _DATES = frozenset({"birth_date", "id_expiry"})
@@ -63,7 +76,7 @@ def column_texts(key: str, column: list[Any]) -> list[str]:
         return [d.isoformat() if d is not None else NULL for d in column]
     if key in _FLAGS:
         return ["t" if b else "f" for b in column]
-    return [v if v is not None and "\\" not in v else copy_text(v) for v in column]
+    return [v if v is not None and _plain(v) else copy_text(v) for v in column]
 
 
 def cell_problem(key: str, code: str, message: str) -> Problem:
