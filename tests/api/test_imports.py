@@ -237,3 +237,25 @@ async def test_the_file_can_be_the_request_body(api: httpx.AsyncClient, tokens: 
     assert r.status_code == 422 and r.json()["error"]["code"] == "empty_file"
     r = await api.post(f"/orgs/{ORG}/members/imports", data={"x": "1"}, headers=auth(tokens[CLERK]))
     assert r.status_code == 422 and r.json()["error"]["code"] == "file_required"
+
+
+async def test_a_tab_or_newline_inside_a_quoted_cell_stays_in_its_field(
+    api: httpx.AsyncClient, tokens: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    """Found: a tab inside an ASCII contact address went into the COPY text as it was, so the row's
+    later fields shifted by one (the member was refused, or stored with the wrong values)."""
+    rows = list(member_rows(3, seed=6411))
+    column = HEADERS.index("联系地址")
+    rows[0][column] = "Room 5\tBuilding 2"
+    rows[1][column] = "No. 7\nLane 3"
+    rows[2][column] = "C:\\path"
+    body = await imported(api, tokens[CLERK], ORG, write_csv(tmp_path / "m.csv", rows))
+    assert (body["accepted"], body["rejected_rows"]) == (3, 0), body["errors"]
+    numbers = [r[HEADERS.index("证件号码")] for r in rows]
+    with db.connect() as conn:
+        stored = dict(
+            conn.execute(
+                "SELECT id_number, contact_address FROM members WHERE id_number = ANY(%s)", (numbers,)
+            ).fetchall()
+        )
+    assert [stored[n] for n in numbers] == ["Room 5\tBuilding 2", "No. 7\nLane 3", "C:\\path"]
