@@ -12,14 +12,13 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
 from core.errors import Invalid
 from core.private_files import private_open
-from documents import xlsx
+from documents import xlsx_reader
 from documents.xlsx_scan import XlsxLimits, scan_xlsx
 from rules.member_columns import map_headers, missing_mandatory
 
@@ -213,11 +212,22 @@ def preflight(path: Path, *, filename: str | None = None, limits: XlsxLimits | N
     return FileLayout(fmt, encoding, header_row, headers, positions, unknown, offset, delimiter)
 
 
+_MALFORMED = "xlsx 文件已损坏或无法读取，请在Excel中重新另存为 .xlsx 后上传"
+
+
 def _xlsx_rows(path: Path, limits: XlsxLimits) -> Iterator[list[str]]:
+    """The first rows of the sheet, as many as the preflight looks at: a few first, and the rest of
+    its window only when those are blank."""
+    done = 0
     try:
-        yield from xlsx.iter_rows(str(path), max_columns=limits.max_columns, max_strings=limits.max_strings)
-    except xlsx.XlsxError as exc:
-        raise Invalid("file_malformed", "xlsx 文件已损坏或无法读取，请在Excel中重新另存为 .xlsx 后上传") from exc
+        for n_rows in (HEADER_SCAN_ROWS + 20, HEADER_SCAN_ROWS + DATA_SCAN_ROWS):
+            rows = list(xlsx_reader.iter_rows(str(path), max_columns=limits.max_columns, n_rows=n_rows))
+            yield from rows[done:]
+            done = len(rows)
+            if done < n_rows:
+                return
+    except xlsx_reader.XlsxError as exc:
+        raise Invalid("file_malformed", _MALFORMED) from exc
 
 
 # Columns whose number cells are refused: Excel keeps 15 digits of a number (an 18-digit ID number
@@ -225,20 +235,9 @@ def _xlsx_rows(path: Path, limits: XlsxLimits) -> Iterator[list[str]]:
 _TEXT_ONLY = ("id_number", "phone")
 
 
-def _as_typed(cell: str) -> str:
-    """A number cell of an ID or phone column as Excel shows it (``3.10105198102030216E+17``): the
-    row is then refused with the hint to format the column as text (``number_cell``)."""
-    if not isinstance(cell, xlsx.NumberText):
-        return cell
-    try:
-        return format(Decimal(cell.raw), "E")
-    except InvalidOperation:
-        return cell.raw
-
-
 def _text_only_columns(head: list[list[str]]) -> list[int]:
     best: dict[str, int] = {}
-    for cells in head:
+    for cells in head[:HEADER_SCAN_ROWS]:
         positions, _ = map_headers(cells)
         if len(positions) > len(best):
             best = positions
@@ -246,29 +245,24 @@ def _text_only_columns(head: list[list[str]]) -> list[int]:
 
 
 def xlsx_to_csv(src: Path, dst: Path, limits: XlsxLimits | None = None) -> int:
-    """Stream the first sheet into a UTF-8 CSV (dates as ISO text); returns rows written. The
-    file is pre-scanned first: this is the conversion's own guard, wherever it runs."""
+    """Convert the first sheet into a UTF-8 CSV (dates as ISO text, a number cell of the ID or
+    phone column as Excel shows it); returns rows written. The file is pre-scanned first: this is
+    the conversion's own guard, wherever it runs."""
     limits = limits or XlsxLimits()
     scan_xlsx(src, limits)
-    tmp = dst.with_suffix(".partial")
-    count = 0
-    rows = _xlsx_rows(src, limits)
-    head = list(islice(rows, HEADER_SCAN_ROWS))
-    text_only = _text_only_columns(head)
     try:
-        with private_open(tmp, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
-            for row in chain(head, rows):
-                for i in text_only:
-                    if i < len(row):
-                        row[i] = _as_typed(row[i])
-                writer.writerow(row)
-                count += 1
+        frame = xlsx_reader.read_sheet(str(src), max_columns=limits.max_columns).finish(_text_only_columns)
+    except xlsx_reader.XlsxError as exc:
+        raise Invalid("file_malformed", _MALFORMED) from exc
+    tmp = dst.with_suffix(".partial")
+    try:
+        with private_open(tmp, "wb") as out:
+            frame.write_csv(out, include_header=False)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     tmp.replace(dst)
-    return count
+    return frame.height
 
 
 def _has_quotes(path: Path, offset: int) -> bool:

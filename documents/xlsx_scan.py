@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.errors import AppError, Invalid
-from documents.xlsx import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, SHARED_STRINGS, XlsxError, first_sheet_path
+from documents.xlsx_reader import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, SHARED_STRINGS, XlsxError, first_sheet_path
 
 # A block of the inflated XML with no "<" in it is a text (or a tag) longer than the longest
 # cell Excel can hold: 32,767 characters, at most 5 bytes each in UTF-8 or as an XML entity.

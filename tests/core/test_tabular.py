@@ -101,7 +101,7 @@ def test_write_only_xlsx_from_the_generator(tmp_path: Path) -> None:
 def test_xlsx_reader_keeps_row_numbers_gaps_and_types(tmp_path: Path) -> None:
     from datetime import date, datetime
 
-    from documents.xlsx import iter_rows
+    from documents.xlsx_reader import iter_rows
 
     wb = Workbook()  # the normal writer: shared strings and styles, like Excel
     ws = wb.active

@@ -11,7 +11,7 @@ import pytest
 from core.errors import AppError
 from documents.fake_members import member_rows, write_xlsx
 from documents.tabular import preflight, xlsx_to_csv
-from documents.xlsx import XlsxError, iter_rows
+from documents.xlsx_reader import XlsxError, iter_rows
 from documents.xlsx_scan import XlsxLimits, scan_xlsx
 from tests.xlsx_files import bomb, header_row, inline, repeated, write_parts
 
