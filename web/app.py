@@ -18,9 +18,11 @@ from services.sessions import CurrentSession
 from web.deps import PREFIX, SignInRequired, sign_in_url
 from web.pages import accounts as account_pages
 from web.pages import admin as admin_pages
+from web.pages import batches as batch_pages
 from web.pages import cards as card_pages
 from web.pages import enrollments as enrollment_pages
 from web.pages import filings as filing_pages
+from web.pages import member_imports as import_pages
 from web.pages import members as member_pages
 from web.pages import programme_years as year_pages
 from web.pages import rounds as round_pages
@@ -44,6 +46,8 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(member_pages.router)
     app.include_router(enrollment_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(batch_pages.router)
+    app.include_router(import_pages.router)
     app.include_router(card_pages.router)
     app.include_router(filing_pages.router)
     app.include_router(filing_pages.split_router)

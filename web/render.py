@@ -41,20 +41,40 @@ def page_number(request: Request) -> int:
 
 
 Again = Callable[[int, Mapping[str, object]], Awaitable[Response] | Response]
+Answer = Callable[[Any], Awaitable[Response] | Response]
 
 
-async def decided(
-    act: Callable[[], Awaitable[object]], *, again: Again, then: str, done: str, invalid: Mapping[str, object]
+async def answered(
+    act: Callable[[], Awaitable[object]], *, again: Again, answer: Answer, invalid: Mapping[str, object]
 ) -> Response:
-    """A form's action as every page runs it: done, the browser goes to ``then`` with ``done`` as
-    its notice; refused, the page is shown ``again`` with the refusal (``invalid`` when the form's
+    """A form's action as every page runs it: done, ``answer`` makes the response from what ``act``
+    returned; refused, the page is shown ``again`` with the refusal (``invalid`` when the form's
     own values do not make a request), its status the refusal's."""
     try:
-        await act()
+        result = await act()
     except ValidationError:
         shown = again(422, invalid)
     except AppError as exc:
         shown = again(exc.status_code, refusal(exc))
     else:
-        return RedirectResponse(f"{then}?done={quote(done)}", status_code=303)
+        shown = answer(result)
     return await shown if inspect.isawaitable(shown) else shown
+
+
+async def decided(
+    act: Callable[[], Awaitable[object]],
+    *,
+    again: Again,
+    then: str | Callable[[Any], str],
+    done: str | Callable[[Any], str],
+    invalid: Mapping[str, object],
+) -> Response:
+    """``answered`` where done means going to a page: the browser goes to ``then`` (or ``then`` of
+    the result: the batch just opened) with ``done`` (or ``done`` of the result) as its notice."""
+
+    def go(result: Any) -> Response:
+        where = then(result) if callable(then) else then
+        notice = done(result) if callable(done) else done
+        return RedirectResponse(f"{where}?done={quote(notice)}", status_code=303)
+
+    return await answered(act, again=again, answer=go, invalid=invalid)

@@ -394,7 +394,9 @@ async def test_a_clerk_imports_fixes_the_rejected_rows_and_sends_a_batch_that_is
     await page.locator("tbody tr").first.get_by_role("link").click()
     await page.get_by_label("手机号码").fill("12345678901")
     await page.get_by_role("button", name="保存修改").click()
-    await expect(page.locator(".error")).to_be_visible()
+    await expect(page.locator("#phone-error")).to_have_attribute("data-code", "invalid_phone")  # beside its field
+    await expect(page.get_by_label("手机号码")).to_have_value("12345678901")  # what was typed comes back
+    await page.get_by_label("手机号码").fill("")
     await page.get_by_label("工作单位详细地址").fill("上海市黄浦区人民大道二百号十二楼")
     await page.get_by_role("button", name="保存修改").click()
     await expect(page.locator(".flash")).to_have_text("已保存修改")

@@ -3,20 +3,18 @@ the accounts one may manage, opening one, resets and deactivations, each setup c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from api.deps import SessionDep
-from core.errors import AppError
-from models.states import Role
 from models.user import SetupCodeIssued, UserCreate
 from services import accounts
 from web.deps import PREFIX, PageSession
-from web.render import page, page_number, refusal
+from web.render import Again, answered, page, page_number
 
 LIST_SIZE = 100
 
@@ -56,7 +54,7 @@ def accounts_page(
 
 
 @router.post("")
-def open_account(
+async def open_account(
     request: Request,
     session: SessionDep,
     current: PageSession,
@@ -65,42 +63,57 @@ def open_account(
     role: Annotated[str, Form(max_length=20)],
     login: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        data = UserCreate(org_code=org_code.strip(), name=name.strip(), role=Role(role), login=login.strip() or None)
-        made = accounts.create_account(session=session, actor=current.actor, data=data)
-    except (ValidationError, ValueError):
-        error = {
-            "code": "invalid_request",
-            "message": "请填写单位代码和姓名；登录名只能含小写字母、数字和 . _ -（3 到 40 个字符）",
-        }
-        return _page(request, session, current, status_code=422, error=error)
-    except AppError as exc:
-        return _page(request, session, current, status_code=exc.status_code, error=refusal(exc))
-    issued = SetupCodeIssued(login=made.login, setup_code=made.setup_code, setup_expires_at=made.setup_expires_at)
-    return _page(request, session, current, status_code=201, issued=issued)
+    """A new account: the page shows its setup code once (never in an address)."""
+    given = {"org_code": org_code.strip(), "name": name.strip(), "role": role, "login": login.strip() or None}
+
+    async def act() -> Any:
+        data = UserCreate.model_validate(given)
+        return await run_in_threadpool(accounts.create_account, session=session, actor=current.actor, data=data)
+
+    def shown(made: Any) -> Awaitable[HTMLResponse]:
+        issued = SetupCodeIssued(login=made.login, setup_code=made.setup_code, setup_expires_at=made.setup_expires_at)
+        return run_in_threadpool(_page, request, session, current, status_code=201, issued=issued)
+
+    invalid = {
+        "code": "invalid_request",
+        "message": "请填写单位代码和姓名；登录名只能含小写字母、数字和 . _ -（3 到 40 个字符）",
+    }
+    return await answered(act, again=_again(request, session, current), answer=shown, invalid=invalid)
 
 
-def _act(request: Request, session: SessionDep, current: PageSession, call: Any, login: str) -> Response:
-    try:
-        result = call(session=session, actor=current.actor, login=login)
-    except AppError as exc:
-        return _page(request, session, current, status_code=exc.status_code, error=refusal(exc))
-    if isinstance(result, SetupCodeIssued):
-        return _page(request, session, current, issued=result)
-    request.app.state.tokens.forget_user(result.id)  # a deactivation reaches this process at once
-    return _page(request, session, current)
+def _again(request: Request, session: SessionDep, current: PageSession) -> Again:
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return run_in_threadpool(_page, request, session, current, status_code=status, error=error)
+
+    return again
+
+
+async def _act(request: Request, session: SessionDep, current: PageSession, call: Any, login: str) -> Response:
+    """A reset (its new setup code shown once), a deactivation or a reactivation of ``login``."""
+
+    async def act() -> Any:
+        return await run_in_threadpool(call, session=session, actor=current.actor, login=login)
+
+    def shown(result: Any) -> Awaitable[HTMLResponse]:
+        if isinstance(result, SetupCodeIssued):
+            return run_in_threadpool(_page, request, session, current, issued=result)
+        request.app.state.tokens.forget_user(result.id)  # a deactivation reaches this process at once
+        return run_in_threadpool(_page, request, session, current)
+
+    invalid = {"code": "invalid_request", "message": "操作无法执行，请刷新页面后重试"}
+    return await answered(act, again=_again(request, session, current), answer=shown, invalid=invalid)
 
 
 @router.post("/{login}/reset")
-def reset(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
-    return _act(request, session, current, accounts.reset, login)
+async def reset(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return await _act(request, session, current, accounts.reset, login)
 
 
 @router.post("/{login}/deactivate")
-def deactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
-    return _act(request, session, current, accounts.deactivate, login)
+async def deactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return await _act(request, session, current, accounts.deactivate, login)
 
 
 @router.post("/{login}/reactivate")
-def reactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
-    return _act(request, session, current, accounts.reactivate, login)
+async def reactivate(request: Request, session: SessionDep, current: PageSession, login: str) -> Response:
+    return await _act(request, session, current, accounts.reactivate, login)

@@ -4,12 +4,12 @@ with a mandatory reason."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from core.errors import AppError
@@ -18,7 +18,7 @@ from models.states import LABELS, GrassrootsType, OrgLevel
 from services import admin_repairs, orgs, programme_years
 from services.admin_repairs import RepairBody
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import decided, page, refusal
 
 router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
 KINDS = {
@@ -133,23 +133,25 @@ async def repair(
     action: Annotated[str, Form(max_length=20)],
     reason: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    try:
-        data = RepairBody(action=action, reason=reason.strip())
-        await admin_repairs.repair_workflow(
-            session=session,
-            actor=current.actor,
-            temporal=temporal,
-            settings=settings,
-            workflow_id=workflow_id,
+    """A repair of the workflow with its mandatory reason (audited by the service)."""
+
+    async def act() -> object:
+        data = RepairBody.model_validate({"action": action, "reason": reason.strip()})
+        return await admin_repairs.repair_workflow(
+            session=session, actor=current.actor, temporal=temporal, settings=settings, workflow_id=workflow_id,
             data=data,
-        )
-    except ValidationError:
-        error = {"code": "reason_required", "message": "请填写修复原因（至少 2 个字）"}
-        return await _workflow_page(request, session, current, temporal, workflow_id, 422, error)
-    except AppError as exc:
-        return await _workflow_page(request, session, current, temporal, workflow_id, exc.status_code, refusal(exc))
-    done = f"已执行：{ACTIONS.get(action, action)}"
-    return RedirectResponse(f"{PREFIX}/admin/workflows/{workflow_id}?done={quote(done)}", status_code=303)
+        )  # fmt: skip
+
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return _workflow_page(request, session, current, temporal, workflow_id, status, dict(error))
+
+    return await decided(
+        act,
+        again=again,
+        then=f"{PREFIX}/admin/workflows/{workflow_id}",
+        done=f"已执行：{ACTIONS.get(action, action)}",
+        invalid={"code": "reason_required", "message": "请填写修复原因（至少 2 个字）"},
+    )
 
 
 def _orgs_page(
@@ -184,7 +186,7 @@ def orgs_page(request: Request, session: SessionDep, current: PageSession, code:
 
 
 @router.post("/orgs")
-def new_org(
+async def new_org(
     request: Request,
     session: SessionDep,
     current: PageSession,
@@ -194,20 +196,25 @@ def new_org(
     level: Annotated[str, Form(max_length=20)],
     grassroots_type: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    try:
-        data = OrgCreate(
-            code=code.strip(),
-            name=name.strip(),
-            level=OrgLevel(level),
-            parent_code=parent_code,
-            grassroots_type=GrassrootsType(grassroots_type) if grassroots_type else None,
-        )
-        orgs.add_org(session=session, actor=current.actor, data=data)
-    except (ValidationError, ValueError):
-        error = {"code": "invalid_request", "message": "请填写代码和名称，并选择层级"}
-        return _orgs_page(request, session, current, parent_code, 422, error)
-    except AppError as exc:
-        if exc.code == "role_not_allowed":
-            raise
-        return _orgs_page(request, session, current, parent_code, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/admin/orgs/{parent_code}?done={quote('已新建 ' + code)}", status_code=303)
+    """A new organisation below ``parent_code`` (admins; the service checks the tree's rules)."""
+    given = {
+        "code": code.strip(), "name": name.strip(), "level": level, "parent_code": parent_code,
+        "grassroots_type": grassroots_type or None,
+    }  # fmt: skip
+
+    async def act() -> object:
+        data = OrgCreate.model_validate(given)
+        return await run_in_threadpool(orgs.add_org, session=session, actor=current.actor, data=data)
+
+    def again(status: int, error: Mapping[str, object]) -> HTMLResponse | Awaitable[HTMLResponse]:
+        if error.get("code") == "role_not_allowed":  # not an admin: the organisations page is not theirs
+            return page(request, "error.html", current, status_code=status, error=error)
+        return run_in_threadpool(_orgs_page, request, session, current, parent_code, status, dict(error))
+
+    return await decided(
+        act,
+        again=again,
+        then=f"{PREFIX}/admin/orgs/{parent_code}",
+        done=f"已新建 {code}",
+        invalid={"code": "invalid_request", "message": "请填写代码和名称，并选择层级"},
+    )

@@ -5,13 +5,11 @@ claims and the clerk's application for a benefit with its evidence."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from datetime import date
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
 from core.errors import AppError
@@ -21,7 +19,7 @@ from models.states import LABELS, CardStatus, ClaimKind, EmploymentStatus, IdTyp
 from services import claims, members
 from services.claims import EVIDENCE_MAX_BYTES, ClaimCreate
 from web.deps import PREFIX, PageSession
-from web.render import decided, page, refusal
+from web.render import decided, page
 
 MemberNoPath = Annotated[str, Path(pattern=r"^\d{10}$")]
 
@@ -127,50 +125,39 @@ async def apply(
     evidence: UploadFile | None = None,
 ) -> Response:
     """The application and its first evidence; the answer is the claim's page (eligible or not, and why)."""
-    try:
-        data = ClaimCreate(
-            kind=ClaimKind(kind),
-            illness=Illness(illness) if illness else None,
-            hospitalised=hospitalised == "true",
-            event_date=date.fromisoformat(event_date),
-            description=description.strip(),
-            beneficiary_name=beneficiary_name.strip() or None,
-            beneficiary_relation=beneficiary_relation.strip() or None,
-        )
-    except (ValidationError, ValueError):
-        error = {
-            "code": "invalid_request",
-            "message": "申请内容不完整：重大疾病须选择疾病，意外身故须填写受益人，日期须有效",
-        }
-        return await _member_page(request, session, current, member_no, 422, error)
-    try:
+    given = {
+        "kind": kind, "illness": illness or None, "hospitalised": hospitalised == "true", "event_date": event_date,
+        "description": description.strip(), "beneficiary_name": beneficiary_name.strip() or None,
+        "beneficiary_relation": beneficiary_relation.strip() or None,
+    }  # fmt: skip
+
+    async def act() -> tuple[int, str]:
         view = await claims.apply(
-            session=session,
-            actor=current.actor,
-            temporal=temporal,
-            source=source,
-            settings=settings,
-            member_no=member_no,
-            data=data,
-        )
-    except AppError as exc:
-        return await _member_page(request, session, current, member_no, exc.status_code, refusal(exc))
-    done = "申请已提交"
-    if evidence is not None and evidence.filename:
+            session=session, actor=current.actor, temporal=temporal, source=source, settings=settings,
+            member_no=member_no, data=ClaimCreate.model_validate(given),
+        )  # fmt: skip
+        if evidence is None or not evidence.filename:
+            return view.id, "申请已提交"
         body = await evidence.read(EVIDENCE_MAX_BYTES + 1)
         try:
             await claims.add_evidence(
-                session=session,
-                actor=current.actor,
-                claim_id=view.id,
-                filename=evidence.filename,
-                content_type=evidence.content_type,
-                body=body,
-            )
-            done = "申请已提交，证明材料已上传"
-        except AppError as exc:
-            done = f"申请已提交；证明材料未上传：{exc.message}"
-    return RedirectResponse(f"{PREFIX}/claims/{view.id}?done={quote(done)}", status_code=303)
+                session=session, actor=current.actor, claim_id=view.id, filename=evidence.filename,
+                content_type=evidence.content_type, body=body,
+            )  # fmt: skip
+        except AppError as exc:  # the claim stands: its page says what became of the evidence
+            return view.id, f"申请已提交；证明材料未上传：{exc.message}"
+        return view.id, "申请已提交，证明材料已上传"
+
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return _member_page(request, session, current, member_no, status, error)
+
+    invalid = {
+        "code": "invalid_request",
+        "message": "申请内容不完整：重大疾病须选择疾病，意外身故须填写受益人，日期须有效",
+    }
+    return await decided(
+        act, again=again, then=lambda made: f"{PREFIX}/claims/{made[0]}", done=lambda made: made[1], invalid=invalid
+    )
 
 
 @router.post("/members/{member_no}/corrections")
