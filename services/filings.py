@@ -338,6 +338,28 @@ def statistics(*, session: Session, actor: Actor, settings: Settings, code: str,
     )
 
 
+def city_statistics(*, session: Session, actor: Actor, settings: Settings, year: int) -> Download:
+    """全市集中参保统计表 for the Mutual Aid Center and admins: the statistics sheet of every
+    district's unions at once, by union code (so district by district)."""
+    city = session.exec(select(Organisation).where(Organisation.level == OrgLevel.CITY)).first()
+    if city is None:
+        raise NotFound("org_not_found", "尚未设立市总工会", details={"level": "city"})
+    require(actor, city, Role.CENTER_REVIEWER)
+    parent_names = {
+        o.id: o.name for o in session.exec(select(Organisation).where(Organisation.level == OrgLevel.SECONDARY))
+    }
+    rows = session.exec(
+        select(Enrollment, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
+        .where(Enrollment.year == year, col(Enrollment.status).not_in(("cancelled", "draft")))
+        .order_by(col(Organisation.code))
+    ).all()
+    lines = [statistics_row(e, o, parent_names.get(o.parent_id), settings.timezone) for e, o in rows]
+    return Download(
+        content=statistics_xlsx(city.name, year, lines), media_type=XLSX, filename=f"statistics-{city.code}-{year}.xlsx"
+    )
+
+
 def district_notice(*, session: Session, actor: Actor, settings: Settings, code: str, year: int, pdf: bool) -> Download:
     """区局参保告知书 of a submitted filing, for the district's reviewers, the center and admins."""
     org = get_district(session, code)

@@ -1,16 +1,17 @@
-"""Programme years (admin) and each district's fee split (its reviewer, inside the split window)."""
+"""Programme years (admin), each district's fee split (its reviewer, inside the split window), the
+year's extensions and its city-wide statistics workbook (the Mutual Aid Center)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, TemporalDep
 from models.extension import ExtensionCreate, ExtensionPublic
 from models.inputs import YEAR_MAX, YEAR_MIN
 from models.programme import FeeSplit, ProgrammeYearConfig, ProgrammeYearPublic
-from services import programme_years
+from services import filings, programme_years
 
 router = APIRouter(tags=["programme years"])
 Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage year")]
@@ -30,6 +31,14 @@ def put_programme_year(
 @router.get("/programme-years")
 def list_programme_years(session: SessionDep, actor: CurrentActor) -> list[ProgrammeYearPublic]:
     return programme_years.list_programme_years(session=session, actor=actor)
+
+
+@router.get("/programme-years/{year}/statistics.xlsx", response_class=Response)
+def city_statistics(year: Year, session: SessionDep, settings: SettingsDep, actor: CurrentActor) -> Response:
+    """全市集中参保统计表 (the Mutual Aid Center and admins): every district's unions, one row each
+    with its status, type, count, fee and split, and the per-type summary."""
+    sheet = filings.city_statistics(session=session, actor=actor, settings=settings, year=year)
+    return Response(sheet.content, media_type=sheet.media_type, headers=sheet.headers())
 
 
 @router.get("/programme-years/{year}")

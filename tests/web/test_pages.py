@@ -3,12 +3,14 @@ API beside it unchanged, and member lists that never show a full ID number or ph
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from core.db import Database
@@ -182,9 +184,16 @@ async def test_the_center_sees_the_city_wide_statistics_by_district(
     )
     sheet = await api.get(f"/districts/101/enrollments/{year}/statistics.xlsx")
     assert sheet.status_code == 200 and sheet.headers["content-disposition"].startswith("attachment")
+    assert f'href="/programme-years/{year}/statistics.xlsx"' in shown.text
+    city = await api.get(f"/programme-years/{year}/statistics.xlsx")
+    assert city.status_code == 200 and city.headers["content-disposition"].startswith("attachment")
+    cells = [str(c.value) for row in load_workbook(io.BytesIO(city.content)).worksheets[0].iter_rows() for c in row]
+    assert union in cells and returned in cells  # both districts' unions in the one workbook
     await signed_in(api, tokens, "101", f"pages-district-{union.lower()}", role="reviewer")
     refused = await api.get(f"/ui/statistics/{year}")
     assert refused.status_code == 403 and "<html" in refused.text
+    district = await api.get(f"/programme-years/{year}/statistics.xlsx")
+    assert district.status_code == 403 and district.json()["error"]["code"] == "role_not_allowed"
     assert '<a href="/ui/statistics">' not in (await api.get("/")).text
 
 
