@@ -4,16 +4,13 @@ and a claim's page with its review."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from typing import Annotated
-from urllib.parse import quote
+from collections.abc import Awaitable, Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, TemporalSourceDep
-from core.errors import AppError
 from models.inputs import INT4_MAX, PAGE_MAX
 from rules.calendar import today
 from services import claims, programme_years, tasks
@@ -21,7 +18,7 @@ from services.claim_views import load_claim
 from services.claims import EVIDENCE_MAX_BYTES, ClaimAmend, ClaimReview, ResubmitBody
 from services.tasks import KIND_LABELS, Task
 from web.deps import PREFIX, PageSession
-from web.render import page, refusal
+from web.render import Again, answered, decided, page
 
 router = APIRouter(include_in_schema=False)
 INBOX_PAGE = 50
@@ -175,22 +172,35 @@ async def review_claim(
     """The review form's decision, for the step the page showed (a second click: refused as stale).
     The answer is the claim's page as the decision left it (the service's own view: no second read);
     the browser's address becomes the claim's again."""
-    try:
+
+    async def act() -> Any:
         data = ClaimReview(decision=decision, reason=reason.strip() or None, step=step)
-        view = await claims.review(
+        return await claims.review(
             session=session, actor=current.actor, temporal=temporal, settings=settings, claim_id=claim_id, data=data
         )
-    except ValidationError:
-        error = {"code": "invalid_decision", "message": "请选择审核决定；退回或不予给付须填写原因"}
-        return await _claim_page(request, session, current, source, claim_id, 422, error)
-    except AppError as exc:
-        return await _claim_page(request, session, current, source, claim_id, exc.status_code, refusal(exc))
-    done = {"approve": "已审核通过", "return": "已退回", "reject": "已决定不予给付"}.get(decision, "已提交")
-    answer = page(
-        request, "claim.html", current, claim=view, flash=done, awaiting_label=AWAITING_LABELS.get(view.awaiting or "")
+
+    def shown(view: Any) -> Response:
+        done = {"approve": "已审核通过", "return": "已退回", "reject": "已决定不予给付"}.get(decision, "已提交")
+        awaiting = AWAITING_LABELS.get(view.awaiting or "")
+        answer = page(request, "claim.html", current, claim=view, flash=done, awaiting_label=awaiting)
+        answer.headers["HX-Push-Url"] = f"{PREFIX}/claims/{claim_id}"
+        return answer
+
+    invalid = {"code": "invalid_decision", "message": "请选择审核决定；退回或不予给付须填写原因"}
+    return await answered(
+        act, again=_claim_again(request, session, current, source, claim_id), answer=shown, invalid=invalid
     )
-    answer.headers["HX-Push-Url"] = f"{PREFIX}/claims/{claim_id}"
-    return answer
+
+
+def _claim_again(
+    request: Request, session: SessionDep, current: PageSession, source: TemporalSourceDep, claim_id: int
+) -> Again:
+    """The claim's page again, with a refusal."""
+
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return _claim_page(request, session, current, source, claim_id, status, error)
+
+    return again
 
 
 @router.post(f"{PREFIX}/claims/{{claim_id}}/resubmit")
@@ -207,36 +217,27 @@ async def resubmit_claim(
     evidence: UploadFile | None = None,
 ) -> Response:
     """A returned claim amended, with more evidence, and sent back through eligibility."""
-    try:
+
+    async def act() -> None:
         claim, _ = load_claim(session, claim_id, current.actor)  # the row only: no workflow to ask
         if description.strip() != claim.description:
-            claims.amend(
-                session=session,
-                actor=current.actor,
-                claim_id=claim_id,
-                data=ClaimAmend(description=description.strip()),
-            )
+            amended = ClaimAmend(description=description.strip())
+            claims.amend(session=session, actor=current.actor, claim_id=claim_id, data=amended)
         if evidence is not None and evidence.filename:
             body = await evidence.read(EVIDENCE_MAX_BYTES + 1)
             await claims.add_evidence(
-                session=session,
-                actor=current.actor,
-                claim_id=claim_id,
-                filename=evidence.filename,
-                content_type=evidence.content_type,
-                body=body,
-            )
+                session=session, actor=current.actor, claim_id=claim_id, filename=evidence.filename,
+                content_type=evidence.content_type, body=body,
+            )  # fmt: skip
         await claims.resubmit(
-            session=session,
-            actor=current.actor,
-            temporal=temporal,
-            settings=settings,
-            claim_id=claim_id,
+            session=session, actor=current.actor, temporal=temporal, settings=settings, claim_id=claim_id,
             data=ResubmitBody(step=step),
-        )
-    except ValidationError:
-        error = {"code": "invalid_request", "message": "申请说明至少 2 个字"}
-        return await _claim_page(request, session, current, source, claim_id, 422, error)
-    except AppError as exc:
-        return await _claim_page(request, session, current, source, claim_id, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/claims/{claim_id}?done={quote('已重新提交')}", status_code=303)
+        )  # fmt: skip
+
+    return await decided(
+        act,
+        again=_claim_again(request, session, current, source, claim_id),
+        then=f"{PREFIX}/claims/{claim_id}",
+        done="已重新提交",
+        invalid={"code": "invalid_request", "message": "申请说明至少 2 个字"},
+    )
