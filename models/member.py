@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import Column, DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_type, utcnow
@@ -54,15 +54,22 @@ class MemberFields(SQLModel):
     special_reasons: str | None = Field(default=None, max_length=100)
 
 
+def _code(length: int) -> String:
+    return String(length, collation="C")
+
+
 class Member(MemberFields, table=True):
     __tablename__ = "members"
     __table_args__ = (Index("ix_members_org_member_no", "org_id", "member_no"),)
 
-    member_no: str = Field(primary_key=True, max_length=10, description="District code + 7 digits; never reused.")
+    # Codes, compared byte by byte (collation "C"): their indexes are what an import's COPY maintains.
+    member_no: str = Field(
+        primary_key=True, max_length=10, sa_type=_code(10), description="District code + 7 digits; never reused."
+    )
     org_id: int = Field(foreign_key="organisations.id")
     district_code: str = Field(max_length=3)
-    id_number: str = Field(max_length=32, unique=True)
-    phone: str = Field(max_length=11, unique=True)
+    id_number: str = Field(max_length=32, unique=True, sa_type=_code(32))
+    phone: str = Field(max_length=11, unique=True, sa_type=_code(11))
     card_status: CardStatus = Field(default=CardStatus.NONE, sa_type=enum_type(CardStatus))
     card_no: str | None = Field(default=None, max_length=19, description="The member's current card.")
     source_import_id: int | None = Field(default=None, description="The import that added the member.")
