@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -39,6 +41,11 @@ def typed_xlsx(path: Path, rows: int) -> Path:
     return path
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -51,14 +58,16 @@ def main() -> None:
             typed_xlsx(src, args.rows)
         else:
             write_xlsx(src, member_rows(args.rows, seed=2, phone_base=15_000_000_000))
-        read, convert = [], []
+        read, convert, read_cpu, convert_cpu = [], [], [], []
         for _ in range(args.repeat):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu()
             fastexcel.read_excel(str(src)).load_sheet(0, header_row=None, dtypes="string").to_polars()
             read.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            read_cpu.append(_cpu() - cpu)
+            start, cpu = time.perf_counter(), _cpu()
             written = xlsx_to_csv(src, Path(tmp) / "members.csv")
             convert.append(time.perf_counter() - start)
+            convert_cpu.append(_cpu() - cpu)
     print(
         json.dumps(
             {
@@ -68,6 +77,9 @@ def main() -> None:
                 "fastexcel_read_s": [round(t, 3) for t in read],
                 "xlsx_to_csv_s": [round(t, 3) for t in convert],
                 "xlsx_to_csv_vs_fastexcel_median": round(statistics.median(convert) / statistics.median(read), 3),
+                "cpu_s_fastexcel_median": round(statistics.median(read_cpu), 3),
+                "cpu_s_xlsx_to_csv_median": round(statistics.median(convert_cpu), 3),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
             }
         )
     )

@@ -53,9 +53,10 @@ _QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 
 # A cell that may not be text, with its column, row, attributes and content: every cell but the
 # text ones as Excel and the usual writers write them (t="s", "str", "inlineStr" or "e", after at
-# most a style: the kinds beginning s, i or e) and the empty ones (``<c r="B2" s="1"/>``). The last alternative is a cell whose
-# reference is not its first attribute, or that has none: the sheet is then read cell by cell.
-# The regex engine passes over a text cell in a few steps; only the typed ones reach Python.
+# most a style: the kinds beginning s, i or e) and the empty ones (``<c r="B2" s="1"/>``). The
+# last alternative is a cell whose reference is not its first attribute, or that has none: the
+# sheet is then read cell by cell. The regex engine passes over a text cell in a few steps; only
+# the typed ones reach Python.
 _CANDIDATE = re.compile(
     rb'<c(?: r="([A-Z]{1,3})(\d{1,7})"(?!(?: s="\d+")? t="[sie])(?![^>]*/>)([^>]*)>(.*?)</c>'
     rb'|( (?!r=")|>))',
@@ -189,7 +190,9 @@ def _scan_typed(path: str, max_row: int | None) -> _Typed:
                 if typed.origin_row is None and (first := _FIRST_VALUE.search(data)):
                     typed.origin_row = int(first.group(1)) - 1
                 origin = typed.origin_row or 0
-                for letters, row, attributes, content, odd in _CANDIDATE.findall(data):
+                # Inline strings only (as openpyxl writes them) have no <v>: no number, no boolean.
+                candidates = _CANDIDATE.findall(data) if b"<v>" in data else []
+                for letters, row, attributes, content, odd in candidates:
                     if odd:
                         typed.regular = False
                         return typed
