@@ -1,21 +1,32 @@
 """One cell of a member row: text normalisation, PostgreSQL COPY text, the parsers of enumerated
 and yes/no cells, and the checks of a name, an address and a phone number.
 
-A parsed cell is ``(value, COPY text, problem)``; the row assembly in :mod:`rules.row_validator`
-applies these once per distinct value (enumerated cells) or per row (personal cells).
+A parsed cell is ``(value, COPY text, problem)``; the column checks in :mod:`rules.member_frame`
+apply these once per distinct value (enumerated cells) or per row (personal cells).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from models.states import EmploymentStatus
-from rules.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool
+from rules.fields import FieldError, chinese_char_count, clean, compact, in_gb2312, parse_bool, parse_month
 from rules.member_columns import BY_KEY
-from rules.member_rows import NAME_DOTS, NAME_RE, PHONE_RE, RESIDENT, Problem, check_phone
+from rules.member_rows import (
+    ISO_MONTH_RE,
+    NAME_DOTS,
+    NAME_RE,
+    NOT_INSURED,
+    PHONE_RE,
+    RESIDENT,
+    Problem,
+    check_past_date,
+    check_phone,
+)
 
 # A parsed cell: (value, COPY text, problem)
 Parsed = tuple[Any, str, Problem | None]
@@ -158,3 +169,45 @@ def as_text(value: Any) -> str:
     if cleaned is None:
         return ""
     return cleaned.isoformat() if isinstance(cleaned, date) else cleaned
+
+
+_MONTHS = ("work_start_month", "union_join_month", "social_insurance_start")
+_BOOLS = ("rural_household", "dispatched_worker", "labour_contract")
+
+
+def cell_parsers(keys: tuple[str, ...], today: date) -> dict[str, Callable[[str], Parsed]]:
+    """The parser of each enumerated or date-like column (applied once per distinct value)."""
+    current_month = f"{today.year:04d}-{today.month:02d}"
+
+    def month(key: str, raw: str) -> Parsed:
+        text = normalise_text(raw)
+        if not text or (key == "social_insurance_start" and text in NOT_INSURED):
+            return None, NULL, None
+        try:
+            value = text if ISO_MONTH_RE.match(text) else parse_month(text)
+        except FieldError as exc:
+            return None, NULL, cell_problem(key, exc.code, exc.message)
+        if value > current_month:
+            return None, NULL, cell_problem(key, "date_in_future", f"{BY_KEY[key].header}不能晚于本月")
+        return value, value, None
+
+    def past_date(key: str, raw: str) -> Parsed:
+        text = normalise_text(raw)
+        if not text:
+            return None, NULL, None
+        try:
+            value = check_past_date(text, today, "退休日期")
+        except FieldError as exc:
+            return None, NULL, cell_problem(key, exc.code, exc.message)
+        return value, value.isoformat(), None
+
+    def parser(key: str) -> Callable[[str], Parsed]:
+        if key in _MONTHS:
+            return lambda raw: month(key, raw)
+        if key in _BOOLS:
+            return lambda raw: parse_flag(key, raw)
+        if key == "retirement_date":
+            return lambda raw: past_date(key, raw)
+        return lambda raw: parse_choice(key, raw)
+
+    return {key: parser(key) for key in keys}

@@ -1,7 +1,7 @@
 """The member rules as column expressions: a chunk of rows checked as a polars frame.
 
-Every rule of :mod:`rules.row_validator` (which stays the reference for one row at a time and
-for the property test) is an expression over whole columns here: text normalisation, the
+Every rule of the import (the row-at-a-time validator they replaced is kept in the tests as the
+reference a property test holds them to) is an expression over whole columns here: text normalisation, the
 GB 11643 check digit, birth dates, phones, names, addresses and the rules that join columns.
 Enumerated and date-like columns repeat a few values: each distinct value is parsed once by the
 same parser as the row validator. A rule's outcome is a problem slot (code and message, null when
@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from rules.fields import LONG_TERM, FieldError
-from rules.member_cells import NULL, Parsed, cell_problem, phone_cell
+from rules.member_cells import NULL, Parsed, cell_parsers, cell_problem, phone_cell
 from rules.member_columns import BY_KEY, COLUMNS
 from rules.member_person import FREE_TEXT, PersonQuery
 from rules.member_rows import (
@@ -28,7 +28,6 @@ from rules.member_rows import (
     check_id_expiry,
     years_later,
 )
-from rules.row_validator import RowValidator
 
 _PERSONAL = ("name", "id_number", "phone", "work_address", "nationality", "id_expiry", *FREE_TEXT)
 _PARSED = tuple(c.key for c in COLUMNS if c.key not in _PERSONAL)
@@ -78,8 +77,7 @@ class FrameChecker:
     def __init__(self, positions: dict[str, int], today: date) -> None:
         self.positions = positions
         self.today = today
-        self.reference = RowValidator(positions, today)  # its parsers, for each distinct value
-        self._parsers: dict[str, Callable[[str], Parsed]] = self.reference._parsers
+        self._parsers: dict[str, Callable[[str], Parsed]] = cell_parsers(_PARSED, today)
         self._caches: dict[str, dict[str, Parsed]] = {}
         self._expiries: dict[str, tuple[Any, str | None, str | None]] = {}
         self._phones: dict[str, tuple[str | None, str | None, str | None]] = {}

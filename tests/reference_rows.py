@@ -1,4 +1,5 @@
-"""The import's hot path: the member rules applied to many rows at once, column by column.
+"""The reference the import's column rules (rules.member_frame) are held to: the row validator
+the import used before them, row by row in Python, kept as it was (only its home moved).
 
 A chunk of rows is turned into columns. Enumerated and date-like columns repeat a few
 values, so each distinct value is parsed once per file and remembered; the columns that are

