@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -86,7 +87,7 @@ def field_errors(error: Mapping[str, Any] | None) -> dict[str, str]:
         return {}
     details = error.get("details")
     if error.get("code") == "dates_in_force" and isinstance(details, dict):
-        text = "流程已按此日期运行，不能直接修改；请在下方“办理延期”中延长"
+        text = "流程已按此日期运行，不能直接修改；请用本页的“办理延期”延长"
         return {f: text for f in details.get("fields", [])}
     if isinstance(details, list):  # the door's refusal: every field with its message ("" the whole form)
         return {str(d.get("field", "")).removeprefix("body").removeprefix("."): d["message"] for d in details}
@@ -156,13 +157,16 @@ async def edit_year(request: Request, session: SessionDep, current: PageSession,
     form = await request.form()
     given = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token" and len(v) <= VALUE_MAX}
 
-    async def act() -> object:
+    def put() -> object:  # in a worker thread: the event loop never waits for the database
         existing = programme_years.read_programme_year(session=session, actor=current.actor, year=year)
         try:
             config = ProgrammeYearConfig.model_validate(edited(existing.config, given))
         except ValidationError as exc:
             raise door_refusal(exc.errors()) from None
         return programme_years.put_programme_year(session=session, actor=current.actor, year=year, data=config)
+
+    async def act() -> object:
+        return await run_in_threadpool(put)
 
     def again(status: int, refused: Mapping[str, object]) -> Awaitable[HTMLResponse]:
         return _year_page(request, session, current, year, status, error=refused, given=given)
