@@ -58,7 +58,11 @@ _QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 # sheet is then read cell by cell. The regex engine passes over a text cell in a few steps; only
 # the typed ones reach Python.
 _CANDIDATE = re.compile(
-    rb'<c(?: r="([A-Z]{1,3})(\d{1,7})"(?!(?: s="\d+")? t="[sie])(?![^>]*/>)([^>]*)>(.*?)</c>'
+    rb'<c(?: r="([A-Z]{1,3})(\d{1,7})"(?!(?: s="\d+")? t="[sie])'
+    # the usual form, taken apart by the regex: style, kind, value
+    rb'(?:(?: s="(\d+)")?(?: t="([nb])")?>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)?<v>([^<]+)</v></c>'
+    # any other: its attributes and content, for Python
+    rb"|(?![^>]*/>)([^>]*)>(.*?)</c>)"
     rb'|( (?!r=")|>))',
     re.S,
 )
@@ -172,6 +176,7 @@ class _Typed:
 
 def _scan_typed(path: str, max_row: int | None) -> _Typed:
     typed = _Typed()
+    columns: dict[bytes, int] = {}
     with zipfile.ZipFile(path) as z:
         date_styles = _date_styles(z)
         with z.open(first_sheet_path(z)) as f:
@@ -192,28 +197,34 @@ def _scan_typed(path: str, max_row: int | None) -> _Typed:
                 origin = typed.origin_row or 0
                 # Inline strings only (as openpyxl writes them) have no <v>: no number, no boolean.
                 candidates = _CANDIDATE.findall(data) if b"<v>" in data else []
-                for letters, row, attributes, content, odd in candidates:
+                for letters, row, style, kind, value, attributes, content, odd in candidates:
                     if odd:
                         typed.regular = False
                         return typed
-                    kind = _KIND.search(attributes)
-                    value = _VALUE.search(content)
-                    if value is None or (kind is not None and kind.group(1) not in (b"n", b"b")):
-                        continue  # empty, or text with its attributes in another order
+                    if not value:  # not the usual form
+                        found = _KIND.search(attributes)
+                        kind = found.group(1) if found else b""
+                        number = _VALUE.search(content)
+                        if number is None or kind not in (b"", b"n", b"b"):
+                            continue  # empty, or text with its attributes in another order
+                        value = number.group(1)
+                        found = _STYLE.search(attributes)
+                        style = found.group(1) if found else b""
                     r = int(row) - 1 - origin
                     if max_row is not None and r >= max_row:
                         return typed
-                    col = _column_index(letters)
-                    if kind is not None and kind.group(1) == b"b":
+                    col = columns.get(letters)
+                    if col is None:
+                        col = columns[letters] = _column_index(letters)
+                    if kind == b"b":
                         rows, vals = typed.booleans.setdefault(col, ([], []))
                         rows.append(r)
-                        vals.append("是" if value.group(1) == b"1" else "否")
+                        vals.append("是" if value == b"1" else "否")
                         continue
-                    style = _STYLE.search(attributes)
                     rows, raws, dates = typed.cells.setdefault(col, ([], [], []))
                     rows.append(r)
-                    raws.append(value.group(1).decode("ascii", "replace"))
-                    dates.append(style is not None and style.group(1) in date_styles)
+                    raws.append(value.decode("ascii", "replace"))
+                    dates.append(style in date_styles)
                 last = _LAST_ROW.search(data, max(data.rfind(b"<row "), 0))
                 if max_row is not None and last and int(last.group(1)) - 1 - origin >= max_row:
                     return typed
