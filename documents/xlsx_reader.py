@@ -285,11 +285,28 @@ def read_sheet(path: str, *, max_columns: int = EXCEL_MAX_COLUMNS, n_rows: int |
         raise XlsxError(str(exc)) from exc
     if origin_col + frame.width > max_columns:
         raise XlsxError(f"the sheet uses column {origin_col + frame.width}, beyond column {max_columns}")
-    if not typed.regular:
+    if not typed.regular or not _placed(frame, origin_col, typed, n_rows is not None):
         return _read_by_cells(path, max_columns, n_rows, typed)
     if frame.height and frame.select(pl.any_horizontal(pl.all().str.len_chars() > EXCEL_MAX_CELL_CHARS).any()).item():
         raise XlsxError(f"a cell holds more characters than Excel's {EXCEL_MAX_CELL_CHARS}")
     return Sheet(frame, typed.origin_row or 0, origin_col, typed, limited=n_rows is not None)
+
+
+def _placed(frame: pl.DataFrame, origin_col: int, typed: _Typed, limited: bool) -> bool:
+    """Whether every typed cell found lands on a cell calamine read (it shows numbers and booleans
+    as text too): the frame's origin was found where calamine's range starts."""
+    found = [(col, cells[0]) for col, cells in typed.cells.items()]
+    found += [(col, cells[0]) for col, cells in typed.booleans.items()]
+    for col, rows in found:
+        index = col - origin_col
+        if not 0 <= index < frame.width:
+            return False
+        inside = rows[: bisect_left(rows, frame.height)]
+        if len(inside) < len(rows) and not limited:
+            return False
+        if (inside and inside[0] < 0) or frame.to_series(index).gather(inside).null_count():
+            return False
+    return True
 
 
 def _open(path: str, n_rows: int | None) -> tuple[pl.DataFrame, int]:
