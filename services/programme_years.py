@@ -4,7 +4,9 @@ the split window) and the extensions of their dates, which reach the running wor
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
@@ -64,6 +66,30 @@ def put_programme_year(*, session: Session, actor: Actor, year: int, data: Progr
     session.commit()
     session.refresh(row)
     return ProgrammeYearPublic(year=year, config=data, updated_at=row.updated_at)
+
+
+def moved_config(config: ProgrammeYearConfig, *, old: int, new: int) -> ProgrammeYearConfig:
+    """``config`` (of year ``old``) as the starting point of year ``new``: every date of its cycle
+    moved by the years between them (29 February to the 28th), the year in the plan's name too;
+    prices, split and amounts as they were. Checked like a configuration sent whole."""
+    years = new - old
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, str) and _ISO_DAY.match(value):
+            day = date.fromisoformat(value)
+            return day.replace(year=day.year + years, day=min(day.day, 28 if day.month == 2 else 31)).isoformat()
+        return value
+
+    data = moved(config.model_dump(mode="json"))
+    data["plan_name"] = config.plan_name.replace(str(old), str(new))
+    return ProgrammeYearConfig.model_validate(data)
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def list_programme_years(*, session: Session, actor: Actor) -> list[ProgrammeYearPublic]:

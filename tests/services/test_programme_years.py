@@ -23,7 +23,7 @@ from models.states import ExtensionKind
 from rules.calendar import today
 from services import programme_years
 from services.sessions import actor_for_token
-from tests.enrollment_setup import config_around
+from tests.enrollment_setup import config_2014_rules, config_2024_round, config_around
 
 YEAR, CLOSED = 2088, 2077  # years of this module alone
 DISTRICT = "101"
@@ -132,3 +132,24 @@ async def test_who_extends_which_date(
     moved = programme_years.read_programme_year(session=session, actor=who(session, tokens, "admin@SH"), year=YEAR)
     assert moved.config.district_window.end == config.district_window.end + timedelta(days=1)  # year-wide: moved
     assert moved.config.payment_deadline == config.payment_deadline  # a district's own: a record of its own
+
+
+def test_a_year_moved_on_keeps_its_rules_and_moves_every_date() -> None:
+    old = ProgrammeYearConfig.model_validate(config_2024_round())
+    new = programme_years.moved_config(old, old=2024, new=2025)
+    assert new.plan_name == old.plan_name.replace("2024", "2025")
+    assert (new.split_window.start, new.coverage.end) == (date(2024, 10, 25), date(2025, 12, 31))
+    assert new.payment_deadline == old.payment_deadline.replace(year=old.payment_deadline.year + 1)
+    assert (new.protection_types, new.default_split, new.claim_amounts) == (
+        old.protection_types, old.default_split, old.claim_amounts,
+    )  # fmt: skip
+    by_card = ProgrammeYearConfig.model_validate(config_2014_rules())
+    later = programme_years.moved_config(by_card, old=2014, new=2016)
+    assert [p.cards_until for p in later.types_by_card or []] == [
+        p.cards_until.replace(year=p.cards_until.year + 2) if p.cards_until else None
+        for p in by_card.types_by_card or []
+    ]
+    leap = config_around(date(2024, 2, 29), deadline=0, submission=(0, 0), split=(0, 0), district=(0, 1))
+    assert programme_years.moved_config(
+        ProgrammeYearConfig.model_validate(leap), old=2024, new=2025
+    ).payment_deadline == date(2025, 2, 28)

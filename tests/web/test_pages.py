@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -255,3 +255,29 @@ async def test_an_admin_edits_a_programme_year_and_extends_a_date_in_force(
     token = re.search(r'csrf_token" value="([^"]+)"', center.text)
     refused = await api.post(url, data={"csrf_token": token.group(1) if token else ""})
     assert refused.status_code == 403 and 'data-code="role_not_allowed"' in refused.text
+
+
+async def test_an_admin_starts_a_new_year_from_a_configured_one(api: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    template, year = 2073, 2075  # years of this test alone
+    config = config_around(today("Asia/Shanghai"))
+    await put_year(api, tokens, template, config)
+    csrf = await signed_in(api, tokens, "SH", f"pages-new-year-{uuid.uuid4().hex[:6]}", role="admin")
+    listed = await api.get("/ui/programme-years")
+    assert '<label for="new-year">新年度</label>' in listed.text and 'action="/ui/programme-years/new"' in listed.text
+    asked = await api.get("/ui/programme-years/new", params={"year": year, "from": template})
+    assert (asked.status_code, asked.headers["location"]) == (303, f"/ui/programme-years/{year}?from={template}")
+    shown = await api.get(asked.headers["location"])
+    deadline = date.fromisoformat(config["payment_deadline"])
+    moved = str(deadline.replace(year=deadline.year + 2, day=min(deadline.day, 28 if deadline.month == 2 else 31)))
+    assert shown.status_code == 200 and f"新建 {year}年度" in shown.text and "日期顺延 2 年" in shown.text
+    assert f'name="payment_deadline" type="date" value="{moved}"' in shown.text
+    assert (await api.get(f"/programme-years/{year}", headers=auth(tokens[ADMIN]))).status_code == 404  # not yet saved
+    form = {"csrf_token": csrf, "from_year": str(template), "protection_types.1.price": "-1"}
+    refused = await api.post(f"/ui/programme-years/{year}", data=form)
+    assert refused.status_code == 422 and f"新建 {year}年度" in refused.text  # still the new year's form
+    saved = await api.post(f"/ui/programme-years/{year}", data={**form, "protection_types.1.price": "120"})
+    assert saved.status_code == 303 and saved.headers["location"].startswith(f"/ui/programme-years/{year}?done=")
+    made = await call(api, tokens[ADMIN], "GET", f"/programme-years/{year}", 200)
+    assert made["config"]["payment_deadline"] == moved and made["config"]["protection_types"][1]["price"] == "120.00"
+    again = await api.get("/ui/programme-years/new", params={"year": year, "from": template})
+    assert again.headers["location"].startswith(f"/ui/programme-years/{year}?done=")  # configured: its own page

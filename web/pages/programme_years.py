@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, YearPath
 from api.door import refusal as door_refusal
+from core.errors import NotFound
 from models.extension import ExtensionCreate
-from models.programme import ProgrammeYearConfig
+from models.inputs import YEAR_MAX, YEAR_MIN
+from models.programme import ProgrammeYearConfig, ProgrammeYearPublic
 from models.states import LABELS, ClaimKind, ExtensionKind
 from services import programme_years
 from web.deps import PREFIX, PageSession
@@ -35,7 +38,42 @@ def year_list(request: Request, session: SessionDep, current: PageSession) -> HT
     years = programme_years.list_programme_years(session=session, actor=current.actor)
     number = page_number(request)
     shown = years[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    return page(request, "programme_years.html", current, years=shown, total=len(years), page=number, size=PAGE_SIZE)
+    latest = max((y.year for y in years), default=None)
+    return page(
+        request, "programme_years.html", current, years=shown, total=len(years), page=number, size=PAGE_SIZE,
+        latest=latest,
+    )  # fmt: skip
+
+
+@router.get("/new", response_class=RedirectResponse)
+def new_year(
+    session: SessionDep,
+    current: PageSession,
+    year: int = Query(ge=YEAR_MIN, le=YEAR_MAX),
+    from_year: int = Query(alias="from", ge=YEAR_MIN, le=YEAR_MAX),
+) -> RedirectResponse:
+    """The new year's form, its dates moved on from the template year (an existing year: its page)."""
+    if _configured(session, current, year) is not None:
+        return RedirectResponse(f"{PREFIX}/programme-years/{year}?done={quote('该年度已配置，可在此修改')}", 303)
+    return RedirectResponse(f"{PREFIX}/programme-years/{year}?from={from_year}", status_code=303)
+
+
+def _configured(session: SessionDep, current: PageSession, year: int) -> ProgrammeYearPublic | None:
+    try:
+        return programme_years.read_programme_year(session=session, actor=current.actor, year=year)
+    except NotFound:
+        return None
+
+
+def _year_or_new(session: SessionDep, current: PageSession, year: int, from_year: int | None) -> ProgrammeYearPublic:
+    """The year as configured; a year not configured yet, with a template year: the template's
+    configuration moved on to it (not saved until the admin saves the form)."""
+    found = _configured(session, current, year)
+    if found is not None or from_year is None:
+        return found or programme_years.read_programme_year(session=session, actor=current.actor, year=year)
+    template = programme_years.read_programme_year(session=session, actor=current.actor, year=from_year)
+    moved = programme_years.moved_config(template.config, old=from_year, new=year)
+    return ProgrammeYearPublic(year=year, config=moved, updated_at=template.updated_at)
 
 
 def flat(config: ProgrammeYearConfig) -> dict[str, str]:
@@ -107,9 +145,11 @@ async def _year_page(
     given: Mapping[str, str] | None = None,
     extension_error: Mapping[str, Any] | None = None,
     extension_given: Mapping[str, str] | None = None,
+    from_year: int | None = None,
 ) -> HTMLResponse:
-    found = programme_years.read_programme_year(session=session, actor=current.actor, year=year)
-    extensions = programme_years.list_extensions(session=session, actor=current.actor, year=year)
+    found = _year_or_new(session, current, year, from_year)
+    creating = _configured(session, current, year) is None
+    extensions = [] if creating else programme_years.list_extensions(session=session, actor=current.actor, year=year)
     values = {**flat(found.config), **(given or {})}
     errors, extension_errors = field_errors(error), field_errors(extension_error)
     placed = {*values, *WINDOWS, "default_split"}  # the names the form shows a message beside
@@ -132,6 +172,8 @@ async def _year_page(
         claim_kinds=list(LABELS[ClaimKind].items()),
         extension_kinds=list(LABELS[ExtensionKind].items()),
         registration=found.config.registration(year),
+        creating=creating,
+        from_year=from_year,
     )
 
 
@@ -145,9 +187,16 @@ LABELS_OF_WINDOWS = {
 
 
 @router.get("/{year}", response_class=HTMLResponse)
-async def year_page(request: Request, session: SessionDep, current: PageSession, year: YearPath) -> HTMLResponse:
-    """One year: its rules, its extensions, the admin's form and the extension form."""
-    return await _year_page(request, session, current, year)
+async def year_page(
+    request: Request,
+    session: SessionDep,
+    current: PageSession,
+    year: YearPath,
+    from_year: int | None = Query(None, alias="from", ge=YEAR_MIN, le=YEAR_MAX),
+) -> HTMLResponse:
+    """One year: its rules, its extensions, the admin's form and the extension form; a year not
+    configured yet with ``from``: the form of the new year, the template's dates moved on."""
+    return await _year_page(request, session, current, year, from_year=from_year)
 
 
 @router.post("/{year}")
@@ -157,8 +206,11 @@ async def edit_year(request: Request, session: SessionDep, current: PageSession,
     form = await request.form()
     given = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token" and len(v) <= VALUE_MAX}
 
+    from_year = int(given["from_year"]) if given.get("from_year", "").isdigit() else None
+    from_year = from_year if from_year is not None and YEAR_MIN <= from_year <= YEAR_MAX else None
+
     def put() -> object:  # in a worker thread: the event loop never waits for the database
-        existing = programme_years.read_programme_year(session=session, actor=current.actor, year=year)
+        existing = _year_or_new(session, current, year, from_year)
         try:
             config = ProgrammeYearConfig.model_validate(edited(existing.config, given))
         except ValidationError as exc:
@@ -169,7 +221,7 @@ async def edit_year(request: Request, session: SessionDep, current: PageSession,
         return await run_in_threadpool(put)
 
     def again(status: int, refused: Mapping[str, object]) -> Awaitable[HTMLResponse]:
-        return _year_page(request, session, current, year, status, error=refused, given=given)
+        return _year_page(request, session, current, year, status, error=refused, given=given, from_year=from_year)
 
     invalid = {"code": "invalid_request", "message": "填写的内容不正确，请检查后重新提交"}
     then = f"{PREFIX}/programme-years/{year}"
