@@ -4,23 +4,20 @@ the window, the district's notice, the payment voucher, the center's decision, t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, YearPath
-from core.errors import AppError
 from core.programme import get_config
 from models.inputs import INT4_MAX
 from models.programme import FeeSplit
 from services import filings, programme_years
 from services.filings import VOUCHER_MAX_BYTES, VoucherDecision
 from web.deps import PREFIX, PageSession
-from web.render import decided, page, refusal
+from web.render import decided, page
 
 router = APIRouter(prefix=f"{PREFIX}/districts/{{code}}/enrollments/{{year}}", include_in_schema=False)
 Code = Annotated[str, Path(max_length=3)]
@@ -172,7 +169,7 @@ def fee_split_page(
 
 
 @split_router.post("")
-def set_fee_split(
+async def set_fee_split(
     request: Request,
     session: SessionDep,
     current: PageSession,
@@ -183,17 +180,25 @@ def set_fee_split(
     district: Annotated[str, Form(max_length=10)],
     grassroots: Annotated[str, Form(max_length=10)],
 ) -> Response:
-    try:
-        data = FeeSplit(
-            city=Decimal(city.strip()), district=Decimal(district.strip()), grassroots=Decimal(grassroots.strip())
-        )
-        programme_years.put_fee_split(
+    """The district's own split, inside the window; refused, the form keeps what was typed."""
+    entered = {"city": city, "district": district, "grassroots": grassroots}
+
+    def put() -> object:  # in a worker thread: the event loop never waits for the database
+        data = FeeSplit.model_validate({k: v.strip() for k, v in entered.items()})
+        return programme_years.put_fee_split(
             session=session, actor=current.actor, settings=settings, code=code, year=year, data=data
         )
-    except (ValidationError, InvalidOperation):
-        error = {"code": "invalid_split", "message": "比例须为 0 到 100 的数字，三方之和为 100"}
-        entered = {"city": city, "district": district, "grassroots": grassroots}
-        return _split_page(request, session, current, code, year, 422, error, entered)
-    except AppError as exc:
-        return _split_page(request, session, current, code, year, exc.status_code, refusal(exc))
-    return RedirectResponse(f"{PREFIX}/districts/{code}/fee-split/{year}?done={quote('比例已保存')}", status_code=303)
+
+    async def act() -> object:
+        return await run_in_threadpool(put)
+
+    def again(status: int, error: Mapping[str, object]) -> Awaitable[HTMLResponse]:
+        return run_in_threadpool(_split_page, request, session, current, code, year, status, error, entered)
+
+    return await decided(
+        act,
+        again=again,
+        then=f"{PREFIX}/districts/{code}/fee-split/{year}",
+        done="比例已保存",
+        invalid={"code": "invalid_split", "message": "比例须为 0 到 100 的数字，三方之和为 100"},
+    )
