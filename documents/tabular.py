@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from core.errors import Invalid
 from core.private_files import private_open
-from documents import xlsx_reader
+from documents import xlsx_head, xlsx_reader
 from documents.xlsx_scan import XlsxLimits, scan_xlsx
 from rules.member_columns import map_headers, missing_mandatory
 
@@ -216,16 +216,10 @@ _MALFORMED = "xlsx 文件已损坏或无法读取，请在Excel中重新另存�
 
 
 def _xlsx_rows(path: Path, limits: XlsxLimits) -> Iterator[list[str]]:
-    """The first rows of the sheet, as many as the preflight looks at: a few first, and the rest of
-    its window only when those are blank."""
-    done = 0
+    """The sheet's rows from the top, read as a stream (``documents.xlsx_head``): the preflight
+    stops at the first member, so an upload is never read whole before its import starts."""
     try:
-        for n_rows in (HEADER_SCAN_ROWS + 20, HEADER_SCAN_ROWS + DATA_SCAN_ROWS):
-            rows = list(xlsx_reader.iter_rows(str(path), max_columns=limits.max_columns, n_rows=n_rows))
-            yield from rows[done:]
-            done = len(rows)
-            if done < n_rows:
-                return
+        yield from xlsx_head.first_rows(str(path), max_columns=limits.max_columns)
     except xlsx_reader.XlsxError as exc:
         raise Invalid("file_malformed", _MALFORMED) from exc
 

@@ -20,6 +20,20 @@ RELS = (
     f'<Relationship Id="rId1" Type="{_R}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
 )
 
+# The package's own parts, which a reader may insist on (calamine does): the package relationship
+# to the workbook and the content types.
+PACKAGE = {
+    "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+    'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.worksheet+xml"/></Types>',
+}
+
 
 def inline(ref: str, text: str) -> bytes:
     return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'.encode()
@@ -40,6 +54,8 @@ def write_parts(
     """A workbook whose sheet is ``rows`` (chunks of XML, streamed into the zip: a part of 256 MB
     costs no memory) and, when given, whose shared strings are ``strings`` (chunks too)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in PACKAGE.items():
+            z.writestr(name, text)
         z.writestr("xl/workbook.xml", WORKBOOK)
         z.writestr("xl/_rels/workbook.xml.rels", RELS)
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
