@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from core.child_processes import end_with_parent
 from core.errors import AppError
 from documents.tabular import MalformedRecord, parse_records, xlsx_to_csv
@@ -61,9 +63,21 @@ class ChunkSpec:
 @dataclass
 class CheckedChunk:
     spec: ChunkSpec
-    rows: list[tuple[int, str, str, bytes]] = field(default_factory=list)  # (row, id number, phone, COPY line)
+    # the good rows: their row numbers, ID numbers, phones, and COPY lines (all but the member
+    # number) joined by newlines: one bytes object crosses from the process, not a tuple a row
+    row_nos: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    payload: bytes = b""
     problems: list[tuple[int, Problem]] = field(default_factory=list)
     raw: dict[int, list[str]] = field(default_factory=dict)  # rejected rows as uploaded
+
+    def lines(self) -> list[bytes]:
+        return self.payload.split(b"\n") if self.payload else []
+
+    def rows(self) -> list[tuple[int, str, str, bytes]]:
+        """(row, ID number, phone, COPY line) of each good row."""
+        return list(zip(self.row_nos, self.ids, self.phones, self.lines(), strict=True))
 
 
 def read_records(job: ChunkJob, spec: ChunkSpec) -> list[list[str]]:
@@ -129,12 +143,19 @@ def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
     tail = f"\t{job.org_id}\t{job.district_code}\t{CardStatus.NONE.value}\t{job.import_id}\t"
     stamps = f"\t{job.stamp}\t{job.stamp}\t"
     out = CheckedChunk(spec)
-    ids, phones, copy_lines = checked.id_numbers, checked.phones, checked.lines
     good = [i for i in range(len(checked)) if not checked.blank[i] and i not in checked.problems]
     first = spec.first_row
-    out.rows = [
-        (first + i, ids[i] or "", phones[i] or "", f"{copy_lines[i]}{tail}{first + i}{stamps}".encode()) for i in good
-    ]
+    out.row_nos = [first + i for i in good]
+    out.ids = [checked.id_numbers[i] or "" for i in good]
+    out.phones = [checked.phones[i] or "" for i in good]
+    if good:
+        index = pl.Series(good, dtype=pl.UInt32)
+        numbers = pl.Series(out.row_nos, dtype=pl.Int64).cast(pl.String)
+        parts = pl.DataFrame({"line": checked.lines.gather(index), "row": numbers})
+        joined = parts.select(
+            pl.concat_str([pl.col("line"), pl.lit(tail), pl.col("row"), pl.lit(stamps)]).str.join("\n")
+        )
+        out.payload = str(joined.item()).encode()
     bad = sorted(set(checked.problems) | malformed)
     if bad:
         if records is None:

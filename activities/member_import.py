@@ -7,6 +7,7 @@ checkpoint together, so a retried or resumed activity never adds a member twice.
 from __future__ import annotations
 
 import multiprocessing
+import operator
 import os
 import time
 from collections import deque
@@ -80,14 +81,16 @@ class MemberImportActivities:
             if imp.file_format == "xlsx":
                 data = source.with_suffix(".csv")
                 self._convert(source, data)
-            try:
-                layout = preflight(data)
-            except AppError as exc:
-                raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from None
-            imp.encoding, imp.header_row, imp.positions = layout.encoding, layout.header_row, layout.positions
-            imp.headers = layout.headers
-            imp.delimiter = layout.delimiter
-            imp.next_offset, imp.next_row = layout.data_offset, 0
+            if imp.file_format == "xlsx" or not imp.positions:  # a CSV's layout was found at its upload
+                try:
+                    layout = preflight(data)
+                except AppError as exc:
+                    raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from None
+                imp.encoding, imp.header_row, imp.positions = layout.encoding, layout.header_row, layout.positions
+                imp.headers = layout.headers
+                imp.delimiter = layout.delimiter
+                imp.next_offset = layout.data_offset
+            imp.next_row = 0
             imp.data_path = str(data)
             imp.data_bytes = data.stat().st_size
             imp.status = ImportStatus.RUNNING
@@ -304,11 +307,11 @@ def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, 
     existing, conflicts = 0, list[tuple[int, Problem]]()
     try:
         with conn.transaction():
-            _copy_members(conn, imp["district_code"], chunk.rows)
-        inserted = len(chunk.rows)
+            _copy_members(conn, imp["district_code"], chunk.lines())
+        inserted = len(chunk.row_nos)
     except psycopg.errors.UniqueViolation:
-        to_insert, existing, conflicts = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows)
-        _copy_members(conn, imp["district_code"], to_insert)
+        to_insert, existing, conflicts = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows())
+        _copy_members(conn, imp["district_code"], [row[3] for row in to_insert])
         inserted = len(to_insert)
     problems = chunk.problems + conflicts
     if problems:
@@ -326,16 +329,14 @@ def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, 
     )
 
 
-def _copy_members(conn: psycopg.Connection, district: str, rows: list[tuple[int, str, str, bytes]]) -> None:
+def _copy_members(conn: psycopg.Connection, district: str, lines: list[bytes]) -> None:
     """COPY the rows into the registry with the district's next member numbers, in file order."""
-    if not rows:
+    if not lines:
         return
-    first = _allocate_numbers(conn, district, len(rows))
-    payload = b"".join(
-        line + f"{district}{seq:07d}\n".encode() for seq, (_, _, _, line) in enumerate(rows, start=first)
-    )
+    first = _allocate_numbers(conn, district, len(lines))
+    numbers = [f"{district}{seq:07d}\n".encode() for seq in range(first, first + len(lines))]
     with conn.cursor().copy(f"COPY members ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-        copy.write(payload)
+        copy.write(b"".join(map(operator.add, lines, numbers)))
 
 
 def _allocate_numbers(conn: psycopg.Connection, district: str, n: int) -> int:

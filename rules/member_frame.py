@@ -60,7 +60,7 @@ class FrameChecked:
 
     blank: list[bool]
     problems: dict[int, list[Problem]]
-    lines: list[str]
+    lines: pl.Series  # the COPY text of each row, RECORD_FIELDS joined by tabs
     id_numbers: list[str | None]
     phones: list[str | None]
 
@@ -101,15 +101,15 @@ class FrameChecker:
     def frame_of_lines(self, lines: list[str], delimiter: str) -> tuple[pl.DataFrame, list[bool]]:
         """Lines of a chunk with no quote, NUL or bare carriage return: each line is one record."""
         raw = pl.Series("line", lines, dtype=pl.String).str.strip_suffix("\r")
-        blank = raw.str.replace_all(delimiter, "", literal=True).str.strip_chars().eq("").to_list()
-        cells = raw.str.split(delimiter)
-        columns = {}
-        for key in (*_PARSED, *_PERSONAL):
-            pos = self.positions.get(key)
-            if pos is None:
-                columns[key] = pl.repeat("", len(lines), dtype=pl.String, eager=True)
-            else:
-                columns[key] = cells.list.get(pos, null_on_oob=True).fill_null("")
+        spaces = r"\s" if delimiter == "\t" else r"\s" + delimiter  # the delimiter is "," or a tab
+        blank = raw.str.contains(f"^[{spaces}]*$").to_list()  # only delimiters and spaces
+        width = max(self.positions.values(), default=0) + 1
+        cells = raw.str.splitn(delimiter, width + 1).struct.unnest()  # one field more holds the rest
+        empty = pl.repeat("", len(lines), dtype=pl.String, eager=True)
+        columns = {
+            key: cells.to_series(pos).fill_null("") if (pos := self.positions.get(key)) is not None else empty
+            for key in (*_PARSED, *_PERSONAL)
+        }
         return pl.DataFrame(columns), blank
 
     # -- the rules -------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class FrameChecker:
 
     def check_frame(self, frame: pl.DataFrame, blank: list[bool]) -> FrameChecked:
         n = frame.height
-        slots: list[tuple[str | None, pl.Series, pl.Series]] = []
+        slots: list[tuple[str | None, pl.Series | None, pl.Series | None]] = []
         texts: dict[str, pl.Series] = {}
         parsed: dict[str, pl.Series] = {}
         for key in _PARSED:
@@ -148,13 +148,16 @@ class FrameChecker:
         return FrameChecked(
             blank=blank,
             problems=problems,
-            lines=lines.get_column("line").to_list(),
+            lines=lines.get_column("line"),
             id_numbers=checked.get_column("v_id_number").to_list(),
             phones=checked.get_column("v_phone").to_list(),
         )
 
     @staticmethod
-    def _problems(slots: list[tuple[str | None, pl.Series, pl.Series]], blank: list[bool]) -> dict[int, list[Problem]]:
+    def _problems(
+        slots: list[tuple[str | None, pl.Series | None, pl.Series | None]], blank: list[bool]
+    ) -> dict[int, list[Problem]]:
+        slots = [s for s in slots if s[1] is not None]  # the columns none of whose values is wrong
         codes = pl.DataFrame({f"c{i}": s[1] for i, s in enumerate(slots)})
         bad = codes.select(pl.any_horizontal(pl.all().is_not_null()).alias("bad")).get_column("bad")
         rows = [i for i in bad.arg_true().to_list() if not blank[i]]
@@ -162,13 +165,18 @@ class FrameChecker:
         if not rows:
             return found
         index = pl.Series(rows, dtype=pl.UInt32)
-        picked = [(header, code.gather(index).to_list(), msg.gather(index).to_list()) for header, code, msg in slots]
+        picked = [
+            (header, code.gather(index).to_list(), msg.gather(index).to_list())
+            for header, code, msg in slots
+            if code is not None and msg is not None
+        ]
         for j, row in enumerate(rows):
             found[row] = [Problem(h, c[j], m[j]) for h, c, m in picked if c[j] is not None]
         return found
 
-    def _parsed_column(self, key: str, column: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
-        """(COPY text, problem code, problem message) of an enumerated or date-like column."""
+    def _parsed_column(self, key: str, column: pl.Series) -> tuple[pl.Series, pl.Series | None, pl.Series | None]:
+        """(COPY text, problem code, problem message) of an enumerated or date-like column; no
+        code or message columns when none of its values has a problem (the usual file)."""
         cache = self._caches.setdefault(key, {})
         if len(cache) > 20_000:
             cache.clear()
@@ -178,11 +186,16 @@ class FrameChecker:
             if raw not in cache:
                 cache[raw] = parse(raw)
         outcomes = [cache[raw] for raw in unique]
-        index = column.replace_strict(unique, list(range(len(unique))), return_dtype=pl.UInt32)
-        text = pl.Series([p[1] for p in outcomes], dtype=pl.String).gather(index)
-        code = pl.Series([p[2].code if p[2] else None for p in outcomes], dtype=pl.String).gather(index)
-        message = pl.Series([p[2].message if p[2] else None for p in outcomes], dtype=pl.String).gather(index)
-        return text, code, message
+        if len(unique) == 1:
+            text = pl.repeat(outcomes[0][1], len(column), dtype=pl.String, eager=True)
+        else:
+            text = column.replace_strict(unique, [p[1] for p in outcomes], return_dtype=pl.String)
+        if all(p[2] is None for p in outcomes):
+            return text, None, None
+        codes = [p[2].code if p[2] else None for p in outcomes]
+        messages = [p[2].message if p[2] else None for p in outcomes]
+        code = column.replace_strict(unique, codes, return_dtype=pl.String)
+        return text, code, column.replace_strict(unique, messages, return_dtype=pl.String)
 
     def _with_expiry_and_phone(self, people: pl.DataFrame) -> pl.DataFrame:
         """The expiry (each distinct text once) and the phones that are not plainly 11 digits."""

@@ -137,6 +137,11 @@ def _record_import(
         size_bytes=size,
         workflow_id="",
         headers=layout.headers,
+        # a CSV's layout as the preflight found it: the import reads it from here, not again
+        header_row=layout.header_row,
+        positions=layout.positions,
+        delimiter=layout.delimiter,
+        next_offset=layout.data_offset,
     )
     session.add(imp)
     session.flush()
