@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     import_xlsx_max_columns: int = Field(256, ge=1, le=16384, description="Columns an xlsx sheet may use.")
     import_xlsx_max_strings: int = Field(2_000_000, ge=1, description="Distinct texts (shared strings) of an xlsx.")
     import_process_memory_mb: int = Field(
-        1024, ge=0, description="Address space of each import process, which reads the files (0: no limit)."
+        1024, ge=0, description="Resident memory each import process, which reads the files, may reach (0: no limit)."
     )
     import_wait_seconds: float = Field(60.0, description="How long `?wait=true` waits for an import to finish.")
 
