@@ -17,7 +17,7 @@ import polars as pl
 
 from core.child_processes import end_with_parent
 from core.errors import AppError
-from documents.tabular import MalformedRecord, parse_records, xlsx_to_csv
+from documents.tabular import MAX_FIELD, MalformedRecord, parse_records, xlsx_to_csv
 from documents.xlsx_scan import XlsxLimits
 from models.states import CardStatus
 from rules.member_frame import FrameChecker
@@ -81,11 +81,7 @@ class CheckedChunk:
 
 
 def read_records(job: ChunkJob, spec: ChunkSpec) -> list[list[str]]:
-    with open(job.data_path, "rb") as f:
-        f.seek(spec.start)
-        data = f.read(spec.end - spec.start)
-    encoding = "utf-8" if job.encoding == "utf-8-sig" else job.encoding
-    return parse_records(data.decode(encoding), job.delimiter)
+    return parse_records(_chunk_text(job, spec), job.delimiter)
 
 
 MALFORMED = Problem(
@@ -106,9 +102,6 @@ def _checker(job: ChunkJob) -> FrameChecker:
             _checkers.clear()
         found = _checkers[key] = FrameChecker(job.positions, job.today)
     return found
-
-
-MAX_FIELD = 1 << 20  # the csv module's field limit (documents.tabular): a longer line is read by it
 
 
 def _plain_lines(text: str, count: int) -> list[str] | None:
@@ -143,7 +136,7 @@ def check_chunk(job: ChunkJob, spec: ChunkSpec) -> CheckedChunk:
     tail = f"\t{job.org_id}\t{job.district_code}\t{CardStatus.NONE.value}\t{job.import_id}\t"
     stamps = f"\t{job.stamp}\t{job.stamp}\t"
     out = CheckedChunk(spec)
-    good = [i for i in range(len(checked)) if not checked.blank[i] and i not in checked.problems]
+    good = [i for i in range(len(checked)) if checked.good(i)]
     first = spec.first_row
     out.row_nos = [first + i for i in good]
     out.ids = [checked.id_numbers[i] or "" for i in good]

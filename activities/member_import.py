@@ -300,19 +300,8 @@ def _commit_with_retry(conn: psycopg.Connection, imp: dict[str, Any], job: Chunk
 
 
 def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, chunk: CheckedChunk) -> None:
-    """The chunk's new members, rejected rows and checkpoint. Most chunks hold only people the
-    registry does not know: their rows are copied at once, in a savepoint, and the unique keys
-    say whether any was known. Only when one was (a second import of a file, a repeat, a phone
-    in use) is the chunk rolled back to the savepoint and looked up in the registry row by row."""
-    existing, conflicts = 0, list[tuple[int, Problem]]()
-    try:
-        with conn.transaction():
-            _copy_members(conn, imp["district_code"], chunk.lines())
-        inserted = len(chunk.row_nos)
-    except psycopg.errors.UniqueViolation:
-        to_insert, existing, conflicts = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows())
-        _copy_members(conn, imp["district_code"], [row[3] for row in to_insert])
-        inserted = len(to_insert)
+    """The chunk's new members, rejected rows and checkpoint."""
+    inserted, existing, conflicts = _insert_members(conn, imp, chunk)
     problems = chunk.problems + conflicts
     if problems:
         raw = dict(chunk.raw)
@@ -327,6 +316,24 @@ def _commit_chunk(conn: psycopg.Connection, imp: dict[str, Any], job: ChunkJob, 
                   existing = existing + %s, rejected = rejected + %s WHERE id = %s""",
         (chunk.spec.count, chunk.spec.end, inserted, existing, rejected_rows, imp["id"]),
     )
+
+
+def _insert_members(
+    conn: psycopg.Connection, imp: dict[str, Any], chunk: CheckedChunk
+) -> tuple[int, int, list[tuple[int, Problem]]]:
+    """(inserted, already members, conflicts). Most chunks hold only people the registry does not
+    know: their rows are copied at once, in a savepoint, and the unique keys say whether any was
+    known. Only when one was (a second import of a file, a repeat, a phone in use) is the chunk
+    rolled back to the savepoint and looked up in the registry row by row."""
+    try:
+        with conn.transaction():
+            _copy_members(conn, imp["district_code"], chunk.lines())
+        return len(chunk.row_nos), 0, []
+    except psycopg.errors.UniqueViolation:
+        pass
+    to_insert, existing, conflicts = _resolve_conflicts(conn, imp["id"], imp["org_id"], chunk.rows())
+    _copy_members(conn, imp["district_code"], [row[3] for row in to_insert])
+    return len(to_insert), existing, conflicts
 
 
 def _copy_members(conn: psycopg.Connection, district: str, lines: list[bytes]) -> None:

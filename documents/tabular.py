@@ -24,7 +24,8 @@ from rules.member_columns import map_headers, missing_mandatory
 
 HEADER_SCAN_ROWS = 5
 DATA_SCAN_ROWS = 100_000  # blank rows tolerated between the header and the first member
-csv.field_size_limit(1 << 20)
+MAX_FIELD = 1 << 20  # the longest field the csv module reads
+csv.field_size_limit(MAX_FIELD)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from xml.etree.ElementTree import Element
 from documents.xlsx_reader import (
     SHARED_STRINGS,
     XlsxError,
-    _column_index,
-    _date_styles,
-    _local,
+    column_index,
+    date_style_ids,
     first_sheet_path,
     iterparse,
+    local_name,
     number_text,
 )
 
@@ -48,7 +48,7 @@ class _Strings:
     def _parse(f: IO[bytes]) -> Iterator[str]:
         with f:
             for _, elem in iterparse(f):
-                if _local(elem.tag) == "si":
+                if local_name(elem.tag) == "si":
                     yield _texts(elem)
                     elem.clear()
 
@@ -67,7 +67,7 @@ def _texts(elem: Element) -> str:
     """The text of a string item or an inline string: its ``t`` runs, phonetic runs left out."""
     parts: list[str] = []
     for node in elem.iter():
-        name = _local(node.tag)
+        name = local_name(node.tag)
         if name == "t" and node.text:
             parts.append(node.text)
         elif name == "rPh":
@@ -77,9 +77,9 @@ def _texts(elem: Element) -> str:
 
 def _cell(elem: Element, strings: _Strings, date_styles: set[bytes]) -> str:
     kind = elem.get("t")
-    value = next((n.text or "" for n in elem if _local(n.tag) == "v"), "")
+    value = next((n.text or "" for n in elem if local_name(n.tag) == "v"), "")
     if kind == "inlineStr":
-        inline = next((n for n in elem if _local(n.tag) == "is"), None)
+        inline = next((n for n in elem if local_name(n.tag) == "is"), None)
         return _texts(inline) if inline is not None else ""
     if kind == "s":
         return strings[int(value)] if value else ""
@@ -101,7 +101,7 @@ def first_rows(path: str, *, max_columns: int) -> Iterator[list[str]]:
         raise XlsxError(str(exc)) from exc
     with z:
         try:
-            sheet, date_styles, strings = z.open(first_sheet_path(z)), _date_styles(z), _Strings(z)
+            sheet, date_styles, strings = z.open(first_sheet_path(z)), date_style_ids(z), _Strings(z)
         except (*_READ_ERRORS, NotImplementedError) as exc:
             raise XlsxError(str(exc)) from exc
         with sheet:
@@ -115,11 +115,11 @@ def _rows(f: IO[bytes], strings: _Strings, date_styles: set[bytes], max_columns:
     expected = 1
     row: list[str] = []
     for _, elem in iterparse(f):
-        name = _local(elem.tag)
+        name = local_name(elem.tag)
         if name == "c":
             ref = elem.get("r") or ""
             letters = ref.rstrip("0123456789").encode()
-            column = _column_index(letters) if letters else len(row)
+            column = column_index(letters) if letters else len(row)
             if column >= max_columns:
                 raise XlsxError(f"cell {ref or column + 1} is beyond column {max_columns}")
             row.extend([""] * (column - len(row)))

@@ -83,19 +83,19 @@ class XlsxError(ValueError):
     """The file is not a readable workbook."""
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
 def first_sheet_path(z: zipfile.ZipFile) -> str:
     with z.open("xl/workbook.xml") as f:
-        sheet = next((e for _, e in iterparse(f) if _local(e.tag) == "sheet"), None)
+        sheet = next((e for _, e in iterparse(f) if local_name(e.tag) == "sheet"), None)
     if sheet is None:
         raise XlsxError("the workbook has no sheet")
     rel_id = sheet.get(f"{{{_REL_NS}}}id")
     with z.open("xl/_rels/workbook.xml.rels") as f:
         for _, rel in iterparse(f):
-            if _local(rel.tag) == "Relationship" and rel.get("Id") == rel_id:
+            if local_name(rel.tag) == "Relationship" and rel.get("Id") == rel_id:
                 target = rel.get("Target", "")
                 return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
     raise XlsxError("the first sheet is missing")
@@ -106,7 +106,7 @@ def _is_date_format(code: str) -> bool:
     return "y" in bare or "d" in bare
 
 
-def _date_styles(z: zipfile.ZipFile) -> set[bytes]:
+def date_style_ids(z: zipfile.ZipFile) -> set[bytes]:
     """Indexes (as the ``s`` attribute writes them) of the cell formats that show a date."""
     if "xl/styles.xml" not in z.namelist():
         return set()
@@ -115,7 +115,7 @@ def _date_styles(z: zipfile.ZipFile) -> set[bytes]:
     in_cell_xfs = False
     with z.open("xl/styles.xml") as f:
         for event, elem in iterparse(f, events=("start", "end")):
-            name = _local(elem.tag)
+            name = local_name(elem.tag)
             if name == "cellXfs":
                 in_cell_xfs = event == "start"
             elif event == "end" and name == "numFmt":
@@ -129,7 +129,7 @@ def _date_styles(z: zipfile.ZipFile) -> set[bytes]:
     }
 
 
-def _column_index(letters: bytes) -> int:
+def column_index(letters: bytes) -> int:
     """0-based column of a reference's letters such as ``AB``."""
     index = -1
     for ch in letters:
@@ -178,7 +178,7 @@ def _scan_typed(path: str, max_row: int | None) -> _Typed:
     typed = _Typed()
     columns: dict[bytes, int] = {}
     with zipfile.ZipFile(path) as z:
-        date_styles = _date_styles(z)
+        date_styles = date_style_ids(z)
         with z.open(first_sheet_path(z)) as f:
             carry = b""
             while block := f.read(_BLOCK):
@@ -215,7 +215,7 @@ def _scan_typed(path: str, max_row: int | None) -> _Typed:
                         return typed
                     col = columns.get(letters)
                     if col is None:
-                        col = columns[letters] = _column_index(letters)
+                        col = columns[letters] = column_index(letters)
                     if kind == b"b":
                         rows, vals = typed.booleans.setdefault(col, ([], []))
                         rows.append(r)

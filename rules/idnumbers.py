@@ -8,10 +8,10 @@ from operator import mul
 
 from models.states import LABELS, Gender, IdType
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-_RESIDENT_RE = re.compile(r"^[1-9]\d{16}[\dX]$")
-_FORMATS: dict[IdType, re.Pattern[str]] = {
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK_CHARS = "10X98765432"
+RESIDENT_RE = re.compile(r"^[1-9]\d{16}[\dX]$")
+DOCUMENT_FORMATS: dict[IdType, re.Pattern[str]] = {
     IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
     IdType.HK_MACAU_PERMIT: re.compile(r"^[HM]\d{8}(\d{2})?$"),
     IdType.TAIWAN_PERMIT: re.compile(r"^(\d{8}|\d{10}[A-Z]?)$"),
@@ -30,14 +30,14 @@ class IdNumberError(ValueError):
 
 def check_digit(first17: str) -> str:
     """GB 11643-1999 check character for the first 17 digits."""
-    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
+    return CHECK_CHARS[sum(map(mul, map(int, first17), WEIGHTS)) % 11]
 
 
 def parse_resident_id(number: str, today: date) -> tuple[date, Gender]:
     """Validate an 18-character mainland ID; return its birth date and gender."""
     if len(number) != 18:
         raise IdNumberError("id_number_length", f"身份证号码应为18位，实际为{len(number)}位")
-    if not _RESIDENT_RE.match(number):
+    if not RESIDENT_RE.match(number):
         raise IdNumberError("id_number_format", "身份证号码应为17位数字加1位数字或X")
     if check_digit(number[:17]) != number[17]:
         raise IdNumberError("id_number_checksum", "身份证号码校验位错误，请核对号码")
@@ -70,7 +70,7 @@ def parse_foreigner_permit(number: str, today: date) -> date | None:
 
 def check_other_document(id_type: IdType, number: str, today: date) -> date | None:
     """Check a non-mainland document number by its own format; return a birth date if it has one."""
-    pattern = _FORMATS[id_type]
+    pattern = DOCUMENT_FORMATS[id_type]
     if not pattern.match(number):
         raise IdNumberError("id_number_format", f"{ID_TYPE_LABELS[id_type]}号码格式不正确")
     if id_type is IdType.FOREIGNER_PERMIT:

@@ -96,12 +96,12 @@ def cell_problem(key: str, code: str, message: str) -> Problem:
 
 # An ID number or phone that Excel stored as a number: read from an xlsx number cell, or as a CSV
 # saved from one (``3.10105E+17``). Its digits are lost or at risk: never stored, always explained.
-_AS_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?E[+-]?\d+")
+AS_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?E[+-]?\d+")
 _NUMBER_CELL = "Excel 将此列保存为数字（{}），请把该列设为文本格式后重新填写"
 
 
 def number_cell(key: str, text: str, found: list[Problem]) -> bool:
-    if not _AS_NUMBER.fullmatch(text):
+    if not AS_NUMBER.fullmatch(text):
         return False
     found.append(cell_problem(key, "number_cell", _NUMBER_CELL.format(text)))
     return True

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -22,11 +22,10 @@ from rules.member_cells import NULL, Parsed, cell_parsers, cell_problem, phone_c
 from rules.member_columns import BY_KEY, COLUMNS
 from rules.member_person import FREE_TEXT, PersonQuery
 from rules.member_rows import (
-    MAX_ID_VALIDITY_YEARS,
+    PHONE_RE,
     RECORD_FIELDS,
     Problem,
     check_id_expiry,
-    years_later,
 )
 
 _PERSONAL = ("name", "id_number", "phone", "work_address", "nationality", "id_expiry", *FREE_TEXT)
@@ -78,11 +77,10 @@ class FrameChecker:
         self.positions = positions
         self.today = today
         self._parsers: dict[str, Callable[[str], Parsed]] = cell_parsers(_PARSED, today)
+        # each distinct value of a column is parsed once per file (the caches are bounded)
         self._caches: dict[str, dict[str, Parsed]] = {}
         self._expiries: dict[str, tuple[Any, str | None, str | None]] = {}
         self._phones: dict[str, tuple[str | None, str | None, str | None]] = {}
-        self._max_expiry = years_later(today, MAX_ID_VALIDITY_YEARS)
-        self._slots: list[tuple[str, str | None]] = []  # (slot name, column header)
 
     # -- input -----------------------------------------------------------------------------
     def frame_of_rows(self, rows: list[list[str]]) -> tuple[pl.DataFrame, list[bool]]:
@@ -121,19 +119,17 @@ class FrameChecker:
         n = frame.height
         slots: list[tuple[str | None, pl.Series | None, pl.Series | None]] = []
         texts: dict[str, pl.Series] = {}
-        parsed: dict[str, pl.Series] = {}
         for key in _PARSED:
             text, code, message = self._parsed_column(key, frame.get_column(key))
             texts[key] = text
-            parsed[key] = text
             slots.append((BY_KEY[key].header, code, message))
         people = pl.DataFrame(
             [personal_text(frame.get_column(k)).alias(k) for k in _PERSONAL]
-            + [parsed[k].alias(f"_{k}") for k in ("id_type", "gender", "employment_status", "retirement_date")]
+            + [texts[k].alias(f"_{k}") for k in ("id_type", "gender", "employment_status", "retirement_date")]
         )
-        people = self._with_expiry_and_phone(people)
-        checked = self._person_checked(people)
-        for name, header in self._slots:
+        query = PersonQuery(self._with_expiry_and_phone(people), self.today)
+        checked = query.run()
+        for name, header in query.slots:
             slots.append((header, checked.get_column(f"{name}_code"), checked.get_column(f"{name}_msg")))
         for key in ("name", "id_number", "birth_date", "gender", "id_expiry", "id_long_term", "nationality", "phone",
                     "work_address", "special_channel", "special_reasons", *FREE_TEXT):  # fmt: skip
@@ -177,15 +173,8 @@ class FrameChecker:
     def _parsed_column(self, key: str, column: pl.Series) -> tuple[pl.Series, pl.Series | None, pl.Series | None]:
         """(COPY text, problem code, problem message) of an enumerated or date-like column; no
         code or message columns when none of its values has a problem (the usual file)."""
-        cache = self._caches.setdefault(key, {})
-        if len(cache) > 20_000:
-            cache.clear()
         unique = column.unique().to_list()
-        parse = self._parsers[key]
-        for raw in unique:
-            if raw not in cache:
-                cache[raw] = parse(raw)
-        outcomes = [cache[raw] for raw in unique]
+        outcomes = _each_distinct(self._caches.setdefault(key, {}), unique, self._parsers[key])
         if len(unique) == 1:
             text = pl.repeat(outcomes[0][1], len(column), dtype=pl.String, eager=True)
         else:
@@ -201,29 +190,17 @@ class FrameChecker:
         """The expiry (each distinct text once) and the phones that are not plainly 11 digits."""
         expiry = people.get_column("id_expiry")
         unique = expiry.unique().to_list()
-        for raw in unique:
-            if raw not in self._expiries:
-                self._expiries[raw] = self._parse_expiry(raw)
-        outcomes = [self._expiries[raw] for raw in unique]
+        outcomes = _each_distinct(self._expiries, unique, self._parse_expiry)
         index = expiry.replace_strict(unique, list(range(len(unique))), return_dtype=pl.UInt32)
         phone = people.get_column("phone")
-        plain = phone.str.len_chars().eq(11) & phone.str.contains(r"^1[3-9]\d{9}$")
+        plain = phone.str.len_chars().eq(11) & phone.str.contains(PHONE_RE.pattern)
         odd = phone.filter(~plain).unique().to_list()
-        for raw in odd:
-            if raw not in self._phones:
-                found: list[Problem] = []
-                value = phone_cell(raw, found)
-                self._phones[raw] = (value, found[0].code if found else None, found[0].message if found else None)
+        odd_out = _each_distinct(self._phones, odd, _odd_phone)
         odd_index = phone.replace_strict(odd, list(range(len(odd))), default=None, return_dtype=pl.UInt32)
-        odd_out = [self._phones[raw] for raw in odd]
 
         def pick(values: list[Any], idx: pl.Series, dtype: Any) -> pl.Series:
             return pl.Series(values, dtype=dtype).gather(idx) if values else pl.Series([None] * len(idx), dtype=dtype)
 
-        if len(self._expiries) > 20_000:
-            self._expiries.clear()
-        if len(self._phones) > 20_000:
-            self._phones.clear()
         return people.with_columns(
             pick([o[0] if isinstance(o[0], date) else None for o in outcomes], index, pl.Date).alias("_exp_date"),
             pick([o[0] == "long_term" for o in outcomes], index, pl.Boolean).alias("_exp_long"),
@@ -236,7 +213,7 @@ class FrameChecker:
         )
 
     def _parse_expiry(self, text: str) -> tuple[Any, str | None, str | None]:
-        """(date, "long_term" or None, code, message) of an expiry text, as the row validator says."""
+        """(the date or "long_term", code, message) of an expiry text, as the row validator says."""
         if not text:
             p = cell_problem("id_expiry", "required", "证件有效期至不能为空（日期或“长期”）")
             return None, p.code, p.message
@@ -248,7 +225,23 @@ class FrameChecker:
             return None, exc.code, exc.message
         return expiry, None, None
 
-    def _person_checked(self, df: pl.DataFrame) -> pl.DataFrame:
-        query = PersonQuery(df, self.today)
-        self._slots = query.slots
-        return query.run()
+
+_CACHE_LIMIT = 20_000
+T = TypeVar("T")
+
+
+def _each_distinct(cache: dict[str, T], values: list[str], parse: Callable[[str], T]) -> list[T]:
+    """``parse`` of each value, each distinct text parsed once per file (``cache``, bounded)."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    for raw in values:
+        if raw not in cache:
+            cache[raw] = parse(raw)
+    return [cache[raw] for raw in values]
+
+
+def _odd_phone(raw: str) -> tuple[str | None, str | None, str | None]:
+    """(phone, code, message) of a phone cell that is not plainly 11 digits."""
+    found: list[Problem] = []
+    value = phone_cell(raw, found)
+    return value, found[0].code if found else None, found[0].message if found else None

@@ -14,24 +14,17 @@ from datetime import date
 import polars as pl
 
 from models.states import EmploymentStatus, IdType
-from rules.idnumbers import ID_TYPE_LABELS
-from rules.member_cells import NULL
+from rules.idnumbers import CHECK_CHARS, DOCUMENT_FORMATS, ID_TYPE_LABELS, RESIDENT_RE, WEIGHTS
+from rules.member_cells import AS_NUMBER, NULL
 from rules.member_columns import BY_KEY
-from rules.member_rows import LONG_TERM_MIN_AGE, RESIDENT
+from rules.member_rows import LONG_TERM_MIN_AGE, NAME_DOTS, NAME_RE, RESIDENT
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-_DOTS = {"•": "·", "・": "·", "‧": "·", "．": "·", "∙": "·"}
-_NAME = r"^[\x{4e00}-\x{9fff}\x{3400}-\x{4dbf}\x{20000}-\x{3134a}A-Za-z·.\- ]+$"
-_AS_NUMBER = r"^[+-]?\d+(?:\.\d*)?E[+-]?\d+$"
-_RESIDENT_FORMAT = r"^[1-9]\d{16}[\dX]$"
+# The row rules' own patterns and tables (Python's regex syntax here reads the same in polars')
+_DOTS = {chr(code): dot for code, dot in NAME_DOTS.items()}
+_NAME = NAME_RE.pattern
+_AS_NUMBER = f"^(?:{AS_NUMBER.pattern})$"
+_FORMATS = {id_type.value: pattern.pattern for id_type, pattern in DOCUMENT_FORMATS.items()}
 _SEVEN_CJK = r"^(?:[^\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}]*[\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}]){7}"
-_FORMATS: dict[str, str] = {
-    IdType.PASSPORT.value: r"^[A-Z0-9]{5,17}$",
-    IdType.HK_MACAU_PERMIT.value: r"^[HM]\d{8}(\d{2})?$",
-    IdType.TAIWAN_PERMIT.value: r"^(\d{8}|\d{10}[A-Z]?)$",
-    IdType.FOREIGNER_PERMIT.value: r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$",
-}
 FREE_TEXT = ("contact_address", "household_registration")
 c = pl.col
 
@@ -134,12 +127,12 @@ class PersonQuery:
     def _resident_number(self) -> None:
         number, length, today = c("_number"), c("_length"), self.today
         body = number.str.slice(0, 17).cast(pl.Int64, strict=False)  # read only where 17 digits lead
-        total = pl.sum_horizontal([(body // 10 ** (16 - i)) % 10 * w for i, w in enumerate(_WEIGHTS)])
-        check_char = pl.lit(_CHECK).str.slice((total % 11).cast(pl.Int64), 1)
+        total = pl.sum_horizontal([(body // 10 ** (16 - i)) % 10 * w for i, w in enumerate(WEIGHTS)])
+        check_char = pl.lit(CHECK_CHARS).str.slice((total % 11).cast(pl.Int64), 1)
         ok = self.put("_checksum_ok", check_char.eq(number.str.slice(17, 1)))
         born = self.put("_born", number.str.slice(6, 4).cast(pl.Int64, strict=False))
         birth = self.put("_birth", pl.when(born >= 1).then(number.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)))
-        bad_format = ~number.str.contains(_RESIDENT_FORMAT)
+        bad_format = ~number.str.contains(RESIDENT_RE.pattern)
         self.put("_res_code", (
             pl.when(length != 18).then(pl.lit("id_number_length"))
             .when(bad_format).then(pl.lit("id_number_format"))

@@ -4,14 +4,12 @@ hours, a reset replaces them), the password rules, deactivation ending sessions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError
 from core.passwords import digest
 from models.account import PasswordSetup, SetupCode, WebSession
@@ -35,12 +33,6 @@ def refused(expected: str, call: object, **kw: object) -> AppError:
         call(**kw)  # type: ignore[operator]
     assert caught.value.code == expected, caught.value.message
     return caught.value
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:
-        yield s
 
 
 def new(session: Session, by: Actor, org: str, role: Role = Role.CLERK, login: str | None = None) -> str:

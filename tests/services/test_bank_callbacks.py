@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ from models.member import Member
 from models.states import CardStatus
 from services.bank_callbacks import receive_callback
 from tests.services.test_cards import carded_member
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:  # the demo unions seeded (``tokens``)
-        yield s
 
 
 async def receive(

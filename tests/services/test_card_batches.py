@@ -4,7 +4,7 @@ the roster's rules, and the workflow's refusals as the service answers them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError, Conflict, Forbidden, Invalid
 from core.settings import Settings
 from models.states import CardBatchStatus
@@ -33,12 +32,6 @@ ACTORS = [
 ]
 SEES = {"admin@SH", "center_reviewer@SH", "reviewer@101", "clerk@101-0001"}  # the union and those above it
 OPENS = {"admin@SH", "clerk@101-0001"}
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:  # the demo unions seeded (``tokens``)
-        yield s
 
 
 @pytest.fixture

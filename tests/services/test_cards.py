@@ -6,7 +6,7 @@ admin's opener."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,6 @@ from temporalio.client import Client
 
 from bank_sim.app import Bank
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError
 from core.settings import Settings
 from models.card_batch import Card
@@ -30,12 +29,6 @@ from services.sessions import actor_for_token
 from tests.services.test_card_batches import ACTORS, ORG, SEES, outcome
 
 CLERK = "clerk@101-0001"
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:  # the demo unions seeded (``tokens``)
-        yield s
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ without HTTP: who is refused what (the same rules the API answers with), and a r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
@@ -61,12 +60,6 @@ def each(session: Session, call: Callable[..., object], **kw: object) -> dict[st
 
 async def aeach(session: Session, call: Callable[..., Awaitable[object]], **kw: object) -> dict[str, str]:
     return {who: await acode_of(partial(call, session=session, actor=actor(session, who), **kw)) for who in ACTORS}
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:
-        yield s
 
 
 def a_claim(session: Session, member_no: str, status: ClaimStatus = ClaimStatus.RETURNED) -> int:

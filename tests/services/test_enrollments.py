@@ -7,14 +7,12 @@ roster is not submitted, a reviewer does not submit)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError, Forbidden
 from core.settings import Settings
 from models.org import OrgCreate
@@ -33,12 +31,6 @@ from tests.enrollment_setup import config_around
 YEAR = 2086
 OPENS = {"admin@SH", "clerk@new"}  # the union's clerk, an admin
 SEES = OPENS | {"center_reviewer@SH", "reviewer@101"}  # and the organisations above it
-
-
-@pytest.fixture
-def session(db: Database) -> Iterator[Session]:
-    with db.session() as s:
-        yield s
 
 
 def who(session: Session, tokens: dict[str, str], key: str) -> Actor:

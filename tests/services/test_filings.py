@@ -6,14 +6,11 @@ before it, the center decides a voucher only once one is uploaded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError, Forbidden
 from core.settings import Settings
 from models.programme import ProgrammeYearConfig
@@ -28,12 +25,6 @@ YEAR = 2087
 DISTRICT = "101"
 SEES = {"admin@SH", "center_reviewer@SH", "reviewer@101"}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def session(db: Database) -> Iterator[Session]:
-    with db.session() as s:
-        yield s
 
 
 def who(session: Session, tokens: dict[str, str], key: str) -> Actor:

@@ -6,7 +6,6 @@ number, and locked once the bank holds the member's document."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -14,7 +13,6 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError
 from core.settings import Settings
 from models.audit import AuditEvent
@@ -27,12 +25,6 @@ from services.sessions import actor_for_token
 
 ORG = "101-0001"
 CLERK = "clerk@101-0001"
-
-
-@pytest.fixture
-def session(db: Database, tokens: dict[str, str]) -> Iterator[Session]:
-    with db.session() as s:  # the demo unions seeded (``tokens``)
-        yield s
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ that is not later than the date it extends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -14,7 +13,6 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.db import Database
 from core.errors import AppError, Forbidden
 from core.settings import Settings
 from models.extension import ExtensionCreate, ExtensionPublic
@@ -29,12 +27,6 @@ YEAR, CLOSED = 2088, 2077  # years of this module alone
 DISTRICT = "101"
 COVER_DISTRICT = {"admin@SH", "center_reviewer@SH", "reviewer@101"}
 SPLIT = FeeSplit(city=Decimal(40), district=Decimal(40), grassroots=Decimal(20))
-
-
-@pytest.fixture
-def session(db: Database) -> Iterator[Session]:
-    with db.session() as s:
-        yield s
 
 
 def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
