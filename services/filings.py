@@ -1,6 +1,6 @@
 """A district's yearly filing with the Mutual Aid Center: the filing view, submission inside the
-district window, the payment voucher and the center's decision, the statistics sheet and the
-district's notice letter."""
+district window, the payment voucher and the center's decision (its documents:
+services.filing_documents)."""
 
 from __future__ import annotations
 
@@ -17,21 +17,12 @@ from core.auth import Actor, require
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.programme import get_config
 from core.settings import Settings
-from documents.district_notice import (
-    Account,
-    DistrictNotice,
-    DistrictNoticeLine,
-    district_notice_html,
-    district_notice_pdf,
-)
-from documents.enrollment_sheets import statistics_row, statistics_xlsx
 from documents.file_types import checked_type
 from models.audit import AuditPublic
 from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.inputs import MULTILINE, RequestBody
 from models.org import Organisation
-from models.states import DistrictFilingStatus, OrgLevel, Role
-from rules.calendar import local_date
+from models.states import DistrictFilingStatus, Role
 from rules.money import amount
 from services.downloads import Download
 from services.extensions import with_extensions
@@ -91,13 +82,13 @@ class VoucherDecision(RequestBody):
     step: DecisionStep
 
 
-def _district(session: Session, code: str, actor: Actor) -> Organisation:
+def district_of(session: Session, code: str, actor: Actor) -> Organisation:
     org = get_district(session, code)
     require(actor, org)
     return org
 
 
-def _filing(session: Session, code: str, year: int) -> DistrictFiling | None:
+def filing_of(session: Session, code: str, year: int) -> DistrictFiling | None:
     return session.exec(
         select(DistrictFiling).where(DistrictFiling.district_code == code, DistrictFiling.year == year)
     ).first()
@@ -115,7 +106,7 @@ def _actions(actor: Actor, org: Organisation, status: DistrictFilingStatus) -> l
     return out
 
 
-def _enrollments(session: Session, district_code: str, year: int) -> list[tuple[Enrollment, Organisation]]:
+def enrollments_of(session: Session, district_code: str, year: int) -> list[tuple[Enrollment, Organisation]]:
     """The district's enrollments of the year with their unions, by union code."""
     return list(
         session.exec(
@@ -143,8 +134,8 @@ def _line(e: Enrollment, o: Organisation) -> EnrollmentLine:
 
 def _view(session: Session, org: Organisation, year: int, actor: Actor) -> FilingView:
     config = with_extensions(session, get_config(session, year), year, org.code)
-    filing = _filing(session, org.code, year)
-    rows = _enrollments(session, org.code, year)
+    filing = filing_of(session, org.code, year)
+    rows = enrollments_of(session, org.code, year)
     events = audit_history(session, "district_filing", filing.id or 0) if filing else []
     status = filing.status if filing else DistrictFilingStatus.OPEN
     return FilingView(
@@ -168,11 +159,11 @@ def _view(session: Session, org: Organisation, year: int, actor: Actor) -> Filin
 def read_filing(*, session: Session, actor: Actor, code: str, year: int) -> FilingView:
     """The district's filing for the year and every enrollment of its unions, for those who may
     see the district."""
-    return _view(session, _district(session, code, actor), year, actor)
+    return _view(session, district_of(session, code, actor), year, actor)
 
 
 def _reviewing_district(session: Session, code: str, actor: Actor) -> Organisation:
-    org = _district(session, code, actor)
+    org = district_of(session, code, actor)
     require(actor, org, Role.REVIEWER)
     return org
 
@@ -181,7 +172,7 @@ def _filing_to_start(
     session: Session, settings: Settings, org: Organisation, year: int
 ) -> tuple[str, DistrictFilingInput]:
     config = with_extensions(session, get_config(session, year), year, org.code)
-    filing = _filing(session, org.code, year)
+    filing = filing_of(session, org.code, year)
     if filing is None:
         filing = DistrictFiling(
             district_code=org.code,
@@ -240,7 +231,7 @@ async def submit_filing(
 
 
 def _voucher_filing(session: Session, org: Organisation, year: int) -> DistrictFiling:
-    filing = _filing(session, org.code, year)
+    filing = filing_of(session, org.code, year)
     if filing is None or filing.status not in (DistrictFilingStatus.SUBMITTED, DistrictFilingStatus.VOUCHER_REJECTED):
         raise Conflict("not_allowed_now", "提交至职保中心后（或凭证被退回后）才能上传缴费凭证")
     return filing
@@ -277,10 +268,10 @@ async def upload_voucher(
 
 def voucher_file(*, session: Session, actor: Actor, code: str, year: int) -> Download:
     """The uploaded voucher, for the district's reviewers, the center and admins (not clerks)."""
-    org = _district(session, code, actor)
+    org = district_of(session, code, actor)
     if actor.role is Role.CLERK:
         raise Forbidden("role_not_allowed", "缴费凭证仅供区局和职保中心查看")
-    filing = _filing(session, org.code, year)
+    filing = filing_of(session, org.code, year)
     if filing is None or filing.voucher is None:
         raise NotFound("voucher_not_found", "尚未上传缴费凭证")
     return Download(
@@ -303,8 +294,8 @@ async def decide_voucher(
 
 
 def _decided_filing(session: Session, code: str, year: int, actor: Actor) -> tuple[Organisation, DistrictFiling]:
-    org = _district(session, code, actor)
-    filing = _filing(session, code, year)
+    org = district_of(session, code, actor)
+    filing = filing_of(session, code, year)
     if filing is None:
         raise Conflict("not_allowed_now", "该区局尚未提交")
     return org, filing
@@ -318,101 +309,3 @@ def _decided_view(
         session.add(filing)
         session.commit()
     return _view(session, org, year, actor)
-
-
-def statistics(*, session: Session, actor: Actor, settings: Settings, code: str, year: int) -> Download:
-    """集中参保统计表: one row per union with its status, type, count, fee and split; not for clerks."""
-    org = _district(session, code, actor)
-    if actor.role is Role.CLERK:
-        raise Forbidden("role_not_allowed", "统计表仅供区局、二级工会和职保中心下载")
-    parent_names = {
-        o.id: o.name for o in session.exec(select(Organisation).where(Organisation.level == OrgLevel.SECONDARY))
-    }
-    lines = [
-        statistics_row(e, o, parent_names.get(o.parent_id), settings.timezone)
-        for e, o in _enrollments(session, org.code, year)
-        if e.status.value not in ("cancelled", "draft")
-    ]
-    return Download(
-        content=statistics_xlsx(org.name, year, lines), media_type=XLSX, filename=f"statistics-{code}-{year}.xlsx"
-    )
-
-
-def city_statistics(*, session: Session, actor: Actor, settings: Settings, year: int) -> Download:
-    """全市集中参保统计表 for the Mutual Aid Center and admins: the statistics sheet of every
-    district's unions at once, by union code (so district by district)."""
-    city = session.exec(select(Organisation).where(Organisation.level == OrgLevel.CITY)).first()
-    if city is None:
-        raise NotFound("org_not_found", "尚未设立市总工会", details={"level": "city"})
-    require(actor, city, Role.CENTER_REVIEWER)
-    parent_names = {
-        o.id: o.name for o in session.exec(select(Organisation).where(Organisation.level == OrgLevel.SECONDARY))
-    }
-    rows = session.exec(
-        select(Enrollment, Organisation)
-        .join(Organisation, col(Organisation.id) == col(Enrollment.org_id))
-        .where(Enrollment.year == year, col(Enrollment.status).not_in(("cancelled", "draft")))
-        .order_by(col(Organisation.code))
-    ).all()
-    lines = [statistics_row(e, o, parent_names.get(o.parent_id), settings.timezone) for e, o in rows]
-    return Download(
-        content=statistics_xlsx(city.name, year, lines), media_type=XLSX, filename=f"statistics-{city.code}-{year}.xlsx"
-    )
-
-
-def district_notice(*, session: Session, actor: Actor, settings: Settings, code: str, year: int, pdf: bool) -> Download:
-    """区局参保告知书 of a submitted filing, for the district's reviewers, the center and admins."""
-    org = get_district(session, code)
-    require(actor, org, Role.REVIEWER, Role.CENTER_REVIEWER)  # the district's reviewers, the center, admins
-    filing = _filing(session, code, year)
-    if filing is None or filing.status is DistrictFilingStatus.OPEN or filing.submitted_at is None:
-        raise Conflict("not_submitted", "区局提交至职保中心后才有区局参保告知书")
-    notice = district_notice_for(session, settings, org, filing)
-    if pdf:
-        return Download(
-            content=district_notice_pdf(notice),
-            media_type="application/pdf",
-            filename=f"district-notice-{code}-{year}.pdf",
-        )
-    return Download(content=district_notice_html(notice).encode(), media_type="text/html; charset=utf-8")
-
-
-def _sums(session: Session, filing_id: int) -> tuple[dict[str, tuple[int, int]], tuple[int, int, int]]:
-    """Of the filed enrollments: members and total fen per protection type (each member's own when
-    types follow each card), and the city, district and grassroots shares in fen."""
-    per_type: dict[str, tuple[int, int]] = {}
-    shares = (0, 0, 0)
-    for e in session.exec(select(Enrollment).where(Enrollment.filing_id == filing_id)):
-        for line in fee_lines(e):
-            members, total = per_type.get(line.code, (0, 0))
-            per_type[line.code] = (members + line.members, total + line.total_fen)
-        shares = (shares[0] + e.city_fen, shares[1] + e.district_fen, shares[2] + e.grassroots_fen)
-    return per_type, shares
-
-
-def district_notice_for(
-    session: Session, settings: Settings, org: Organisation, filing: DistrictFiling
-) -> DistrictNotice:
-    """The notice of a submitted filing, dated by its submission day in the programme's time zone."""
-    config = get_config(session, filing.year)
-    sums, (city, district, grassroots) = _sums(session, filing.id or 0)
-    codes = [t.code for t in config.protection_types] + sorted(set(sums) - {t.code for t in config.protection_types})
-    lines = []
-    for code in codes:
-        members, total = sums.get(code, (0, 0))
-        protection, coverage = config.protection(code), config.coverage_of(code)
-        name = protection.name if protection else code
-        lines.append(DistrictNoticeLine(code, name, members, total, coverage.start, coverage.end))
-    assert filing.submitted_at is not None
-    return DistrictNotice(
-        addressee=org.name,
-        year=filing.year,
-        plan_name=config.plan_name,
-        lines=lines,
-        city_fen=city,
-        district_fen=district,
-        grassroots_fen=grassroots,
-        account=Account(settings.center_account_name, settings.center_account_no, settings.center_bank),
-        issuer=settings.center_name,
-        issued_on=local_date(filing.submitted_at, settings.timezone),
-    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, YearPath
-from services import filings
+from services import filing_documents
 
 router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
 
@@ -24,7 +24,7 @@ def district_notice(
 ) -> Response:
     """区局参保告知书: members per protection type, the total, the coverage, the late-payment rule
     and the Mutual Aid Center's account; for the district and the center, after its submission."""
-    notice = filings.district_notice(
+    notice = filing_documents.district_notice(
         session=session, actor=actor, settings=settings, code=code, year=year, pdf=format == "pdf"
     )
     return Response(notice.content, media_type=notice.media_type, headers=notice.headers())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, UploadFile
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep, YearPath
-from services import filings
+from services import filing_documents, filings
 from services.filings import FilingView, VoucherDecision
 
 router = APIRouter(prefix="/districts/{code}/enrollments/{year}", tags=["district filings"])
@@ -72,5 +72,5 @@ async def decide_voucher(
 @router.get("/statistics.xlsx", response_class=Response)
 def statistics(code: str, year: YearPath, session: SessionDep, settings: SettingsDep, actor: CurrentActor) -> Response:
     """集中参保统计表: one row per union with its status, type, count, fee and split."""
-    sheet = filings.statistics(session=session, actor=actor, settings=settings, code=code, year=year)
+    sheet = filing_documents.statistics(session=session, actor=actor, settings=settings, code=code, year=year)
     return Response(sheet.content, media_type=sheet.media_type, headers=sheet.headers())

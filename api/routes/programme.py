@@ -11,7 +11,7 @@ from api.deps import AdminActor, CurrentActor, SessionDep, SettingsDep, Temporal
 from models.extension import ExtensionCreate, ExtensionPublic
 from models.inputs import YEAR_MAX, YEAR_MIN
 from models.programme import FeeSplit, ProgrammeYearConfig, ProgrammeYearPublic
-from services import filings, programme_years
+from services import filing_documents, programme_years
 
 router = APIRouter(tags=["programme years"])
 Year = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="The coverage year")]
@@ -37,7 +37,7 @@ def list_programme_years(session: SessionDep, actor: CurrentActor) -> list[Progr
 def city_statistics(year: Year, session: SessionDep, settings: SettingsDep, actor: CurrentActor) -> Response:
     """全市集中参保统计表 (the Mutual Aid Center and admins): every district's unions, one row each
     with its status, type, count, fee and split, and the per-type summary."""
-    sheet = filings.city_statistics(session=session, actor=actor, settings=settings, year=year)
+    sheet = filing_documents.city_statistics(session=session, actor=actor, settings=settings, year=year)
     return Response(sheet.content, media_type=sheet.media_type, headers=sheet.headers())
 
 

@@ -16,6 +16,7 @@ from core.settings import Settings
 from models.programme import ProgrammeYearConfig
 from models.states import DistrictFilingStatus
 from rules.calendar import today
+from services import filing_documents as documents
 from services import filings, programme_years
 from services.filings import VoucherDecision
 from services.sessions import actor_for_token
@@ -52,24 +53,24 @@ def test_who_sees_a_district_filing_and_its_documents(
             view = filings.read_filing(session=session, actor=actor, code=DISTRICT, year=year)
             assert view.status is DistrictFilingStatus.OPEN and view.notice_url is None
             assert ("submit" in view.actions) is (key != "center_reviewer@SH")
-            sheet = filings.statistics(session=session, actor=actor, settings=settings, code=DISTRICT, year=year)
+            sheet = documents.statistics(session=session, actor=actor, settings=settings, code=DISTRICT, year=year)
             assert sheet.content[:2] == b"PK" and sheet.filename == f"statistics-{DISTRICT}-{year}.xlsx"
             with pytest.raises(AppError) as voucher:
                 filings.voucher_file(session=session, actor=actor, code=DISTRICT, year=year)
             refused("voucher_not_found", voucher.value)
             with pytest.raises(AppError) as letter:
-                filings.district_notice(session=session, actor=actor, settings=settings, code=DISTRICT, year=year,
+                documents.district_notice(session=session, actor=actor, settings=settings, code=DISTRICT, year=year,
                                         pdf=True)  # fmt: skip
             refused("not_submitted", letter.value)
         else:  # a union below the district, or a clerk
             with pytest.raises(Forbidden):
                 filings.read_filing(session=session, actor=actor, code=DISTRICT, year=year)
             with pytest.raises(Forbidden):
-                filings.statistics(session=session, actor=actor, settings=settings, code=DISTRICT, year=year)
+                documents.statistics(session=session, actor=actor, settings=settings, code=DISTRICT, year=year)
             with pytest.raises(Forbidden):
                 filings.voucher_file(session=session, actor=actor, code=DISTRICT, year=year)
             with pytest.raises(Forbidden):
-                filings.district_notice(session=session, actor=actor, settings=settings, code=DISTRICT, year=year,
+                documents.district_notice(session=session, actor=actor, settings=settings, code=DISTRICT, year=year,
                                         pdf=False)  # fmt: skip
 
 
