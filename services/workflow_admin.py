@@ -276,27 +276,7 @@ async def repair(
     if action in ("retry", "pause", "unpause"):
         activity = _activity(row, activity_id)
         done["activity_id"], done["activity_type"] = activity.activity_id, activity.activity_type
-        if action == "retry":
-            await service.reset_activity(
-                ResetActivityRequest(
-                    namespace=namespace, execution=execution, identity=IDENTITY, id=activity.activity_id,
-                    reset_heartbeat=True,
-                )
-            )  # fmt: skip
-        elif action == "pause":
-            await service.pause_activity(
-                PauseActivityRequest(
-                    namespace=namespace, execution=execution, identity=IDENTITY, id=activity.activity_id,
-                    reason=reason[:200], request_id=str(uuid.uuid4()),
-                )
-            )  # fmt: skip
-        else:
-            await service.unpause_activity(
-                UnpauseActivityRequest(
-                    namespace=namespace, execution=execution, identity=IDENTITY, id=activity.activity_id,
-                    reset_attempts=True,
-                )
-            )  # fmt: skip
+        await _repair_activity(client, namespace, execution, action, activity.activity_id, reason)
     elif action == "cancel":
         await client.get_workflow_handle(workflow_id).cancel()
         done["closed"] = await _closed(client, workflow_id, CANCEL_WAIT)
@@ -320,6 +300,34 @@ async def repair(
         done["new_run_id"] = answer.run_id
         done["reset_to_event"] = last_good
     return done
+
+
+async def _repair_activity(
+    client: Client, namespace: str, execution: WorkflowExecution, action: str, activity_id: str, reason: str
+) -> None:
+    """Retry (at once, heartbeat reset), pause or unpause one activity of a running workflow."""
+    service = client.workflow_service
+    if action == "retry":
+        await service.reset_activity(
+            ResetActivityRequest(
+                namespace=namespace, execution=execution, identity=IDENTITY, id=activity_id,
+                reset_heartbeat=True,
+            )
+        )  # fmt: skip
+    elif action == "pause":
+        await service.pause_activity(
+            PauseActivityRequest(
+                namespace=namespace, execution=execution, identity=IDENTITY, id=activity_id,
+                reason=reason[:200], request_id=str(uuid.uuid4()),
+            )
+        )  # fmt: skip
+    else:
+        await service.unpause_activity(
+            UnpauseActivityRequest(
+                namespace=namespace, execution=execution, identity=IDENTITY, id=activity_id,
+                reset_attempts=True,
+            )
+        )  # fmt: skip
 
 
 async def _closed(client: Client, workflow_id: str, within: timedelta) -> bool:
