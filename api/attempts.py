@@ -1,7 +1,8 @@
 """Refused tokens per client address: counted in PostgreSQL, so every API replica sees the same
 count, and answered 429 with ``Retry-After`` once an address passes the limit for the minute. A
 valid token is never refused by the limit: only wrong ones are. The client's address is taken
-from ``X-Forwarded-For`` only when the request comes from a trusted proxy."""
+from ``X-Forwarded-For`` (and whether it came over https from ``X-Forwarded-Proto``) only when
+the request comes from a trusted proxy."""
 
 from __future__ import annotations
 
@@ -79,6 +80,18 @@ def client_address(connection: HTTPConnection) -> str:
             return hop[:64]
     return (hops[0] if hops else peer)[:64]
 
+
+def over_https(connection: HTTPConnection) -> bool:
+    """Did the caller reach us over https: directly, or through trusted proxies (one terminating
+    TLS in front of them says so in ``X-Forwarded-Proto``; the nearest proxy's value counts)?"""
+    if connection.url.scheme == "https":
+        return True
+    peer = connection.client.host if connection.client else ""
+    proxies: TrustedProxies = connection.app.state.trusted_proxies
+    if not proxies.items or not proxies.trusts(peer):
+        return False
+    hops = [h.strip().lower() for h in ",".join(connection.headers.getlist("x-forwarded-proto")).split(",")]
+    return hops[-1] == "https"
 
 def count_failure(session: Session, settings: Settings, client: str) -> None:
     """Count one refused token of ``client``; past the limit, refuse with 429 until the minute ends."""

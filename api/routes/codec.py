@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from api.attempts import over_https
 from api.deps import CODEC_COOKIE, CodecAdmin, SessionDep, SettingsDep, admin_by_token
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, payload_codec
 from core.errors import AppError, Forbidden, Unavailable
@@ -197,7 +198,7 @@ def sign_in(request: Request, token: Annotated[str, Form()], session: SessionDep
     response = HTMLResponse(_PAGE.format(body=f"<p>已登录（{SIGN_IN_HOURS} 小时）。回到 Temporal 界面刷新即可。</p>"))
     response.set_cookie(
         CODEC_COOKIE, token, max_age=SIGN_IN_HOURS * 3600, path="/codec", httponly=True, samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
     )  # fmt: skip
     log.info("codec sign-in", admin=actor.user_id)
     return response

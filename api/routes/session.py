@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from api.attempts import client_address
+from api.attempts import client_address, over_https
 from api.deps import SESSION_COOKIE, CurrentActor, SessionDep
 from core.errors import Invalid
 from models.account import SessionPublic, SignIn
@@ -64,7 +64,7 @@ async def sign_in(request: Request, response: Response, session: SessionDep) -> 
         max_age=int(ABSOLUTE.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
         path="/",
     )
     return SessionPublic(

@@ -243,3 +243,26 @@ async def test_setup_codes_and_resets_over_http(web: httpx.AsyncClient, tokens: 
     row = next(a for a in listed.json() if a["login"] == "session-reset")
     assert row["password_set"] is True and row["active"] is True
     assert (await web.get("/users", headers=auth(tokens["clerk@101-0001"]))).status_code == 403
+
+
+async def test_the_session_cookie_is_secure_over_https_also_behind_a_trusted_proxy(
+    settings: Settings, db: Database, temporal_client: Client, web: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Secure when the caller came over https: directly, or through a trusted proxy that says so in
+    X-Forwarded-Proto (TLS ended in front of it); an untrusted caller's header is not believed."""
+    await account(web, tokens, "session-tls")
+    assert "Secure" not in (await sign_in(web, "session-tls")).headers["set-cookie"]
+    proxied = await web.post(
+        "/session", json={"login": "session-tls", "password": PASSWORD}, headers={"X-Forwarded-Proto": "https"}
+    )
+    assert proxied.status_code == 200 and "Secure" in proxied.headers["set-cookie"]
+    for trusted, base, forwarded, secure in (
+        ("", "https://test", "", True),  # https to the API itself
+        ("", "http://test", "https", False),  # the header from a caller no one trusts
+    ):
+        app = create_app(settings.model_copy(update={"trusted_proxies": trusted}), db=db, temporal=temporal_client)
+        headers = {"X-Forwarded-Proto": forwarded} if forwarded else {}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base, timeout=60) as direct:
+            r = await direct.post("/session", json={"login": "session-tls", "password": PASSWORD}, headers=headers)
+        assert r.status_code == 200, r.text
+        assert ("Secure" in r.headers["set-cookie"]) is secure, (base, forwarded)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.attempts import client_address
+from api.attempts import client_address, over_https
 from api.deps import SESSION_COOKIE, SessionDep
 from core.errors import AppError
 from models.account import PasswordChange, PasswordSetup, TokenCreate
@@ -56,7 +56,7 @@ async def sign_in(
         max_age=int(ABSOLUTE.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
         path="/",
     )
     return answer
