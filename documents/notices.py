@@ -34,8 +34,8 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from rules.money import yuan
 
 FONT_DIR = Path(__file__).parent / "fonts"
-FONT_FILE = FONT_DIR / "WenQuanYiMicroHei-GB2312.ttf"
-FONT_URL = "/static/fonts/WenQuanYiMicroHei-GB2312.ttf"  # served by the API for the HTML documents
+FONT_FILE = FONT_DIR / "WenQuanYiMicroHei-GBK.ttf"
+FONT_URL = "/static/fonts/WenQuanYiMicroHei-GBK.ttf"  # served by the API for the HTML documents
 PDF_FONT = "WenQuanYiMicroHei"
 SEAL_LABEL = "盖章处"
 TITLE = "参保告知书"
@@ -253,6 +253,13 @@ def _register_font() -> str:
         pdfmetrics.registerFont(TTFont(PDF_FONT, str(FONT_FILE)))
     return PDF_FONT
 
+
+def unprintable(text: str) -> str:
+    """The characters of ``text`` the documents' font does not draw (each once, in order): such a
+    name would print as a blank in every PDF. Whitespace and control characters are not asked."""
+    _register_font()
+    drawn = pdfmetrics.getFont(PDF_FONT).face.charToGlyph
+    return "".join(dict.fromkeys(c for c in text if c.isprintable() and not c.isspace() and ord(c) not in drawn))
 
 def _styles(font: str) -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("base", fontName=font, fontSize=12, leading=21, wordWrap="CJK")

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from core.audit import audit_action
 from core.auth import Actor, require, require_role
 from core.errors import Conflict, Invalid, NotFound
+from documents.notices import unprintable
 from models.org import Organisation, OrgCreate, OrgPublic
 from models.states import CARD_WORK_UNSUPPORTED, GRASSROOTS_TYPE_LABELS, GrassrootsType, OrgLevel, Role, label
 
@@ -52,6 +53,17 @@ def require_card_work(org: Organisation) -> None:
         raise Conflict("org_type_unsupported", f"{label}类型的工会暂不支持会员服务卡业务", details={"type": label})
 
 
+def require_printable(text: str, what: str, field: str) -> None:
+    """A name the documents print (notices, letters) must be drawn by their font: otherwise 422."""
+    missing = unprintable(text)
+    if missing:
+        raise Invalid(
+            "unprintable_characters",
+            f"{what}中的“{missing}”无法在告知书等文件中打印，请改用常用字（如用同音的常用字代替）",
+            details={"field": field, "characters": list(missing)},
+        )
+
+
 def create_org(session: Session, data: OrgCreate) -> Organisation:
     if not _CODE_RE.match(data.code):
         raise Invalid("invalid_org_code", "组织代码只能包含字母、数字、-和_，长度2至32")
@@ -61,6 +73,7 @@ def create_org(session: Session, data: OrgCreate) -> Organisation:
         raise Invalid("grassroots_type_required", "基层工会须指定工会类型", details={"types": list(GrassrootsType)})
     if data.level is not OrgLevel.GRASSROOTS and data.grassroots_type is not None:
         raise Invalid("grassroots_type_not_allowed", "只有基层工会有工会类型")
+    require_printable(data.name, "组织名称", "name")
     if session.exec(select(Organisation).where(Organisation.code == data.code)).first():
         raise Conflict("org_code_taken", f"组织代码 {data.code} 已存在")
     parent = None

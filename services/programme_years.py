@@ -36,7 +36,7 @@ from services.extensions import (
     with_extensions,
     year_in_force,
 )
-from services.orgs import get_district
+from services.orgs import get_district, require_printable
 from workflows.dated_inputs import DateExtension
 
 
@@ -44,6 +44,9 @@ def put_programme_year(*, session: Session, actor: Actor, year: int, data: Progr
     """An admin sets a year's configuration; once a workflow of the year runs with its dates, a
     changed date is refused (409 ``dates_in_force``: extend it instead)."""
     require_role(actor, Role.ADMIN)
+    require_printable(data.plan_name, "保障计划名称", "plan_name")
+    for i, protection in enumerate(data.protection_types):
+        require_printable(protection.name, "保障类型名称", f"protection_types.{i}.name")
     row = session.get(ProgrammeYear, year)
     created = row is None
     if row is not None and year_in_force(session, year):

@@ -2,10 +2,12 @@
 cut down to the characters the documents need, so that the repository ships a small file and
 every PDF embeds it.
 
-The set: printable ASCII, the GB 2312 character set (its 6,763 hanzi, its punctuation and
-full-width forms) and the CJK punctuation block. Run it again only to change the set:
+The set: printable ASCII, the GBK character set (its 21,886 characters: GB 2312's 6,763 hanzi
+and the rarer ones names carry, such as 堃, 喆, 昇, 珺; punctuation and full-width forms), every
+CJK Unified Ideograph of the basic block and the CJK punctuation block, as far as the font draws
+them. Run it again only to change the set:
 
-    python tools/subset_font.py wqy-microhei.ttc documents/fonts/WenQuanYiMicroHei-GB2312.ttf
+    python tools/subset_font.py wqy-microhei.ttc documents/fonts/WenQuanYiMicroHei-GBK.ttf
 
 (the source file is in Debian's ``fonts-wqy-microhei``, its first font is taken from the
 collection; fontTools is a dev dependency).
@@ -18,13 +20,13 @@ import sys
 from fontTools import subset  # type: ignore[import-untyped]
 
 
-def gb2312_characters() -> set[int]:
-    """Every character GB 2312 encodes (rows 0xA1-0xF7, cells 0xA1-0xFE)."""
+def gbk_characters() -> set[int]:
+    """Every character GBK encodes in two bytes (lead 0x81-0xFE, trail 0x40-0xFE)."""
     out: set[int] = set()
-    for row in range(0xA1, 0xF8):
-        for cell in range(0xA1, 0xFF):
+    for lead in range(0x81, 0xFF):
+        for trail in range(0x40, 0xFF):
             try:
-                out.add(ord(bytes((row, cell)).decode("gb2312")))
+                out.add(ord(bytes((lead, trail)).decode("gbk")))
             except UnicodeDecodeError:
                 continue
     return out
@@ -34,7 +36,8 @@ def characters() -> set[int]:
     ascii_printable = set(range(0x20, 0x7F))
     cjk_punctuation = set(range(0x3000, 0x3040))
     fullwidth = set(range(0xFF01, 0xFF5F))
-    return ascii_printable | cjk_punctuation | fullwidth | gb2312_characters() | {0xA5, 0xB7, 0x2014, 0x2026}
+    unified = set(range(0x4E00, 0xA000))
+    return ascii_printable | cjk_punctuation | fullwidth | unified | gbk_characters() | {0xA5, 0xB7, 0x2014, 0x2026}
 
 
 def main(source: str, target: str) -> None:

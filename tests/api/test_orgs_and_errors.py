@@ -49,6 +49,11 @@ async def test_admin_builds_the_tree(api: httpx.AsyncClient, tokens: dict[str, s
         ({"code": "12", "name": "x", "level": "district", "parent_code": "SH"}, 422, "invalid_district_code"),
         ({"code": "101", "name": "x", "level": "district", "parent_code": "SH"}, 409, "org_code_taken"),
         ({"code": "C2", "name": "x", "level": "city"}, 409, "city_exists"),
+        (  # a name the documents' font cannot draw would print blank on every notice
+            {"code": "199", "name": "𠮷野家工会", "level": "district", "parent_code": "SH"},
+            422,
+            "unprintable_characters",
+        ),
         (
             {"code": "G-1", "name": "x", "level": "grassroots", "parent_code": "SH", "grassroots_type": "committee"},
             422,

@@ -91,7 +91,7 @@ def test_html_has_the_seal_area_and_no_english() -> None:
     page = notice_html(seed_notice())
     assert '<div class="seal" aria-hidden="true">盖章处</div>' in page
     assert "enrollment" not in page
-    assert "/static/fonts/WenQuanYiMicroHei-GB2312.ttf" in page  # the served font, not one installed
+    assert "/static/fonts/WenQuanYiMicroHei-GBK.ttf" in page  # the served font, not one installed
 
 
 def test_pdf_survives_markup_in_text() -> None:

@@ -5,6 +5,7 @@ the text is, here, on a machine with no Chinese font installed."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pypdf
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 from PIL import Image
 
-from documents.notices import FONT_FILE, notice_pdf
+from documents.notices import FONT_FILE, notice_pdf, unprintable
 from tests.core.test_notices import seed_notice
 
 
@@ -65,7 +66,17 @@ def test_the_chinese_text_is_in_an_embedded_truetype_font() -> None:
     assert "上海建朗科技信息有限公司工会委员会" in text
     assert "盖章处" in text
     assert "enrollment" not in text
-    assert FONT_FILE.stat().st_size < 1_500_000  # the shipped subset stays small
+    assert FONT_FILE.stat().st_size < 3_500_000  # the shipped subset stays small
+
+
+def test_names_outside_gb2312_print_and_only_the_extension_blocks_are_refused(tmp_path: Path) -> None:
+    """GBK's rarer name characters (堃, 喆, 昇, 珺) are in the font and print; a character of a CJK
+    extension block (𠮷) is not, so it is refused where it is typed (services.orgs.require_printable)."""
+    assert unprintable("王堃喆昇珺工会（上海）①") == ""
+    assert unprintable("𠮷野家 𠮷 工会") == "𠮷"
+    pdf = notice_pdf(replace(seed_notice(), addressee="上海堃喆昇珺科技有限公司工会"))
+    assert "上海堃喆昇珺科技有限公司工会" in _text(pdf)
+    _render(pdf, tmp_path / "rare.png")  # to look at
 
 
 def test_the_notice_renders_with_its_text_and_seal(tmp_path: Path) -> None:

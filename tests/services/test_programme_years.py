@@ -13,7 +13,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from core.auth import Actor
-from core.errors import AppError, Forbidden
+from core.errors import AppError, Forbidden, Invalid
 from core.settings import Settings
 from models.extension import ExtensionCreate, ExtensionPublic
 from models.programme import FeeSplit, ProgrammeYearConfig
@@ -48,6 +48,15 @@ def test_who_configures_a_year_and_sets_a_fee_split(
         session=session, actor=who(session, tokens, "admin@SH"), year=YEAR, data=config
     )
     assert made.year == YEAR and made.config == config
+    for field, rare in (("plan_name", config.model_copy(update={"plan_name": "𠮷保障计划"})),
+                        ("protection_types.0.name", config.model_copy(update={"protection_types": [
+                            config.protection_types[0].model_copy(update={"name": "𠮷专享"}),
+                            *config.protection_types[1:]]}))):  # fmt: skip
+        with pytest.raises(Invalid) as unprintable:  # it would print as a blank in the notices
+            programme_years.put_programme_year(session=session, actor=who(session, tokens, "admin@SH"), year=YEAR,
+                                               data=rare)  # fmt: skip
+        assert unprintable.value.code == "unprintable_characters" and "𠮷" in unprintable.value.message
+        assert unprintable.value.details == {"field": field, "characters": ["𠮷"]}
     for key in sorted(tokens):
         actor = who(session, tokens, key)
         assert programme_years.read_programme_year(session=session, actor=actor, year=YEAR).config == config
