@@ -78,14 +78,18 @@ class RegistrationWorkflow(Lifecycle):
         return str(self.inp.registration_id)
 
     def window(self) -> str:
-        return f"{self.inp.opens_on or self.inp.opens_at.date()} 至 {self.inp.closes_on or self.inp.closes_at.date()}"
+        """The window's days as the clerk reads them; a run started before its input carried them
+        (its instants are UTC, whose day is not the programme's) names no days."""
+        if not (self.inp.opens_on and self.inp.closes_on):
+            return ""
+        return f"{self.inp.opens_on} 至 {self.inp.closes_on}"
 
     def require_state(self, event: str) -> None:
         if not self.can(event):
             when = "尚未开始" if self.status == S.SCHEDULED else "已结束"
-            raise ApplicationError(
-                f"{self.inp.year}年度注册期为 {self.window()}，当前{when}，不能办理注册", type="not_allowed_now"
-            )
+            days = self.window()
+            period = f"{self.inp.year}年度注册期为 {days}，当前{when}" if days else f"{self.inp.year}年度注册期{when}"
+            raise ApplicationError(f"{period}，不能办理注册", type="not_allowed_now")
 
     @workflow.query
     def summary(self) -> RegistrationSummary:
@@ -137,7 +141,7 @@ class RegistrationWorkflow(Lifecycle):
     async def run(self, inp: RegistrationInput) -> RegistrationSummary:
         self.set_search_attributes("registration", inp.district_code)
         await sleep_until(inp.opens_at)
-        await self.move("open", None, f"注册期 {self.window()} 开始")
+        await self.move("open", None, f"注册期 {self.window() or '（本年度）'} 开始")
         if workflow.patched("extensions"):  # an extension can move the close (older runs slept to a fixed one)
             await self._until_closed()
         else:
