@@ -19,6 +19,8 @@ from models.states import Role
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from models.user import UserCreate
+
 app = typer.Typer(help="unioncard: the union member service card programme.", no_args_is_help=True)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 user_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
@@ -149,6 +151,20 @@ def _database_session() -> Iterator[Session]:
         db.dispose()
 
 
+def _user_create(*, name: str, org_code: str, role: Role, login: str | None) -> UserCreate:
+    """The account to create, checked as POST /users checks it (a refusal ends the command with code 2)."""
+    from pydantic import ValidationError
+
+    from models.user import UserCreate
+
+    try:
+        return UserCreate(name=name, org_code=org_code, role=role, login=login)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        typer.echo(f"error: invalid_input: {fields or 'the arguments'} not accepted", err=True)
+        raise typer.Exit(2) from None
+
+
 @user_app.command("add")
 def user_add(
     org: Annotated[str, typer.Option(help="organisation code")],
@@ -157,15 +173,14 @@ def user_add(
     login: Annotated[str | None, typer.Option(help="the sign-in name (made from the organisation if omitted)")] = None,
 ) -> None:
     """Create a user: prints their login name, API token and setup code (each shown once)."""
-    from services.accounts import add_user
+    from services.accounts import create_account
 
+    data = _user_create(name=name, org_code=org, role=role, login=login)
     with _database_session() as session:
-        user, token, code, expires = add_user(session, name=name, org_code=org, role=role, login=login)
-        user_id, user_login = user.id, user.login
-        session.commit()
-    typer.echo(f"user {user_id} {name} ({role.value}) of {org}, login {user_login}")
-    typer.echo(f"setup code (until {expires:%Y-%m-%d %H:%M} UTC): {code}")
-    typer.echo(f"token: {token}")
+        made = create_account(session=session, actor=None, data=data)  # audited as the shell's operator
+    typer.echo(f"user {made.id} {name} ({role.value}) of {org}, login {made.login}")
+    typer.echo(f"setup code (until {made.setup_expires_at:%Y-%m-%d %H:%M} UTC): {made.setup_code}")
+    typer.echo(f"token: {made.token}")
 
 
 @user_app.command("list")
@@ -195,6 +210,7 @@ def user_deactivate(login: Annotated[str, typer.Argument(help="the account's log
 
 @user_app.command("reactivate")
 def user_reactivate(login: Annotated[str, typer.Argument(help="the account's login name")]) -> None:
+    """Start a deactivated account again: its tokens work again (its ended sessions stay ended)."""
     from services.accounts import reactivate
 
     with _database_session() as session:
@@ -224,18 +240,17 @@ def bootstrap(
     code printed once). The admin then creates districts, unions and users."""
     from models.org import OrgCreate
     from models.states import OrgLevel
-    from services.accounts import add_user
+    from services.accounts import create_account
     from services.orgs import create_org
 
+    data = _user_create(name=admin, org_code=code, role=Role.ADMIN, login=login)
     with _database_session() as session:
         create_org(session, OrgCreate(code=code, name=name, level=OrgLevel.CITY))
-        user, token, setup, expires = add_user(session, name=admin, org_code=code, role=Role.ADMIN, login=login)
-        user_id = user.id
-        session.commit()
-    typer.echo(f"organisation {code} {name} (city); admin user {user_id} {admin}, login {login}")
-    typer.echo(f"setup code (until {expires:%Y-%m-%d %H:%M} UTC): {setup}")
+        made = create_account(session=session, actor=None, data=data)  # one commit: the city and its admin
+    typer.echo(f"organisation {code} {name} (city); admin user {made.id} {admin}, login {made.login}")
+    typer.echo(f"setup code (until {made.setup_expires_at:%Y-%m-%d %H:%M} UTC): {made.setup_code}")
     typer.echo("  the admin sets a password with it: POST /accounts/setup {login, setup_code, password}")
-    typer.echo(f"token: {token}")
+    typer.echo(f"token: {made.token}")
 
 
 @app.command("import-members")

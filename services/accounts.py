@@ -63,7 +63,7 @@ def add_user(
     created_by: int | None = None,
 ) -> tuple[User, str, str, datetime]:
     """A user with an API token and a setup code (both shown once): (user, token, code, code's expiry).
-    No authorisation here: the callers (``create_account``, the CLI, the demo seeder) decide."""
+    No authorisation here: the callers (``create_account``, the demo seeder) decide."""
     org = get_org(session, org_code)
     if role is Role.CENTER_REVIEWER and org.level is not OrgLevel.CITY:
         raise Invalid("invalid_role_for_org", "职工保障互助中心审核员须属于市总工会")
@@ -107,20 +107,20 @@ def _issue_code(session: Session, user: User, purpose: str, created_by: int | No
     return code, expires
 
 
-def create_account(*, session: Session, actor: Actor, data: UserCreate) -> UserCreated:
+def create_account(*, session: Session, actor: Actor | None, data: UserCreate) -> UserCreated:
+    """A new account, audited; ``actor`` None: the shell (``unioncard user add``), which may create any."""
     org = get_org(session, data.org_code)
-    may_manage(actor, org, data.role)
+    if actor is not None:
+        may_manage(actor, org, data.role)
     user, token, code, expires = add_user(
-        session, name=data.name, org_code=data.org_code, role=data.role, login=data.login, created_by=actor.user_id
-    )
-    audit_action(
         session,
-        actor,
-        "user.created",
-        ("user", user.id or 0),
-        f"创建账号 {user.login}（{user.name}，{label(user.role)}）",
-        org_id=user.org_id,
+        name=data.name,
+        org_code=data.org_code,
+        role=data.role,
+        login=data.login,
+        created_by=actor.user_id if actor else None,
     )
+    _audit(session, actor, "user.created", user, f"创建账号 {user.login}（{user.name}，{label(user.role)}）")
     session.commit()
     return UserCreated(
         id=user.id or 0,

@@ -52,6 +52,17 @@ async def account(web: httpx.AsyncClient, tokens: dict[str, str], login: str, or
     return made
 
 
+def audit_of(db: Database, entity_id: object) -> list[tuple[str, int | None, str, str]]:
+    """The audit rows of a user (or of an unknown login name): action, actor id and name, summary."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT action, actor_id, actor_name, summary FROM audit_events"
+            " WHERE entity_type = 'user' AND entity_id = %s ORDER BY id",
+            (str(entity_id),),
+        ).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
 async def sign_in(web: httpx.AsyncClient, login: str, password: str = PASSWORD, form: bool = False) -> httpx.Response:
     body = {"login": login, "password": password}
     return await (web.post("/session", data=body) if form else web.post("/session", json=body))
@@ -120,9 +131,9 @@ async def test_sessions_end_after_30_idle_minutes_or_12_hours(
 
 
 async def test_wrong_passwords_lock_the_account_then_the_address(
-    web: httpx.AsyncClient, tokens: dict[str, str]
+    web: httpx.AsyncClient, tokens: dict[str, str], db: Database
 ) -> None:
-    await account(web, tokens, "session-lock")
+    made = await account(web, tokens, "session-lock")
     unknown = await sign_in(web, "no-such-login")
     wrong = await sign_in(web, "session-lock", "wrong-password-1")
     assert unknown.json()["error"] == wrong.json()["error"]  # the same answer: no login name is revealed
@@ -134,12 +145,18 @@ async def test_wrong_passwords_lock_the_account_then_the_address(
     assert 800 < int(fifth.headers["retry-after"]) <= 900 and "15 分钟后再试" in fifth.json()["error"]["message"]
     right = await sign_in(web, "session-lock")
     assert right.status_code == 429  # locked: even the right password waits
+    # every failure is audited under the account, the fifth saying it locked the account
+    refusals = [row for row in audit_of(db, made["id"]) if row[0] == "session.refused"]
+    assert len(refusals) == 5 and {(r[1], r[2]) for r in refusals} == {(made["id"], "session-lock")}
+    assert "账号锁定 15 分钟" in refusals[-1][3] and not any("锁定" in r[3] for r in refusals[:-1])
+    assert [r[:3] for r in audit_of(db, "no-such-login")][-1:] == [("session.refused", None, "no-such-login")]
     # twenty failures from one address lock the address, whatever the login names
     for i in range(13):  # 6 failures so far from this address (the unknown login included); 19 after this
         r = await sign_in(web, f"nobody-{i}", "x-password")
         assert r.status_code == 401, (i, r.text)
     locked = await sign_in(web, "nobody-last", "x-password")
     assert (locked.status_code, locked.json()["error"]["code"]) == (429, "account_locked")
+    assert "地址锁定 15 分钟" in audit_of(db, "nobody-last")[-1][3]
     assert (await sign_in(web, "clerk-elsewhere", "whatever-pw")).status_code == 429
 
 
@@ -174,6 +191,9 @@ async def test_deactivation_ends_a_live_session_and_a_cached_token_at_once(
     assert by_clerk.status_code == 403
     back = await web.post(f"/users/{made['login']}/reactivate", headers=auth(tokens["reviewer@101"]))
     assert back.status_code == 200 and (await web.get("/me", headers=auth(made["token"]))).status_code == 200
+    reviewer = (await web.get("/me", headers=auth(tokens["reviewer@101"]))).json()["id"]
+    changes = [r[:3] for r in audit_of(db, made["id"]) if r[0] in ("user.deactivated", "user.reactivated")]
+    assert changes == [("user.deactivated", reviewer, "黄浦区审核员"), ("user.reactivated", reviewer, "黄浦区审核员")]
 
 
 async def test_own_password_and_tokens(web: httpx.AsyncClient, tokens: dict[str, str]) -> None:
@@ -220,7 +240,7 @@ async def test_own_password_and_tokens(web: httpx.AsyncClient, tokens: dict[str,
     assert other.status_code == 404  # another's token is not one's own
 
 
-async def test_setup_codes_and_resets_over_http(web: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+async def test_setup_codes_and_resets_over_http(web: httpx.AsyncClient, tokens: dict[str, str], db: Database) -> None:
     made = await account(web, tokens, "session-reset")
     used = await web.post(
         "/accounts/setup",
@@ -243,6 +263,9 @@ async def test_setup_codes_and_resets_over_http(web: httpx.AsyncClient, tokens: 
     row = next(a for a in listed.json() if a["login"] == "session-reset")
     assert row["password_set"] is True and row["active"] is True
     assert (await web.get("/users", headers=auth(tokens["clerk@101-0001"]))).status_code == 403
+    actions = [r[0] for r in audit_of(db, made["id"])]
+    assert actions.count("user.reset") == 1 and actions.count("user.password_set") == 2  # the refused one: none
+    assert actions.index("user.reset") < len(actions) - 1 - actions[::-1].index("user.password_set")
 
 
 async def test_the_session_cookie_is_secure_over_https_also_behind_a_trusted_proxy(

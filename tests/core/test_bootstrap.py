@@ -1,5 +1,6 @@
 """`unioncard bootstrap` on an empty database: the city federation and a first admin whose token
-works at once; a second bootstrap is refused and changes nothing."""
+works at once and whose printed login and setup code set a password that signs in (the account's
+creation audited as the shell's); a second bootstrap is refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 from api.app import create_app
 from core.db import Database
 from core.settings import Settings
+from services.accounts import OPERATOR
 from tests.conftest import fresh_database
 
 
@@ -24,12 +26,21 @@ def bootstrap(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_bootstrap_makes_the_city_and_its_first_admin(pg_server: str, settings: Settings) -> None:
     url = fresh_database(pg_server, "unioncard_bootstrap")
-    done = bootstrap(url, "--code", "BJ", "--name", "北京市总工会", "--admin", "首位管理员")
+    done = bootstrap(url, "--code", "BJ", "--name", "北京市总工会", "--admin", "首位管理员", "--login", "x14-first")
     assert done.returncode == 0, done.stderr
     token = done.stdout.split("token: ")[1].strip()
+    login = done.stdout.splitlines()[0].split("login ")[1].strip()
+    setup_code = done.stdout.split(" UTC): ")[1].split()[0]
+    assert login == "x14-first"
     db = Database(url)
     app = create_app(settings.model_copy(update={"database_url": url}), db=db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api:
+        # the printed login and setup code set the admin's password, and it signs in
+        body = {"login": login, "setup_code": setup_code, "password": "Beijing-first-2095"}
+        assert (await api.post("/accounts/setup", json=body)).status_code == 204
+        signed = await api.post("/session", json={"login": login, "password": "Beijing-first-2095"})
+        assert signed.status_code == 200 and signed.json()["role"] == "admin", signed.text
+        api.cookies.clear()
         auth = {"Authorization": f"Bearer {token}"}
         city = await api.get("/orgs/BJ", headers=auth)
         assert city.status_code == 200 and city.json()["level"] == "city", city.text
@@ -43,4 +54,8 @@ async def test_bootstrap_makes_the_city_and_its_first_admin(pg_server: str, sett
     assert again.returncode == 2 and "city_exists" in again.stderr
     with db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+        actions = conn.execute(
+            "SELECT action, actor_name FROM audit_events WHERE entity_type = 'user' ORDER BY id"
+        ).fetchall()
+    assert actions[0] == ("user.created", OPERATOR) and "session.signed_in" in {a for a, _ in actions}
     db.dispose()

@@ -22,6 +22,7 @@ from models.enrollment import Enrollment
 from models.org import Organisation
 from models.programme import ProgrammeYear, ProgrammeYearConfig
 from models.user import User
+from services import sessions
 from tests.conftest import fresh_database
 
 TZ = "Asia/Shanghai"
@@ -104,3 +105,23 @@ def test_a_second_start_adds_a_demo_user_an_old_data_dir_lacks(demo_db: Database
         again = seed_demo(session, tokens)
     assert [t["token"] for t in again[: len(older)]] == [t["token"] for t in older]
     assert again[-1]["org"] == "101-0001" and again[-1]["role"] == "reviewer" and again[-1] != first[-1]
+
+
+def test_an_older_tokens_file_without_logins_and_passwords_is_rewritten(demo_db: Database, tmp_path: Path) -> None:
+    tokens = tmp_path / "demo-tokens.json"
+    with demo_db.session() as session:
+        first = seed_demo(session, tokens)
+    older = [{k: v for k, v in t.items() if k not in ("login", "password")} for t in first]
+    older[0]["login"] = first[0]["login"]  # one entry with its login but no password
+    tokens.write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    with demo_db.session() as session:
+        again = seed_demo(session, tokens)
+    saved = json.loads(tokens.read_text(encoding="utf-8"))
+    assert saved == again and len(saved) == len(first)
+    assert [t["token"] for t in saved] == [t["token"] for t in first]  # the same users, their tokens kept
+    with demo_db.session() as session:
+        for i, entry in enumerate(saved):
+            assert entry["login"] and entry["password"] and entry["password"] != first[i]["password"], entry["name"]
+            signed = sessions.sign_in(session=session, login=entry["login"], password=entry["password"], client="x14")
+            assert signed.user.login == entry["login"] == first[i]["login"]
+            assert sessions.actor_for_token(session, entry["token"]).user_id == signed.user.id
