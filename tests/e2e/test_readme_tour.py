@@ -205,6 +205,9 @@ CHECKS: dict[str, Callable[[Answer], object]] = {
     ),
     "localhost:8000/claims/$CLAIM       #": lambda a: a.view()["status"] == "paid",
     "Bearer $ADMIN\" 'localhost:8000/admin/workflows?failing=true'": lambda a: "card-batch-" in a.out,
+    "localhost:8000/card-batches/$BATCH3     #": lambda a: (
+        a.view()["status"] == "submitted" and "银行暂时无法接收" in a.view()["waiting"]["message"]
+    ),
     "/repairs -d": lambda a: a.rc == 0,
     "terminate --reason": lambda a: a.rc == 0,
     "localhost:8000/claims/$CLAIM2      # closed": lambda a: a.view()["status"] == "closed",
