@@ -35,7 +35,7 @@ DEMO_ORGS: tuple[tuple[str, str, OrgLevel, str | None, GrassrootsType | None], .
 )
 DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
     ("运维管理员", "SH", Role.ADMIN),
-    ("互助中心审核员", "SH", Role.CENTER_REVIEWER),
+    ("职保中心审核员", "SH", Role.CENTER_REVIEWER),
     ("黄浦区审核员", "101", Role.REVIEWER),
     ("商业系统审核员", "101-S01", Role.REVIEWER),
     ("建朗经办人", "101-0001", Role.CLERK),

@@ -231,7 +231,7 @@ class ExtensionKind(StrEnum):
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     OrgLevel: {"city": "市总工会", "district": "区局（产业）工会", "secondary": "二级工会", "grassroots": "基层工会"},
     GrassrootsType: {k.value: v for k, v in GRASSROOTS_TYPE_LABELS.items()},
-    Role: {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "互助中心审核人", "admin": "管理员"},
+    Role: {"clerk": "经办人", "reviewer": "审核人", "center_reviewer": "职保中心审核人", "admin": "管理员"},
     IdType: {
         "resident_id": "居民身份证",
         "passport": "护照",
@@ -294,7 +294,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     },
     DistrictFilingStatus: {
         "open": "汇总中",
-        "submitted": "已提交互助中心",
+        "submitted": "已提交职保中心",
         "voucher_uploaded": "缴费凭证待审核",
         "voucher_rejected": "缴费凭证被退回",
         "approved": "已审核通过",

@@ -163,7 +163,7 @@ async def file_and_complete(api: httpx.AsyncClient, tokens: dict[str, str], year
     await until(api, clerk, url, "filed")
     again = await call(api, tokens[DISTRICT], "POST", f"{district}/submit", 409)
     assert again["error"]["code"] == "not_allowed_now"
-    assert again["error"]["message"] == "当前状态为“已提交互助中心”，不能提交", again
+    assert again["error"]["message"] == "当前状态为“已提交职保中心”，不能提交", again
     bad = await call(api, tokens[DISTRICT], "POST", f"{district}/voucher", 422,
                      files={"file": ("v.txt", b"hello", "text/plain")})  # fmt: skip
     assert bad["error"]["code"] == "voucher_type"

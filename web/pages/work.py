@@ -27,7 +27,7 @@ AWAITING_LABELS = {
     "grassroots_reviewer": "基层工会审核人",
     "secondary_reviewer": "二级工会审核人",
     "district_reviewer": "区局审核人",
-    "center_reviewer": "职保互助中心",
+    "center_reviewer": "职保中心",
 }
 
 
