@@ -51,9 +51,9 @@ class ClaimCreate(RequestBody):
     @model_validator(mode="after")
     def _complete(self) -> ClaimCreate:
         if self.kind is ClaimKind.CRITICAL_ILLNESS and self.illness is None:
-            raise ValueError("重大疾病申请须选择疾病（illness）")
+            raise ValueError("重大疾病申请须选择所患疾病（四类重大疾病之一）")
         if self.kind is ClaimKind.ACCIDENTAL_DEATH and not (self.beneficiary_name and self.beneficiary_relation):
-            raise ValueError("意外身故申请须填写受益人姓名和关系（beneficiary_name, beneficiary_relation）")
+            raise ValueError("意外身故申请须填写受益人姓名及其与会员的关系")
         return self
 
 
