@@ -53,6 +53,7 @@ from core.errors import ERROR_RESPONSES, AppError, Conflict, Invalid, NotFound, 
 from core.logging import get_logger
 from core.metrics import HttpMetrics, route_template
 from core.settings import Settings, get_settings
+from documents.notices import unprintable
 from services.workflow_calls import accepted_update
 from web.app import install_workbench
 
@@ -62,10 +63,23 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _STORED_TITLES = {"ProgrammeYearConfig": "已保存的年度保障计划配置", "DistrictFeeSplit": "已保存的区局分担比例"}
 
 
+def check_printable_settings(settings: Settings) -> None:
+    """The center's name and account are printed on every district's notice: a character the
+    documents' font cannot draw would print blank, so the API does not start with one."""
+    for name in ("center_name", "center_account_name", "center_bank"):
+        missing = unprintable(getattr(settings, name))
+        if missing:
+            raise ValueError(
+                f"UNIONCARD_{name.upper()} holds characters the documents' font cannot draw ({missing}):"
+                " the district notices would print them blank"
+            )
+
+
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, temporal: Client | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    check_printable_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

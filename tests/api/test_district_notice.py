@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pypdf
+import pytest
 
+from api.app import create_app
 from core.db import Database
 from core.settings import Settings
 from documents.notices import chinese_date
@@ -116,3 +118,10 @@ async def test_nobody_else_reads_the_district_notice(api: httpx.AsyncClient, tok
 def _chinese(iso: str) -> str:
     y, m, d = (int(part) for part in iso.split("-"))
     return f"{y}年{m}月{d}日"
+
+
+def test_the_api_does_not_start_with_a_center_name_its_notices_cannot_print(settings: Settings) -> None:
+    for field in ("center_name", "center_account_name", "center_bank"):
+        with pytest.raises(ValueError, match="𠮷"):
+            create_app(settings.model_copy(update={field: "𠮷保障中心"}))
+    create_app(settings.model_copy(update={"center_name": "上海市堃喆职工保障互助中心"}))  # GBK's rarer ones print
