@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import AppError
+from core.errors import AppError, Invalid
 from documents.fake_members import member_rows, write_xlsx
 from documents.tabular import preflight, xlsx_to_csv
 from documents.xlsx_reader import XlsxError, iter_rows
@@ -64,10 +64,13 @@ def test_a_column_beyond_the_allowed_ones_is_refused_in_a_cell_or_the_dimension(
     far = write_parts(tmp_path / "far.xlsx", [header_row(), b'<row r="2">' + inline("AAAAA2", "x") + b"</row>"])
     error = refused(far)
     assert error.code == "file_malformed" and "AAAAA2" in error.message
-    with pytest.raises(XlsxError):  # the reader stops at the same column instead of padding 475,254
-        list(iter_rows(str(far), max_columns=256))
+    with pytest.raises(Invalid) as converted:  # the conversion's own pre-scan refuses it before calamine
+        xlsx_to_csv(far, tmp_path / "far.csv")  # would pad 475,254 columns (minutes)
+    assert converted.value.code == "file_malformed" and not (tmp_path / "far.csv").exists()
     just = write_parts(tmp_path / "iw.xlsx", [header_row(), b'<row r="2">' + inline("IW2", "x") + b"</row>"])
     assert refused(just).code == "file_malformed"  # column 257
+    with pytest.raises(XlsxError):  # and the reader itself refuses the column past its limit
+        list(iter_rows(str(just), max_columns=256))
     scan_xlsx(just, XlsxLimits(max_columns=257))
     wide = write_parts(tmp_path / "dim.xlsx", [header_row()], dimension="A1:XFD9")
     assert refused(wide).code == "file_malformed"
