@@ -6,8 +6,6 @@ roster is not submitted, a reviewer does not submit)."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlmodel import Session
 from temporalio.client import Client
@@ -15,44 +13,24 @@ from temporalio.client import Client
 from core.auth import Actor
 from core.errors import AppError, Forbidden
 from core.settings import Settings
-from models.org import OrgCreate
 from models.programme import ProgrammeYearConfig
-from models.states import EnrollmentKind, EnrollmentStatus, GrassrootsType, OrgLevel, Role
-from models.user import UserCreate
+from models.states import EnrollmentKind, EnrollmentStatus
 from rules.calendar import today
-from services import accounts, enrollments, programme_years
+from services import enrollments, programme_years
 from services.enrollment_views import EnrollmentView
 from services.enrollments import EnrollmentCreate, MembersChoice, SubmitBody
-from services.orgs import create_org
-from services.sessions import actor_for_token
 from services.waiting import TemporalSource
 from tests.enrollment_setup import config_around
+from tests.services.actors import new_union, who
 
 YEAR = 2086
 OPENS = {"admin@SH", "clerk@new"}  # the union's clerk, an admin
 SEES = OPENS | {"center_reviewer@SH", "reviewer@101"}  # and the organisations above it
 
 
-def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
-    return actor_for_token(session, tokens[key])
-
 
 def refused(expected: str, error: AppError) -> None:
     assert error.code == expected, (error.code, error.message)
-
-
-def new_union(session: Session, tokens: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """A grassroots union of district 101 without members, and the demo tokens with its clerk's
-    (``clerk@new``)."""
-    code = f"101-T{uuid.uuid4().hex[:5]}"
-    create_org(session, OrgCreate(code=code, name=f"测试单位{code}工会委员会", level=OrgLevel.GRASSROOTS,
-                                  parent_code="101", grassroots_type=GrassrootsType.COMMITTEE))  # fmt: skip
-    session.commit()
-    clerk = accounts.create_account(
-        session=session, actor=who(session, tokens, "admin@SH"),
-        data=UserCreate(name="测试经办人", org_code=code, role=Role.CLERK),
-    )  # fmt: skip
-    return code, {**tokens, "clerk@new": clerk.token}
 
 
 def source_of(client: Client) -> TemporalSource:

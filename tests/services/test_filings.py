@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import Session
 from temporalio.client import Client
 
-from core.auth import Actor
 from core.errors import AppError, Forbidden
 from core.settings import Settings
 from models.programme import ProgrammeYearConfig
@@ -19,17 +18,14 @@ from rules.calendar import today
 from services import filing_documents as documents
 from services import filings, programme_years
 from services.filings import VoucherDecision
-from services.sessions import actor_for_token
 from tests.enrollment_setup import config_around
+from tests.services.actors import who
 
 YEAR = 2087
 DISTRICT = "101"
 SEES = {"admin@SH", "center_reviewer@SH", "reviewer@101"}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
-
-def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
-    return actor_for_token(session, tokens[key])
 
 
 def refused(expected: str, error: AppError) -> None:

@@ -20,13 +20,11 @@ from core.settings import Settings
 from documents.fake_members import HEADERS, member_rows
 from models.audit import AuditEvent
 from models.member import Member, MemberPublic, MemberUpdate
-from models.org import Organisation, OrgCreate
-from models.states import CardStatus, Gender, GrassrootsType, IdType, OrgLevel, Role
-from models.user import UserCreate
+from models.org import Organisation
+from models.states import CardStatus, Gender, IdType
 from rules.idnumbers import check_digit
-from services import accounts, members
-from services.orgs import create_org
-from services.sessions import actor_for_token
+from services import members
+from tests.services.actors import new_union, who
 
 ORG = "101-0001"
 CLERK = "clerk@101-0001"
@@ -34,7 +32,7 @@ CLERK = "clerk@101-0001"
 
 @pytest.fixture
 def clerk(session: Session, tokens: dict[str, str]) -> Actor:
-    return actor_for_token(session, tokens[CLERK])
+    return who(session, tokens, CLERK)
 
 
 def resident_id(birth: str = "19800101") -> str:
@@ -154,10 +152,6 @@ CORRECTS = {"admin@SH", "clerk@new"}
 MEMBER_SEED = 9101
 
 
-def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
-    return actor_for_token(session, tokens[key])
-
-
 def outcome(call: Callable[[], object]) -> str:
     """``ok``, or the code of the project's error the call raised (a 403 or a 404)."""
     try:
@@ -178,14 +172,8 @@ async def async_outcome(call: Callable[[], Awaitable[object]]) -> str:
 def new_union_with_member(session: Session, tokens: dict[str, str], db: Database) -> tuple[str, str, dict[str, str]]:
     """A grassroots union of district 101, its one member (an ID and phone of seed 9101's, a number
     from the district's counter) and the demo tokens with the union's clerk's (``clerk@new``)."""
-    code = f"101-T{uuid.uuid4().hex[:5]}"
-    org = create_org(session, OrgCreate(code=code, name=f"测试单位{code}工会委员会", level=OrgLevel.GRASSROOTS,
-                                        parent_code="101", grassroots_type=GrassrootsType.COMMITTEE))  # fmt: skip
-    session.commit()
-    clerk = accounts.create_account(
-        session=session, actor=who(session, tokens, "admin@SH"),
-        data=UserCreate(name="测试经办人", org_code=code, role=Role.CLERK),
-    )  # fmt: skip
+    code, tokens = new_union(session, tokens)
+    org = session.exec(select(Organisation).where(Organisation.code == code)).one()
     generated = next(member_rows(1, seed=MEMBER_SEED, phone_base=15_000_000_000 + MEMBER_SEED * 1000))
     row = dict(zip(HEADERS, generated, strict=True))
     with db.connect() as conn:
@@ -207,7 +195,7 @@ def new_union_with_member(session: Session, tokens: dict[str, str], db: Database
         )
     )  # fmt: skip
     session.commit()
-    return member_no, code, {**tokens, "clerk@new": clerk.token}
+    return member_no, code, tokens
 
 
 async def test_who_lists_reads_and_corrects_a_member_of_a_union(

@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import Session
 from temporalio.client import Client
 
-from core.auth import Actor
 from core.errors import AppError, Forbidden, Invalid
 from core.settings import Settings
 from models.extension import ExtensionCreate, ExtensionPublic
@@ -20,17 +19,14 @@ from models.programme import FeeSplit, ProgrammeYearConfig
 from models.states import ExtensionKind
 from rules.calendar import today
 from services import programme_years
-from services.sessions import actor_for_token
 from tests.enrollment_setup import config_2014_rules, config_2024_round, config_around
+from tests.services.actors import who
 
 YEAR, CLOSED = 2088, 2077  # years of this module alone
 DISTRICT = "101"
 COVER_DISTRICT = {"admin@SH", "center_reviewer@SH", "reviewer@101"}
 SPLIT = FeeSplit(city=Decimal(40), district=Decimal(40), grassroots=Decimal(20))
 
-
-def who(session: Session, tokens: dict[str, str], key: str) -> Actor:
-    return actor_for_token(session, tokens[key])
 
 
 def refused(expected: str, error: AppError) -> None:
