@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel
 
 
@@ -14,3 +16,10 @@ class Download(BaseModel):
 
     def headers(self) -> dict[str, str]:
         return {"Content-Disposition": f"attachment; filename={self.filename}"} if self.filename else {}
+
+
+def letter(html: Callable[[], str], pdf: Callable[[], bytes] | None, filename: str) -> Download:
+    """A letter (告知书) shown as HTML, or, when ``pdf`` renders it, a PDF attachment named ``filename``."""
+    if pdf is not None:
+        return Download(content=pdf(), media_type="application/pdf", filename=filename)
+    return Download(content=html().encode(), media_type="text/html; charset=utf-8")

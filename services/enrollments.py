@@ -23,7 +23,7 @@ from models.org import Organisation
 from models.states import EnrollmentKind, OrgLevel, Role, RosterCategory
 from rules.calendar import bounds
 from rules.fees import to_fen
-from services.downloads import Download
+from services.downloads import Download, letter
 from services.enrollment_views import (
     EnrollmentView,
     RosterMember,
@@ -369,11 +369,6 @@ def notice(*, session: Session, actor: Actor, settings: Settings, enrollment_id:
     enrollment, org = load_enrollment(session, enrollment_id, actor)
     if not fee_lines(enrollment):
         raise Conflict("not_submitted", "提交集中参保后才有告知书")
-    letter = notice_for(session, enrollment, org, settings)
-    if pdf:
-        return Download(
-            content=notice_pdf(letter),
-            media_type="application/pdf",
-            filename=f"notice-{enrollment.year}-{org.code}.pdf",
-        )
-    return Download(content=notice_html(letter).encode(), media_type="text/html; charset=utf-8")
+    made = notice_for(session, enrollment, org, settings)
+    name = f"notice-{enrollment.year}-{org.code}.pdf"
+    return letter(lambda: notice_html(made), (lambda: notice_pdf(made)) if pdf else None, name)

@@ -21,7 +21,7 @@ from models.enrollment import DistrictFiling, Enrollment, fee_lines
 from models.org import Organisation
 from models.states import DistrictFilingStatus, OrgLevel, Role
 from rules.calendar import local_date
-from services.downloads import Download
+from services.downloads import Download, letter
 from services.filings import XLSX, district_of, enrollments_of, filing_of
 from services.orgs import get_district
 
@@ -74,13 +74,11 @@ def district_notice(*, session: Session, actor: Actor, settings: Settings, code:
     if filing is None or filing.status is DistrictFilingStatus.OPEN or filing.submitted_at is None:
         raise Conflict("not_submitted", "区局提交至职保中心后才有区局参保告知书")
     notice = district_notice_for(session, settings, org, filing)
-    if pdf:
-        return Download(
-            content=district_notice_pdf(notice),
-            media_type="application/pdf",
-            filename=f"district-notice-{code}-{year}.pdf",
-        )
-    return Download(content=district_notice_html(notice).encode(), media_type="text/html; charset=utf-8")
+    return letter(
+        lambda: district_notice_html(notice),
+        (lambda: district_notice_pdf(notice)) if pdf else None,
+        f"district-notice-{code}-{year}.pdf",
+    )
 
 
 def _sums(session: Session, filing_id: int) -> tuple[dict[str, tuple[int, int]], tuple[int, int, int]]:
