@@ -71,10 +71,10 @@ def client_address(connection: HTTPConnection) -> str:
     """The caller's address: the peer's, or behind trusted proxies the last address in
     ``X-Forwarded-For`` that is not one of them (the ones before it are the caller's to invent)."""
     peer = connection.client.host if connection.client else ""
-    proxies: TrustedProxies = connection.app.state.trusted_proxies
-    if not proxies.items or not proxies.trusts(peer):
+    if not _behind_trusted_proxy(connection):
         return peer[:64]
-    hops = [h.strip() for h in ",".join(connection.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    proxies: TrustedProxies = connection.app.state.trusted_proxies
+    hops = _forwarded(connection, "x-forwarded-for")
     for hop in reversed(hops):
         if not proxies.trusts(hop):
             return hop[:64]
@@ -86,12 +86,19 @@ def over_https(connection: HTTPConnection) -> bool:
     TLS in front of them says so in ``X-Forwarded-Proto``; the nearest proxy's value counts)?"""
     if connection.url.scheme == "https":
         return True
-    peer = connection.client.host if connection.client else ""
+    hops = _forwarded(connection, "x-forwarded-proto") if _behind_trusted_proxy(connection) else []
+    return bool(hops) and hops[-1].lower() == "https"
+
+
+def _behind_trusted_proxy(connection: HTTPConnection) -> bool:
     proxies: TrustedProxies = connection.app.state.trusted_proxies
-    if not proxies.items or not proxies.trusts(peer):
-        return False
-    hops = [h.strip().lower() for h in ",".join(connection.headers.getlist("x-forwarded-proto")).split(",")]
-    return hops[-1] == "https"
+    return bool(proxies.items) and proxies.trusts(connection.client.host if connection.client else "")
+
+
+def _forwarded(connection: HTTPConnection, header: str) -> list[str]:
+    """A forwarding header's values, every hop's, in order (repeated headers joined)."""
+    return [h.strip() for h in ",".join(connection.headers.getlist(header)).split(",") if h.strip()]
+
 
 def count_failure(session: Session, settings: Settings, client: str) -> None:
     """Count one refused token of ``client``; past the limit, refuse with 429 until the minute ends."""
